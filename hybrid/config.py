@@ -1,0 +1,97 @@
+"""The model's configuration: one dataclass per concern, every field documented in one line (with its unit).
+
+A recipe sets `model.ratio`, `model.linear.variant` and `model.attention.type`; sizes set the widths.
+Fields left `None` are derived from the model-level defaults (e.g. a mixer's head count from `n_heads`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class LinearConfig:
+    """The linear-attention mixer used in the `L` layers."""
+
+    variant: str = "kda"
+    """Which linear mixer: linear | lightning | deltanet | gated_deltanet | kda."""
+    num_heads: Optional[int] = None
+    """Heads of the linear mixer (default: model.n_heads)."""
+    head_dim: Optional[int] = None
+    """Key (and query) dimension per head, K (default: model.head_dim)."""
+    expand_v: float = 1.0
+    """Value dimension per head as a multiple of head_dim: V = head_dim * expand_v."""
+    conv_size: int = 4
+    """Kernel width of the short causal depthwise conv on q/k/v (delta-rule variants); 0 disables it."""
+    allow_neg_eigval: bool = False
+    """Delta-rule variants: beta in (0, 2) instead of (0, 1), so the transition can have negative eigenvalues."""
+    gate_rank: Optional[int] = None
+    """KDA: rank of the low-rank projection that makes the per-channel decay (default: head_dim)."""
+    chunk_size: int = 64
+    """Tokens per chunk in the chunked kernels."""
+
+
+@dataclass
+class AttentionConfig:
+    """The softmax-attention mixer used in the `A` layers."""
+
+    type: str = "mha"
+    """Which attention: mha | gated | mla | swa | dsa."""
+    num_heads: Optional[int] = None
+    """Query heads (default: model.n_heads)."""
+    num_kv_heads: Optional[int] = None
+    """Key/value heads for GQA (default: num_heads, i.e. plain MHA)."""
+    head_dim: Optional[int] = None
+    """Dimension per head (default: model.head_dim)."""
+    rope_theta: float = 10000.0
+    """RoPE base frequency."""
+    rotary_fraction: float = 1.0
+    """Fraction of each head's dimensions that get RoPE (Qwen3-Next gated attention uses 0.25)."""
+    nope: bool = False
+    """Use no positional encoding at all (Kimi Linear's MLA layers are NoPE; the mla recipe turns this on)."""
+    window: int = 256
+    """swa: how many past tokens (including the current one) each query may attend to."""
+    kv_lora_rank: int = 64
+    """mla: rank of the compressed (latent) KV."""
+    q_lora_rank: int = 0
+    """mla: rank of the compressed query; 0 means a full-rank query projection."""
+    rope_head_dim: int = 16
+    """mla: per-head dims that carry RoPE (decoupled key), when nope is False."""
+    topk: int = 64
+    """dsa: how many past tokens the indexer lets each query attend to."""
+    index_heads: int = 4
+    """dsa: heads of the lightweight indexer."""
+    index_head_dim: int = 32
+    """dsa: dimension per indexer head."""
+
+
+@dataclass
+class ModelConfig:
+    """The hybrid language model: a stack of (linear | attention) mixer blocks laid out by `ratio` or `pattern`."""
+
+    vocab_size: Optional[int] = None
+    """Vocabulary size; None takes it from the data's tokenizer."""
+    d_model: int = 256
+    """Width of the residual stream."""
+    n_layers: int = 8
+    """Number of blocks (mixer + MLP)."""
+    n_heads: int = 4
+    """Default head count for both mixer kinds."""
+    head_dim: int = 64
+    """Default dimension per head for both mixer kinds."""
+    mlp_hidden: Optional[int] = None
+    """SwiGLU hidden width (default: 8/3 * d_model rounded up to a multiple of 64)."""
+    ratio: str = "3:1"
+    """'L:A' linear blocks per full-attention block, laid out L..LA repeating (Qwen3-Next); '1:0' / '0:1' are pure."""
+    pattern: Optional[Any] = None
+    """Overrides ratio: a string such as 'LLLA' repeated to n_layers, or an explicit per-layer list of 'L'/'A'."""
+    tie_embeddings: bool = True
+    """Share the input embedding and the output head."""
+    norm_eps: float = 1e-6
+    """Epsilon of every RMSNorm."""
+    init_std: float = 0.02
+    """Std of the normal init of linear and embedding weights (output projections are scaled by 1/sqrt(2 n_layers))."""
+    linear: LinearConfig = field(default_factory=LinearConfig)
+    """The linear mixer of `L` layers."""
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    """The attention mixer of `A` layers."""
