@@ -1,0 +1,105 @@
+"""Chunk-parallel gated delta rule in pure PyTorch: the CPU training path (autograd provides the backward).
+
+One implementation covers DeltaNet (no decay), Gated DeltaNet (a log decay per head, broadcast over K) and KDA
+(a log decay per key channel). Within a chunk of C tokens the C sequential rank-1 delta updates collapse, by the
+WY/UT transform, into one unit-lower-triangular solve; only the (K, V) state crosses chunk boundaries, so the Python
+loop runs T / C times, never T times.
+
+With G_t the cumulative log decay since the chunk start and S the state entering the chunk, the state after token t
+is S_t = e^{G_t} S + sum_{j<=t} e^{G_t - G_j} k_j u_j^T, where the pseudo-values u solve
+    (I + A) u = beta * (v - (k e^{G}) S),   A_tj = beta_t sum_k k_tk k_jk e^{G_tk - G_jk}   (j < t).
+The solve is linear in S, so u = U0 - W S with U0 = (I + A)^-1 (beta v) and W = (I + A)^-1 (beta k e^G) computed for
+all chunks at once. The loop then only does u = U0 - W S and S <- e^{G_C} S + (k e^{G_C - G})^T u, and afterwards
+    o_t = (q_t e^{G_t})^T S + sum_{j<=t} (q_t . k_j e^{G_t - G_j}) u_j        (q already scaled)
+for all chunks at once. Every exponent is a difference G_later - G_earlier <= 0 (see kernels/decay.py).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from kernels.decay import causal_decayed_scores
+from kernels.torch_runner import run_core
+
+
+def chunk_gated_delta_rule_torch(
+    q: torch.Tensor,  # (B, T, H, K)
+    k: torch.Tensor,  # (B, T, H, K)
+    v: torch.Tensor,  # (B, T, H, V)
+    g: torch.Tensor | None,  # (B, T, H) per-head or (B, T, H, K) per-channel log decay; None: no decay
+    beta: torch.Tensor,  # (B, T, H)
+    scale: float,
+    initial_state: torch.Tensor | None,  # (N, H, K, V)
+    output_final_state: bool,
+    cu_seqlens: torch.Tensor | None,
+    use_qk_l2norm_in_kernel: bool,
+    chunk_size: int,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
+    g = as_channel_gate(g, beta)
+
+    def core(q, k, v, g, beta, h0):
+        return chunk_delta_rule_core(q, k, v, g, beta, h0, chunk_size)
+
+    return run_core(core, q, k, v, (g, beta), scale, initial_state, output_final_state, cu_seqlens,
+                    use_qk_l2norm_in_kernel)
+
+
+def as_channel_gate(g: torch.Tensor | None, beta: torch.Tensor) -> torch.Tensor:
+    """Gate as (B, T, H, D) with D = K (per channel) or 1 (per head, broadcast over K); None becomes zeros."""
+    if g is None:
+        return beta.new_zeros(*beta.shape, 1)
+    return g if g.dim() == 4 else g.unsqueeze(-1)
+
+
+def to_chunks(x: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """(B, T, H, D) -> (B, H, N, C, D), zero-padding T up to N * C (zero tokens leave the state untouched)."""
+    B, T, H, D = x.shape
+    n = math.ceil(T / chunk_size)
+    x = F.pad(x, (0, 0, 0, 0, 0, n * chunk_size - T))
+    return x.view(B, n, chunk_size, H, D).permute(0, 3, 1, 2, 4)
+
+
+def from_chunks(x: torch.Tensor, T: int) -> torch.Tensor:
+    """(B, H, N, C, D) -> (B, T, H, D), dropping the padding."""
+    B, H, n, C, D = x.shape
+    return x.permute(0, 2, 3, 1, 4).reshape(B, n * C, H, D)[:, :T]
+
+
+def chunk_delta_rule_core(
+    q: torch.Tensor,  # (B, T, H, K), scaled
+    k: torch.Tensor,  # (B, T, H, K)
+    v: torch.Tensor,  # (B, T, H, V)
+    g: torch.Tensor,  # (B, T, H, D), D in {1, K}
+    beta: torch.Tensor,  # (B, T, H)
+    h0: torch.Tensor,  # (B, H, K, V)
+    chunk_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    T, V = q.shape[1], v.shape[-1]
+    q, k, v, g = (to_chunks(x, chunk_size) for x in (q, k, v, g))  # (B, H, N, C, .)
+    beta = to_chunks(beta.unsqueeze(-1), chunk_size)  # (B, H, N, C, 1)
+    G = g.cumsum(-2)  # (B, H, N, C, D) log decay since the chunk start
+    G_last = G[..., -1:, :]  # (B, H, N, 1, D)
+
+    # Intra-chunk, all chunks at once: q.k and k.k decayed scores share one pass over the decay factors.
+    scores = causal_decayed_scores(torch.stack((q, k)), k, G)  # (2, B, H, N, C, C)
+    qk, A = scores[0], scores[1].tril(-1) * beta
+    rhs = torch.cat((beta * v, beta * k * G.exp()), -1)  # (B, H, N, C, V + K)
+    # unitriangular: the solver takes A's diagonal as 1, i.e. solves with I + A.
+    U0, W = torch.linalg.solve_triangular(A, rhs, upper=False, unitriangular=True).split([V, k.shape[-1]], -1)
+    k_to_end = k * (G_last - G).exp()  # (B, H, N, C, K) each key decayed to the chunk end
+    decay_chunk = G_last.exp().transpose(-1, -2)  # (B, H, N, D, 1) whole-chunk decay of the state rows
+
+    # Inter-chunk: the only sequential part.
+    S, states, pseudo_values = h0, [], []
+    for n in range(q.shape[2]):
+        states.append(S)
+        u = U0[:, :, n] - W[:, :, n] @ S  # (B, H, C, V)
+        pseudo_values.append(u)
+        S = decay_chunk[:, :, n] * S + k_to_end[:, :, n].transpose(-1, -2) @ u
+    S_in, u = torch.stack(states, 2), torch.stack(pseudo_values, 2)  # (B, H, N, K, V), (B, H, N, C, V)
+
+    o = (q * G.exp()) @ S_in + qk @ u  # (B, H, N, C, V)
+    return from_chunks(o, T), S
