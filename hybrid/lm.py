@@ -1,0 +1,110 @@
+"""The hybrid language model: embedding -> blocks laid out by ratio/pattern -> RMSNorm -> (tied) head.
+
+`forward(input_ids, caches=None)` runs training (no cache) or prefill/decode with one cache per layer: a KV cache
+for attention layers, a recurrent state (+ short-conv state) for linear layers, so a decoded token costs O(1) in
+context length in linear layers. `generate()` decodes greedily (or with temperature) through those caches.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hybrid.block import Block
+from hybrid.config import ModelConfig
+from hybrid.layout import build_layout, format_layout
+from hybrid.norm import RMSNorm
+
+_RESIDUAL_OUT_NAMES = ("o_proj", "out_proj", "down")
+
+
+class HybridLM(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if not cfg.vocab_size:
+            raise ValueError("model.vocab_size is not set; it comes from the data's tokenizer or model.vocab_size=N")
+        self.cfg = cfg
+        self.layout = build_layout(cfg.n_layers, cfg.ratio, cfg.pattern)
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg, i, kind) for i, kind in enumerate(self.layout))
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        if cfg.tie_embeddings:
+            self.head.weight = self.embed.weight
+        self.init_weights()
+
+    @property
+    def layout_str(self) -> str:
+        return format_layout(self.layout)
+
+    def init_weights(self) -> None:
+        """Normal(0, init_std) for matrices; output projections into the residual stream scaled by 1/sqrt(2 n_layers)
+        (GPT-2) so the residual stream's variance does not grow with depth. Mixer-specific parameters (decay A_log,
+        dt_bias, conv kernels, norm weights) keep the init their module gave them."""
+        std = self.cfg.init_std
+        out_std = std / math.sqrt(2 * self.cfg.n_layers)
+        for name, module in self.named_modules():
+            if isinstance(module, nn.Linear):
+                leaf = name.rsplit(".", 1)[-1]
+                nn.init.normal_(module.weight, 0.0, out_std if leaf in _RESIDUAL_OUT_NAMES else std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, 0.0, std)
+
+    def num_params(self, non_embedding: bool = True) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        return n - self.embed.weight.numel() if non_embedding else n
+
+    def new_cache(self) -> list:
+        return [block.mixer.new_cache() for block in self.blocks]
+
+    def forward(self, input_ids: torch.Tensor, caches: list | None = None, cu_seqlens: torch.Tensor | None = None):
+        """input_ids (B, T) -> logits (B, T, vocab), caches (list per layer, or None in training)."""
+        x = self.embed(input_ids)  # (B, T, D)
+        new_caches = [] if caches is not None else None
+        for i, block in enumerate(self.blocks):
+            x, c = block(x, cache=None if caches is None else caches[i], cu_seqlens=cu_seqlens)
+            if new_caches is not None:
+                new_caches.append(c)
+        return self.head(self.norm(x)), new_caches
+
+    def loss(self, input_ids: torch.Tensor, labels: torch.Tensor, cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
+        logits, _ = self(input_ids, cu_seqlens=cu_seqlens)
+        return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
+
+    @torch.no_grad()
+    def generate(self, input_ids: torch.Tensor, max_new_tokens: int, temperature: float = 0.0,
+                 eos_id: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Prefill the prompt (B, T) once, then decode token by token through the per-layer caches.
+        temperature 0 is greedy. Returns only the new tokens, (B, max_new_tokens) (padded with eos after eos)."""
+        caches = self.new_cache()
+        logits, caches = self(input_ids, caches)
+        out = []
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        for _ in range(max_new_tokens):
+            last = logits[:, -1].float()
+            if temperature > 0:
+                nxt = torch.multinomial(torch.softmax(last / temperature, -1), 1, generator=generator)
+            else:
+                nxt = last.argmax(-1, keepdim=True)  # (B, 1)
+            if eos_id is not None:
+                nxt = torch.where(done[:, None], torch.full_like(nxt, eos_id), nxt)
+                done |= nxt[:, 0] == eos_id
+            out.append(nxt)
+            if eos_id is not None and bool(done.all()):
+                break
+            logits, caches = self(nxt, caches)
+        new = torch.cat(out, dim=1)
+        if new.shape[1] < max_new_tokens:  # stopped early: pad with eos
+            new = F.pad(new, (0, max_new_tokens - new.shape[1]), value=eos_id)
+        return new
+
+    def flops_per_token(self, seq_len: int) -> float:
+        """Training FLOPs per token (forward + backward = 3x forward): 6 per matmul parameter (Kaplan et al.) plus
+        each mixer's own mixing FLOPs counted as what they are (linear mixers are O(1) in seq_len, attention O(T))."""
+        matmul_params = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Linear))
+        mixing = sum(block.mixer.flops_per_token(seq_len) for block in self.blocks)
+        return 6.0 * matmul_params + 3.0 * mixing

@@ -1,0 +1,69 @@
+"""The LightningModule that trains a HybridLM: loss, logging, non-finite-loss guard, optimiser and schedule.
+
+Its init arguments are plain dicts so `HybridLMModule.load_from_checkpoint(path)` rebuilds it from the checkpoint alone.
+"""
+from __future__ import annotations
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from omegaconf import OmegaConf
+
+from hybrid.config import ModelConfig
+from hybrid.lm import HybridLM
+from hybrid.optim import OptimConfig, build_optimizer
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised after `max_nonfinite` consecutive non-finite losses: the run is diverging, not glitching."""
+
+
+def _structured(schema, values) -> object:
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values or {}))
+
+
+class HybridLMModule(L.LightningModule):
+    def __init__(self, model: dict, optim: dict, total_steps: int, max_nonfinite: int = 3):
+        super().__init__()
+        self.save_hyperparameters()
+        self.model_cfg: ModelConfig = _structured(ModelConfig, model)
+        self.optim_cfg: OptimConfig = _structured(OptimConfig, optim)
+        self.total_steps = total_steps
+        self.max_nonfinite = max_nonfinite
+        self.model = HybridLM(self.model_cfg)
+        self._nonfinite_in_a_row = 0
+
+    def forward(self, input_ids: torch.Tensor, caches=None, cu_seqlens=None):
+        return self.model(input_ids, caches, cu_seqlens)
+
+    def training_step(self, batch: dict, batch_idx: int):
+        loss = self.model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"))
+        finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss.detach())), all=True)
+        if not finite:
+            self._nonfinite_in_a_row += 1
+            rank_zero_warn(f"non-finite loss at step {self.global_step} ({self._nonfinite_in_a_row} in a row): "
+                           "skipping this step")
+            if self._nonfinite_in_a_row >= self.max_nonfinite:
+                raise NonFiniteLossError(
+                    f"{self._nonfinite_in_a_row} non-finite losses in a row at step {self.global_step}; halting "
+                    "(lower optim.lr, raise optim.warmup_steps, or check the data)")
+            return None  # Lightning skips backward and the optimizer step
+        self._nonfinite_in_a_row = 0
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int):
+        loss = self.model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"))
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
+        return loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # Logged before Lightning clips, so spikes stay visible.
+        norms = [p.grad.detach().float().norm() for p in self.parameters() if p.grad is not None]
+        if norms:
+            self.log("train/grad_norm", torch.stack(norms).norm())
+
+    def configure_optimizers(self):
+        opt, sched = build_optimizer(self.model, self.optim_cfg, self.total_steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
