@@ -1,0 +1,109 @@
+"""Builders: a validated RunConfig -> run directory, DataModule, LightningModule, loggers, callbacks, Trainer.
+
+Data flows one way: recipe -> config -> these builders -> Trainer. Parts don't reach into each other.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from omegaconf import DictConfig, OmegaConf
+
+import kernels
+from data.build import build_datamodule
+from hybrid.module import HybridLMModule
+from hybrid.throughput import ThroughputMonitor
+
+
+def run_name(cfg: DictConfig) -> str:
+    return cfg.name or f"{cfg.recipe}-{cfg.size}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def make_run_dir(cfg: DictConfig) -> Path:
+    """Create <out_dir>/<name> and write the resolved config there (only once the config is known to be valid)."""
+    run_dir = Path(cfg.out_dir) / cfg.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / "config.yaml.tmp"
+    tmp.write_text(OmegaConf.to_yaml(cfg))
+    tmp.replace(run_dir / "config.yaml")  # atomic: never a half-written config
+    return run_dir
+
+
+def on_gpu(cfg: DictConfig) -> bool:
+    return cfg.trainer.accelerator in ("gpu", "cuda") or (cfg.trainer.accelerator == "auto" and torch.cuda.is_available())
+
+
+def precision(cfg: DictConfig) -> str:
+    if cfg.trainer.precision != "auto":
+        return cfg.trainer.precision
+    return "bf16-mixed" if on_gpu(cfg) else "32-true"
+
+
+def build_module(cfg: DictConfig, vocab_size: int) -> HybridLMModule:
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    if model["vocab_size"] is None:
+        model["vocab_size"] = vocab_size
+    elif model["vocab_size"] < vocab_size:
+        raise ValueError(f"model.vocab_size={model['vocab_size']} is smaller than the tokenizer's {vocab_size}; "
+                         f"set model.vocab_size>={vocab_size} or null")
+    kernels.set_backend(cfg.kernels.backend)
+    return HybridLMModule(model=model, optim=OmegaConf.to_container(cfg.optim, resolve=True),
+                          total_steps=cfg.trainer.max_steps, max_nonfinite=cfg.trainer.max_nonfinite)
+
+
+def build_logger(cfg: DictConfig, run_dir: Path):
+    kind = cfg.trainer.logger
+    if kind == "none":
+        return False
+    if kind == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+
+        return CSVLogger(save_dir=str(run_dir), name="", version="")
+    from lightning.pytorch.loggers import WandbLogger
+
+    m = cfg.model
+    online = os.environ.get("WANDB_MODE", "offline") == "online"
+    return WandbLogger(
+        project=cfg.trainer.wandb_project, name=cfg.name, save_dir=str(run_dir), offline=not online,
+        group=cfg.recipe, tags=[cfg.recipe, f"ratio={m.ratio}", f"linear={m.linear.variant}",
+                                f"attention={m.attention.type}", f"size={cfg.size}"],
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+
+
+def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
+    callbacks: list[L.Callback] = [
+        ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), every_n_train_steps=cfg.trainer.ckpt_every,
+                        save_last=True, save_top_k=-1, filename="step{step:06d}", auto_insert_metric_name=False),
+        ThroughputMonitor(log_every=cfg.trainer.log_every, peak_tflops=cfg.trainer.peak_tflops),
+    ]
+    if cfg.trainer.logger != "none":
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    if cfg.trainer.progress_bar:
+        try:
+            callbacks.append(RichProgressBar())
+        except ModuleNotFoundError:  # rich missing: fall back to tqdm
+            callbacks.append(TQDMProgressBar())
+    return callbacks
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[L.Callback] | None = None) -> L.Trainer:
+    devices = cfg.trainer.devices
+    devices = int(devices) if str(devices).isdigit() else devices
+    return L.Trainer(
+        max_steps=cfg.trainer.max_steps,
+        accelerator=cfg.trainer.accelerator, devices=devices, num_nodes=cfg.trainer.num_nodes,
+        strategy=cfg.trainer.strategy, precision=precision(cfg),
+        gradient_clip_val=cfg.optim.grad_clip or None,
+        val_check_interval=cfg.trainer.val_every, check_val_every_n_epoch=None,
+        log_every_n_steps=cfg.trainer.log_every,
+        logger=build_logger(cfg, run_dir),
+        callbacks=build_callbacks(cfg, run_dir) + list(extra_callbacks or []),
+        enable_progress_bar=cfg.trainer.progress_bar,
+        default_root_dir=str(run_dir),
+        num_sanity_val_steps=0,
+    )
