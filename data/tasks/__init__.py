@@ -1,0 +1,27 @@
+"""The synthetic task generators, by name: each module has `make(rng, **axes) -> Example`, `solve(prompt)`, and
+`TRAIN_AXES` (the axis ranges the training mixture draws from; probes pass held-out values to `make` directly)."""
+from __future__ import annotations
+
+from types import ModuleType
+
+from data.tasks import filler, multihop, multiturn, mqar
+from data.tasks.axes import sample_axes
+from data.tasks.example import Example
+
+TASKS: dict[str, ModuleType] = {
+    "mqar": mqar,
+    "multiturn": multiturn,
+    "multihop": multihop,
+    "filler": filler,
+}
+"""Task name -> its module; the names the data mixture and the probes use."""
+
+
+def get_task(name: str) -> ModuleType:
+    """The task module called `name`; an unknown name raises ValueError listing the valid ones."""
+    if name not in TASKS:
+        raise ValueError(f"task {name!r} is unknown; valid: {', '.join(sorted(TASKS))}")
+    return TASKS[name]
+
+
+__all__ = ["Example", "TASKS", "get_task", "sample_axes"]
