@@ -1,7 +1,13 @@
-"""Linear-attention kernels with FLA-compatible signatures (see kernels/README or ../GUIDE).
+"""Linear-attention kernels with FLA-compatible signatures, in three forms per op (see kernels/README.md).
 
-PROVISIONAL: the public functions below currently run the naive reference; the chunked PyTorch path replaces them.
+    naive_recurrent_*   float64 token-by-token reference: the oracle the tests hold every other path to
+    chunk_*             chunked form for training and prefill (PyTorch on CPU; Triton on GPU once built)
+    fused_recurrent_*   token-by-token form for decoding from a cached state
+Gates are in log space; the recurrent state is float32 whatever the input dtype. Which implementation runs is
+chosen by `set_backend` (auto | triton | torch).
 """
+from kernels.backend import get_backend, resolve_backend, set_backend
+from kernels.config import KernelConfig
 from kernels.delta_rule import (
     chunk_delta_rule,
     chunk_gated_delta_rule,
@@ -9,10 +15,12 @@ from kernels.delta_rule import (
     fused_recurrent_delta_rule,
     fused_recurrent_gated_delta_rule,
     fused_recurrent_kda,
+    naive_recurrent_gated_delta_rule,
 )
-from kernels.simple_gla import chunk_simple_gla, fused_recurrent_simple_gla
+from kernels.simple_gla import chunk_simple_gla, fused_recurrent_simple_gla, naive_recurrent_simple_gla
 
 __all__ = [
+    "KernelConfig",
     "chunk_delta_rule",
     "chunk_gated_delta_rule",
     "chunk_kda",
@@ -21,4 +29,9 @@ __all__ = [
     "fused_recurrent_gated_delta_rule",
     "fused_recurrent_kda",
     "fused_recurrent_simple_gla",
+    "get_backend",
+    "naive_recurrent_gated_delta_rule",
+    "naive_recurrent_simple_gla",
+    "resolve_backend",
+    "set_backend",
 ]

@@ -1,0 +1,54 @@
+"""Public entry points of decayed linear attention (simple GLA; lightning is a constant per-head decay), FLA-style.
+
+Return (o (B, T, H, V) in the input dtype, final state (N, H, K, V) in float32 -- float64 for float64 inputs -- or
+None).
+"""
+from __future__ import annotations
+
+import torch
+
+from kernels.backend import resolve_backend
+from kernels.simple_gla.chunk import chunk_simple_gla_torch
+from kernels.simple_gla.fused_recurrent import fused_recurrent_simple_gla_torch
+from kernels.validate import GATE_HEAD, check_inputs
+
+_CHUNK = {"torch": chunk_simple_gla_torch}
+_RECURRENT = {"torch": fused_recurrent_simple_gla_torch}
+
+Out = tuple[torch.Tensor, "torch.Tensor | None"]
+
+
+def chunk_simple_gla(
+    q: torch.Tensor,  # (B, T, H, K)
+    k: torch.Tensor,  # (B, T, H, K)
+    v: torch.Tensor,  # (B, T, H, V)
+    g: torch.Tensor | None = None,  # (B, T, H) log decay per head, <= 0; None: no decay
+    scale: float | None = None,
+    initial_state: torch.Tensor | None = None,  # (N, H, K, V)
+    output_final_state: bool = False,
+    cu_seqlens: torch.Tensor | None = None,  # (N + 1,) int, [0, ..., T], with B == 1
+    chunk_size: int = 64,
+) -> Out:
+    """S_t = exp(g_t) S_{t-1} + k_t v_t^T, o_t = S_t^T (scale q_t); chunked, for training and prefill."""
+    check_inputs("chunk_simple_gla", q, k, v, g=g, gate=GATE_HEAD, g_optional=True, scale=scale,
+                 initial_state=initial_state, cu_seqlens=cu_seqlens, chunk_size=chunk_size)
+    scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
+    return _CHUNK[resolve_backend(q.device)](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens,
+                                             chunk_size)
+
+
+def fused_recurrent_simple_gla(
+    q: torch.Tensor,  # (B, T, H, K)
+    k: torch.Tensor,  # (B, T, H, K)
+    v: torch.Tensor,  # (B, T, H, V)
+    g: torch.Tensor | None = None,  # (B, T, H)
+    scale: float | None = None,
+    initial_state: torch.Tensor | None = None,  # (N, H, K, V)
+    output_final_state: bool = False,
+    cu_seqlens: torch.Tensor | None = None,
+) -> Out:
+    """Token-by-token chunk_simple_gla, for decoding."""
+    check_inputs("fused_recurrent_simple_gla", q, k, v, g=g, gate=GATE_HEAD, g_optional=True, scale=scale,
+                 initial_state=initial_state, cu_seqlens=cu_seqlens)
+    scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
+    return _RECURRENT[resolve_backend(q.device)](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens)
