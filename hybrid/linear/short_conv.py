@@ -1,0 +1,63 @@
+"""Causal depthwise short convolution over channels, then SiLU: the q/k/v "short conv" of DeltaNet, GDN and KDA.
+
+Each channel mixes its own last `size` inputs (the current one included), which gives the delta rule cheap local
+n-gram features. For decoding it keeps the last size-1 inputs in the mixer's LinearCache under its own name; for
+packed documents (cu_seqlens) it restarts at each document start, so no token sees the tail of the previous one.
+size == 0 drops the convolution but keeps the SiLU, as FLA does without a short conv.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hybrid.linear.cache import LinearCache
+
+
+class ShortConv(nn.Module):
+    def __init__(self, dim: int, size: int, name: str):
+        super().__init__()
+        if size < 0:
+            raise ValueError(f"model.linear.conv_size={size}; valid: 0 (off) or a kernel width >= 1")
+        self.dim, self.size, self.name = dim, size, name
+        if size > 0:
+            # nn.Conv1d's default init for a depthwise kernel (fan_in = size).
+            bound = 1.0 / math.sqrt(size)
+            self.weight = nn.Parameter(torch.empty(dim, 1, size).uniform_(-bound, bound))  # (D, 1, W)
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, x: torch.Tensor, cache: LinearCache | None = None, cu_seqlens: Any = None) -> torch.Tensor:
+        """x: (B, T, D) -> (B, T, D); reads and refreshes cache.conv[self.name] when a cache is given."""
+        if self.size == 0:
+            return F.silu(x)
+        B, _, D = x.shape
+        keep = self.size - 1
+        past = None if cache is None else cache.conv.get(self.name)
+        if past is None:
+            past = x.new_zeros(B, keep, D)
+        xs = torch.cat([past.to(x.dtype), x], dim=1)  # (B, keep + T, D)
+        if cu_seqlens is None:
+            y = F.conv1d(xs.transpose(1, 2), self.weight.to(x.dtype), groups=D).transpose(1, 2)  # (B, T, D)
+        else:
+            y = self._packed(x, cu_seqlens)
+        if cache is not None:
+            cache.conv[self.name] = xs[:, xs.shape[1] - keep :]
+        return F.silu(y)
+
+    def _packed(self, x: torch.Tensor, cu_seqlens: Any) -> torch.Tensor:
+        # y_t = sum_s w[W-1-s] * x_{t-s}, keeping only the taps that stay inside the token's own document.
+        T, W = x.shape[1], self.size
+        cu = torch.as_tensor(cu_seqlens, device=x.device).long()
+        t = torch.arange(T, device=x.device)
+        pos = t - cu[torch.searchsorted(cu[1:], t, right=True)]  # (T,) offset of each token inside its document
+        w = self.weight.to(x.dtype)[:, 0]  # (D, W)
+        y = x * w[:, W - 1]
+        for s in range(1, W):
+            shifted = F.pad(x, (0, 0, s, 0))[:, :T]  # x_{t-s}, zeros before the start
+            y = y + shifted * (pos >= s).to(x.dtype)[None, :, None] * w[:, W - 1 - s]
+        return y
