@@ -6,10 +6,10 @@ override is caught when the run config is composed, before any data is generated
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict  # noqa: UP035 -- typing.Dict, as the structured-config convention asks
 
 
-def _default_mixture() -> Dict[str, float]:
+def _default_mixture() -> dict[str, float]:
     return {"mqar": 0.3, "multiturn": 0.3, "multihop": 0.2, "filler": 0.2}
 
 
@@ -27,7 +27,7 @@ class DataConfig:
     """DataLoader worker processes per device (0 generates in the training process)."""
     seed: int = 0
     """Seed of the data stream; each (rank, worker) derives its own stream from it."""
-    mixture: Dict[str, float] = field(default_factory=_default_mixture)
+    mixture: Dict[str, float] = field(default_factory=_default_mixture)  # noqa: UP006
     """Task name -> sampling weight (relative, per document) in the synthetic training mixture."""
     val_batches: int = 8
     """Batches in the fixed validation set (the same rows every validation run)."""

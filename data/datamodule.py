@@ -8,7 +8,6 @@ that set across ranks.
 from __future__ import annotations
 
 from itertools import islice
-from typing import Optional
 
 import lightning as L
 import torch
@@ -48,7 +47,7 @@ class SyntheticDataModule(L.LightningDataModule):
         self.mixture = {str(k): float(v) for k, v in cfg.mixture.items()}
         # Build one stream now so a bad mixture fails at construction, not inside a worker.
         self._stream("train", rank=0)
-        self._val: Optional[_Rows] = None
+        self._val: _Rows | None = None
 
     @property
     def vocab(self) -> Vocab:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
 
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
@@ -29,14 +29,14 @@ def current_rank() -> int:
     """This process's global rank: torch.distributed if initialised, else env RANK, else 0."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank()
-    return int(os.environ.get("RANK", 0))
+    return int(os.environ.get("RANK", "0"))
 
 
 def current_world_size() -> int:
     """Number of ranks: torch.distributed if initialised, else env WORLD_SIZE, else 1."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_world_size()
-    return int(os.environ.get("WORLD_SIZE", 1))
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 class SyntheticStream(IterableDataset):
@@ -52,7 +52,7 @@ class SyntheticStream(IterableDataset):
         mixture: Mapping[str, float],
         seed: int = 0,
         split: str = "train",
-        rank: Optional[int] = None,
+        rank: int | None = None,
         vocab: Vocab = VOCAB,
     ) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ tables and output heads land on friendly shapes.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from data.filler_words import FILLER_WORDS
 from data.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS

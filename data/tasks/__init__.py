@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from data.tasks import filler, multihop, multiturn, mqar
+from data.tasks import filler, mqar, multihop, multiturn
 from data.tasks.axes import sample_axes
 from data.tasks.example import Example
 
@@ -24,4 +24,4 @@ def get_task(name: str) -> ModuleType:
     return TASKS[name]
 
 
-__all__ = ["Example", "TASKS", "get_task", "sample_axes"]
+__all__ = ["TASKS", "Example", "get_task", "sample_axes"]

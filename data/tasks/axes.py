@@ -9,7 +9,8 @@ A spec maps axis name -> how to draw it:
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def sample_axes(spec: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def sample_axes(spec: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
                 raise ValueError(f"axis {name!r}: range {rule!r} must be (lo, hi)")
             lo, hi = rule
             if isinstance(lo, bool) or isinstance(hi, bool):
-                raise ValueError(f"axis {name!r}: range {rule!r} holds bools; use a list [False, True] for choices")
+                raise TypeError(f"axis {name!r}: range {rule!r} holds bools; use a list [False, True] for choices")
             if isinstance(lo, int) and isinstance(hi, int):
                 out[name] = rng.randint(lo, hi)
             else:

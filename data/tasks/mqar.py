@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Optional
 
 from data.filler_words import FILLER_WORDS
 from data.special_tokens import QUERY
@@ -50,7 +49,7 @@ def _power_law_slots(rng: random.Random, n_slots: int, k: int, power_a: float) -
 
 
 def _render(
-    rng: random.Random, num_kv_pairs: int, seq_len: int, num_queries: Optional[int], power_a: float
+    rng: random.Random, num_kv_pairs: int, seq_len: int, num_queries: int | None, power_a: float
 ) -> tuple[list[str], list[bool], int, int]:
     """Full sequence, its answer mask, the position of the last query's key, and the gap of that query."""
     if not 1 <= num_kv_pairs <= min(len(KEYS), len(VALUES)):
@@ -96,7 +95,7 @@ def make(
     rng: random.Random,
     num_kv_pairs: int = 8,
     seq_len: int = 128,
-    num_queries: Optional[int] = None,
+    num_queries: int | None = None,
     power_a: float = 0.01,
 ) -> Example:
     """An MQAR example whose answer is the value of the last query; earlier queries appear answered in the prompt."""
@@ -111,7 +110,7 @@ def make_sequence(
     rng: random.Random,
     num_kv_pairs: int = 8,
     seq_len: int = 128,
-    num_queries: Optional[int] = None,
+    num_queries: int | None = None,
     power_a: float = 0.01,
 ) -> tuple[list[str], list[bool]]:
     """The full `seq_len`-token sequence with every query answered, and a mask that is True on each answer token.

@@ -14,6 +14,7 @@ Axes:
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 from data.tasks.example import Example
 from data.vocab import NUMBERS, VARIABLES
@@ -27,7 +28,7 @@ TRAIN_AXES: dict[str, object] = {
 def _chain(variables: list[str], literal: str) -> list[list[str]]:
     """Statements of one chain: first = literal, then each next variable copies the previous one."""
     stmts = [[variables[0], "=", literal]]
-    for prev, var in zip(variables, variables[1:]):
+    for prev, var in pairwise(variables):
         stmts.append([var, "=", prev])
     return stmts
 
