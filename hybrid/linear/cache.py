@@ -1,9 +1,10 @@
 """The linear mixers' decode cache, and the one place that picks the chunked or the recurrent kernel.
 
 A linear mixer's whole memory of the past is a fixed-size recurrent state (B, H, K, V), kept in fp32 whatever the
-activations' dtype, plus the last conv_size-1 inputs of each short convolution. `run_kernel` is the decode contract
-of hybrid/registry.py made concrete: the chunked kernel for training and prefill (T > 1, or nothing cached yet), the
-fused recurrent kernel for a one-token decode step, and the cache updated in place after either.
+activations' dtype (fp64 only when the module itself runs in fp64, as the exactness tests do), plus the last
+conv_size-1 inputs of each short convolution. `run_kernel` is the decode contract of hybrid/registry.py made
+concrete: the chunked kernel for training and prefill (T > 1, or nothing cached yet), the fused recurrent kernel for
+a one-token decode step, and the cache updated in place after either.
 """
 
 from __future__ import annotations
@@ -42,12 +43,15 @@ def run_kernel(
     *args: torch.Tensor,
     cache: LinearCache | None,
     cu_seqlens: Any = None,
+    chunk_size: int = 64,
     **kwargs: Any,
 ) -> torch.Tensor:
     """Call `chunk_fn` or `recurrent_fn` (FLA signatures, args[0] is q (B, T, H, K)); return o and update `cache`."""
     T = args[0].shape[1]
-    decoding = cache is not None and cache.state is not None and T == 1
-    fn = recurrent_fn if decoding else chunk_fn
+    if cache is not None and cache.state is not None and T == 1:
+        fn = recurrent_fn
+    else:
+        fn, kwargs = chunk_fn, {**kwargs, "chunk_size": chunk_size}
     o, state = fn(
         *args,
         initial_state=None if cache is None else cache.state,
@@ -56,6 +60,6 @@ def run_kernel(
         **kwargs,
     )
     if cache is not None:
-        cache.state = state.float()
+        cache.state = state if state.dtype == torch.float64 else state.float()
         cache.seen += T
     return o

@@ -81,9 +81,8 @@ class LightningAttention(nn.Module):
         v = F.silu(self.v_proj(x)).view(B, T, self.H, self.V)  # (B, T, H, V)
         slopes = self.slopes if self.slopes.dtype == torch.float64 else self.slopes.float()
         g = (-slopes).expand(B, T, self.H).contiguous()  # (B, T, H) log decay, constant in time
-        o = run_kernel(
-            chunk_simple_gla, fused_recurrent_simple_gla, q, k, v, cache=cache, cu_seqlens=cu_seqlens, g=g, scale=1.0
-        )  # (B, T, H, V)
+        o = run_kernel(chunk_simple_gla, fused_recurrent_simple_gla, q, k, v, g=g, scale=1.0,
+                       cache=cache, cu_seqlens=cu_seqlens, chunk_size=self.chunk_size)  # (B, T, H, V)
         o = self.o_norm(o.reshape(B, T, self.H * self.V)) * torch.sigmoid(self.g_proj(x))  # (B, T, H * V)
         return self.o_proj(o), cache
 

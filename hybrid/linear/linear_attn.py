@@ -51,17 +51,8 @@ class LinearAttention(nn.Module):
         k = F.elu(self.k_proj(x).view(B, T, self.H, self.K)) + 1.0  # (B, T, H, K)
         v = self.v_proj(x).view(B, T, self.H, self.V)  # (B, T, H, V)
         v1 = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # (B, T, H, V + 1): the last column accumulates z
-        o = run_kernel(
-            chunk_simple_gla,
-            fused_recurrent_simple_gla,
-            q,
-            k,
-            v1,
-            cache=cache,
-            cu_seqlens=cu_seqlens,
-            g=None,
-            scale=1.0,
-        )  # (B, T, H, V + 1)
+        o = run_kernel(chunk_simple_gla, fused_recurrent_simple_gla, q, k, v1, g=None, scale=1.0,
+                       cache=cache, cu_seqlens=cu_seqlens, chunk_size=self.chunk_size)  # (B, T, H, V + 1)
         o = o[..., : self.V] / (o[..., self.V :] + self.eps)  # (B, T, H, V)
         return self.o_proj(o.reshape(B, T, self.H * self.V)), cache
 
