@@ -1,0 +1,28 @@
+"""Token positions for RoPE, and the checks on how a mixer was called (cache vs packed documents)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+def token_positions(x: torch.Tensor, cache: Any = None, cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
+    """(T,) positions of x's tokens: cache.length + t when decoding, restarting at each document start when packed.
+
+    x: (B, T, d_model). A cache is any object with `.length`. Raises ValueError on a packed call that cannot be right.
+    """
+    T = x.shape[1]
+    if cu_seqlens is None:
+        start = 0 if cache is None else cache.length
+        return torch.arange(start, start + T, device=x.device)
+    if cache is not None:
+        raise ValueError("cu_seqlens is for training forwards only; got it together with a cache")
+    if x.shape[0] != 1:
+        raise ValueError(f"cu_seqlens packs documents into one row; got batch size {x.shape[0]}, valid: 1")
+    if cu_seqlens.dim() != 1 or int(cu_seqlens[0]) != 0 or int(cu_seqlens[-1]) != T:
+        raise ValueError(f"cu_seqlens={cu_seqlens.tolist()} must be 1-D, start at 0 and end at T={T}")
+    tokens = torch.arange(T, device=x.device)
+    cu = cu_seqlens.to(x.device, tokens.dtype)
+    doc = torch.searchsorted(cu[1:], tokens, right=True)
+    return tokens - cu[doc]
