@@ -9,4 +9,4 @@
 Importing this package runs every module's @register_attention line.
 """
 
-from hybrid.attention import gated, mha, mla, swa  # noqa: F401
+from hybrid.attention import dsa, gated, mha, mla, swa  # noqa: F401
