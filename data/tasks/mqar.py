@@ -62,7 +62,9 @@ def _render(
     n_slots = (seq_len - 2 * num_kv_pairs - 1) // 2
     if n_slots < n_queries:
         need = 2 * num_kv_pairs + 1 + 2 * n_queries
-        raise ValueError(f"seq_len={seq_len} is too short for {num_kv_pairs} pairs and {n_queries} queries; need >= {need}")
+        raise ValueError(
+            f"seq_len={seq_len} is too short for {num_kv_pairs} pairs and {n_queries} queries; need >= {need}"
+        )
 
     keys = rng.sample(KEYS, num_kv_pairs)
     values = rng.sample(VALUES, num_kv_pairs)

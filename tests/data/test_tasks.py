@@ -84,7 +84,9 @@ def _t(text: str) -> list[str]:
 
 def test_solvers_on_handwritten_prompts():
     assert mqar.solve(_t("k1 v5 k2 v9 <|query|> the k1 v5 dog k2")) == ["v9"]
-    dialogue = "<|user|> set k3 = v7 . <|user|> update k3 = v9 . <|user|> set k4 = v1 . <|user|> what is k3 ? <|assistant|>"
+    dialogue = (
+        "<|user|> set k3 = v7 . <|user|> update k3 = v9 . <|user|> set k4 = v1 . <|user|> what is k3 ? <|assistant|>"
+    )
     assert multiturn.solve(_t(dialogue)) == ["v9"]
     assert multihop.solve(_t("x1 = 5 ; x7 = 8 ; x2 = x1 ; x3 = x2 ; x3 ?")) == ["5"]
     assert filler.solve(_t("the dog sees a cat .")) == []
