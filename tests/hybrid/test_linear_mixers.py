@@ -15,7 +15,7 @@ from hybrid.linear.lightning import LightningAttention, alibi_slopes
 from hybrid.linear.short_conv import ShortConv
 from hybrid.registry import LINEAR_MIXERS
 
-DELTA_VARIANTS = ["deltanet", "gated_deltanet"]
+DELTA_VARIANTS = ["deltanet", "gated_deltanet", "kda"]
 VARIANTS = ["linear", "lightning", *DELTA_VARIANTS]
 # Every variant, and the delta-rule ones again with beta in (0, 2).
 CASES = [(v, False) for v in VARIANTS] + [(v, True) for v in DELTA_VARIANTS]
@@ -169,19 +169,29 @@ def test_beta_range_follows_allow_neg_eigval(variant):
     assert (plain(x)[0] - neg(x)[0]).abs().max() > 1e-4
 
 
-def test_gated_deltanet_decay_init_and_no_weight_decay_marks():
+@pytest.mark.parametrize("variant", ["gated_deltanet", "kda"])
+def test_decay_init_and_no_weight_decay_marks(variant):
     torch.manual_seed(0)
-    cfg = make_cfg("gated_deltanet")
-    cfg.n_heads = 64  # enough heads to see the init ranges
+    cfg = make_cfg(variant)
+    cfg.n_heads = 64  # enough heads (and KDA channels) to see the init ranges
     mixer = build(cfg, 0)
     for name in ("A_log", "dt_bias"):
         assert getattr(getattr(mixer, name), "_no_weight_decay", False), name
     A = mixer.A_log.exp()
-    assert (A >= 1).all() and (A <= 16).all() and A.std() > 1
+    assert A.shape == (64,) and (A >= 1).all() and (A <= 16).all() and A.std() > 1
     dt = torch.nn.functional.softplus(mixer.dt_bias)
     assert (dt >= 1e-3 * 0.999).all() and (dt <= 1e-1 * 1.001).all()
     g = mixer.compute_decay(torch.randn(1, 5, D_MODEL))
-    assert g.shape == (1, 5, 64) and g.dtype == torch.float32 and (g < 0).all()
+    per_channel = (1, 5, 64, 16) if variant == "kda" else (1, 5, 64)
+    assert g.shape == per_channel and g.dtype == torch.float32 and (g < 0).all()
+
+
+def test_kda_decay_varies_per_channel_and_gate_rank_is_honoured():
+    mixer = make_mixer("kda", gate_rank=3)
+    assert mixer.f_a_proj.out_features == 3 and mixer.g_a_proj.out_features == 3
+    assert make_mixer("kda").f_a_proj.out_features == 16  # default: head_dim
+    g = mixer.compute_decay(rand_x(1, 4))  # (1, 4, H, K)
+    assert (g.std(dim=-1) > 0).all()  # channels of one head decay at different rates
 
 
 @pytest.mark.parametrize("conv_size", [0, 1, 2])
