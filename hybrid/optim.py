@@ -64,7 +64,7 @@ def lr_factor(step: int, total: int, cfg: OptimConfig) -> float:
         start = total - decay_steps
         if step < start:
             return 1.0
-        return 1.0 - (1 - floor) * min(1.0, (step - start) / decay_steps)
+        return 1.0 - (1 - floor) * min(1.0, (step - start + 1) / decay_steps)  # reaches the floor on the last step
     raise ValueError(f"optim.schedule={cfg.schedule!r} is unknown; valid: {', '.join(SCHEDULES)}")
 
 

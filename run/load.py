@@ -69,7 +69,7 @@ def _check_key(schema: DictConfig, key: str, source: str) -> None:
         elif isinstance(node, ListConfig) and part.isdigit():
             return
         bad = ".".join(key.split(".")[: i + 1])
-        hits = closest(bad, all_keys())
+        hits = closest(key, all_keys()) or closest(bad, all_keys())  # the whole key first: 'modle.d_model'
         hint = f"; did you mean {' or '.join(repr(h) for h in hits)}?" if hits else ""
         raise ConfigError(f"{source}: unknown config key {bad!r}{hint} (`python train.py --help` lists all keys)")
 
