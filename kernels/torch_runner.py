@@ -6,7 +6,7 @@ inputs stay float64, which is what lets the tests hold the fast paths to ~1e-8 a
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -5,6 +5,7 @@ Every message starts with the public function's name and says what was expected 
 """
 from __future__ import annotations
 
+import itertools
 import numbers
 
 import torch
@@ -81,16 +82,17 @@ def check_inputs(
         if x is not None and x.device != q.device:
             raise ValueError(f"{op}: {name} is on {x.device} but q is on {q.device}; all tensors must share a device")
 
-    if chunk_size is not None:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1 \
-                or chunk_size & (chunk_size - 1):
-            raise ValueError(f"{op}: chunk_size must be a positive power of 2 (1, 2, 4, ..., 64, ...), "
-                             f"got {chunk_size!r}")
+    if chunk_size is not None and not _is_power_of_two(chunk_size):
+        raise ValueError(f"{op}: chunk_size must be a positive power of 2 (1, 2, 4, ..., 64, ...), got {chunk_size!r}")
+
+
+def _is_power_of_two(n: object) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool) and n >= 1 and n & (n - 1) == 0
 
 
 def _check_float_tensor(op: str, name: str, x: object) -> None:
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{op}: {name} must be a torch.Tensor, got {type(x).__name__}")
+        raise ValueError(f"{op}: {name} must be a torch.Tensor, got {type(x).__name__}")  # noqa: TRY004
     if not x.is_floating_point():
         raise ValueError(f"{op}: {name} must be a floating-point tensor, got dtype {x.dtype}")
 
@@ -103,7 +105,8 @@ def _check_shape(op: str, name: str, x: torch.Tensor, expected: tuple[int, ...],
 def _check_cu_seqlens(op: str, cu_seqlens: object, B: int, T: int) -> int:
     """Check FLA's packed-sequence boundaries [0, ..., T]; return the number of sequences."""
     if not isinstance(cu_seqlens, torch.Tensor):
-        raise ValueError(f"{op}: cu_seqlens must be a 1-D integer torch.Tensor, got {type(cu_seqlens).__name__}")
+        raise ValueError(  # noqa: TRY004 -- house rule: argument errors are ValueError
+            f"{op}: cu_seqlens must be a 1-D integer torch.Tensor, got {type(cu_seqlens).__name__}")
     if cu_seqlens.dim() != 1 or cu_seqlens.dtype.is_floating_point or cu_seqlens.dtype.is_complex \
             or cu_seqlens.dtype == torch.bool:
         raise ValueError(f"{op}: cu_seqlens must be a 1-D integer tensor, got shape {tuple(cu_seqlens.shape)} "
@@ -115,7 +118,7 @@ def _check_cu_seqlens(op: str, cu_seqlens: object, B: int, T: int) -> int:
         raise ValueError(f"{op}: cu_seqlens needs at least 2 entries [0, ..., T], got {bounds}")
     if bounds[0] != 0:
         raise ValueError(f"{op}: cu_seqlens must start at 0, got {bounds[0]}")
-    if any(b <= a for a, b in zip(bounds, bounds[1:])):
+    if any(b <= a for a, b in itertools.pairwise(bounds)):
         raise ValueError(f"{op}: cu_seqlens must be strictly increasing (no empty sequences), got {_short(bounds)}")
     if bounds[-1] != T:
         raise ValueError(f"{op}: cu_seqlens must end at T={T}, got {bounds[-1]}")
