@@ -84,21 +84,22 @@ def chunk_delta_rule_core(
     G_last = G[..., -1:, :]  # (B, H, N, 1, D)
 
     # Intra-chunk, all chunks at once: q.k and k.k decayed scores share one pass over the decay factors.
-    scores = causal_decayed_scores(torch.stack((q, k)), k, G)  # (2, B, H, N, C, C)
-    qk, A = scores[0], scores[1].tril(-1) * beta
+    qk, kk = causal_decayed_scores(torch.stack((q, k), -3), k, G).unbind(-3)  # (B, H, N, C, C) each
+    A = kk.tril(-1) * beta
     rhs = torch.cat((beta * v, beta * k * G.exp()), -1)  # (B, H, N, C, V + K)
     # unitriangular: the solver takes A's diagonal as 1, i.e. solves with I + A.
     U0, W = torch.linalg.solve_triangular(A, rhs, upper=False, unitriangular=True).split([V, k.shape[-1]], -1)
     k_to_end = k * (G_last - G).exp()  # (B, H, N, C, K) each key decayed to the chunk end
     decay_chunk = G_last.exp().transpose(-1, -2)  # (B, H, N, D, 1) whole-chunk decay of the state rows
 
-    # Inter-chunk: the only sequential part.
+    # Inter-chunk: the only sequential part. unbind, not indexing: its backward stacks instead of scattering
+    # each chunk's gradient into a full-size zero tensor.
     S, states, pseudo_values = h0, [], []
-    for n in range(q.shape[2]):
+    for U0_n, W_n, decay_n, k_n in zip(*(x.unbind(2) for x in (U0, W, decay_chunk, k_to_end.transpose(-1, -2)))):
         states.append(S)
-        u = U0[:, :, n] - W[:, :, n] @ S  # (B, H, C, V)
+        u = U0_n - W_n @ S  # (B, H, C, V)
         pseudo_values.append(u)
-        S = decay_chunk[:, :, n] * S + k_to_end[:, :, n].transpose(-1, -2) @ u
+        S = decay_n * S + k_n @ u
     S_in, u = torch.stack(states, 2), torch.stack(pseudo_values, 2)  # (B, H, N, K, V), (B, H, N, C, V)
 
     o = (q * G.exp()) @ S_in + qk @ u  # (B, H, N, C, V)

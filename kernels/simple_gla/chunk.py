@@ -57,8 +57,9 @@ def chunk_simple_gla_core(
     decay_chunk = G_last.exp()  # (B, H, N, 1, 1)
 
     S, states = h0, []
-    for n in range(q.shape[2]):
+    for decay_n, kv_n in zip(decay_chunk.unbind(2), chunk_kv.unbind(2)):  # unbind: cheap backward (see delta rule)
         states.append(S)
-        S = decay_chunk[:, :, n] * S + chunk_kv[:, :, n]
-    o = (q * G.exp()) @ torch.stack(states, 2) + causal_decayed_scores(q, k, G) @ v  # (B, H, N, C, V)
+        S = decay_n * S + kv_n
+    qk = causal_decayed_scores(q.unsqueeze(-3), k, G).squeeze(-3)  # (B, H, N, C, C)
+    o = (q * G.exp()) @ torch.stack(states, 2) + qk @ v  # (B, H, N, C, V)
     return from_chunks(o, T), S
