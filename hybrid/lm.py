@@ -62,7 +62,18 @@ class HybridLM(nn.Module):
         return [block.mixer.new_cache() for block in self.blocks]
 
     def forward(self, input_ids: torch.Tensor, caches: list | None = None, cu_seqlens: torch.Tensor | None = None):
-        """input_ids (B, T) -> logits (B, T, vocab), caches (list per layer, or None in training)."""
+        """input_ids (B, T) -> logits (B, T, vocab), caches (list per layer, or None in training).
+
+        cu_seqlens: packed documents as offsets into the flattened batch (0, ..., B*T); rows are run as one (1, B*T)
+        sequence so that no document sees another (a row end must also be a document end)."""
+        if cu_seqlens is not None and input_ids.shape[0] > 1:
+            if caches is not None:
+                raise ValueError("cu_seqlens (packed documents) is for training; decode without it")
+            B, T = input_ids.shape
+            if not bool(torch.isin(torch.arange(0, B * T + 1, T, device=cu_seqlens.device), cu_seqlens).all()):
+                raise ValueError("cu_seqlens must contain every row boundary 0, T, 2T, ..., B*T of the batch")
+            logits, _ = self(input_ids.reshape(1, B * T), None, cu_seqlens)
+            return logits.reshape(B, T, -1), None
         x = self.embed(input_ids)  # (B, T, D)
         new_caches = [] if caches is not None else None
         for i, block in enumerate(self.blocks):

@@ -60,7 +60,7 @@ class RunConfig:
     out_dir: str = "runs"
     """Directory under which run directories are made."""
     seed: int = 0
-    """Seed of the model init and the data stream."""
+    """Seed of the model init (the data stream has its own, data.seed)."""
     ckpt_path: Optional[str] = None
     """Resume training from this Lightning checkpoint."""
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -71,3 +71,17 @@ def test_flops_count_linear_mixers_as_linear():
     growth_lin = lin.flops_per_token(4096) - lin.flops_per_token(512)
     growth_att = att.flops_per_token(4096) - att.flops_per_token(512)
     assert growth_att > 0 and growth_lin < 0.05 * growth_att
+
+
+@pytest.mark.parametrize("attention", ["mha", "swa"])
+def test_packed_batch_equals_documents_run_separately(attention):
+    torch.manual_seed(3)
+    model = HybridLM(tiny("gated_deltanet", attention)).double().eval()
+    ids = torch.randint(0, 50, (2, 10))
+    cu = torch.tensor([0, 4, 10, 13, 20])  # row 0: docs [0,4) [4,10); row 1: [10,13) [13,20)
+    packed, _ = model(ids, cu_seqlens=cu)
+    flat = ids.reshape(-1)
+    separate = torch.cat([model(flat[a:b][None])[0][0] for a, b in zip(cu[:-1].tolist(), cu[1:].tolist())])
+    assert torch.allclose(packed.reshape(20, -1), separate, atol=1e-10)
+    with pytest.raises(ValueError, match="row boundary"):
+        model(ids, cu_seqlens=torch.tensor([0, 4, 13, 20]))
