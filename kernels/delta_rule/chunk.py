@@ -15,11 +15,9 @@ for all chunks at once. Every exponent is a difference G_later - G_earlier <= 0 
 """
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 
+from kernels.chunking import effective_chunk_size, from_chunks, to_chunks
 from kernels.decay import causal_decayed_scores
 from kernels.torch_runner import run_core
 
@@ -54,20 +52,6 @@ def as_channel_gate(g: torch.Tensor | None, beta: torch.Tensor) -> torch.Tensor:
     return g if g.dim() == 4 else g.unsqueeze(-1)
 
 
-def to_chunks(x: torch.Tensor, chunk_size: int) -> torch.Tensor:
-    """(B, T, H, D) -> (B, H, N, C, D), zero-padding T up to N * C (zero tokens leave the state untouched)."""
-    B, T, H, D = x.shape
-    n = math.ceil(T / chunk_size)
-    x = F.pad(x, (0, 0, 0, 0, 0, n * chunk_size - T))
-    return x.view(B, n, chunk_size, H, D).permute(0, 3, 1, 2, 4)
-
-
-def from_chunks(x: torch.Tensor, T: int) -> torch.Tensor:
-    """(B, H, N, C, D) -> (B, T, H, D), dropping the padding."""
-    B, H, n, C, D = x.shape
-    return x.permute(0, 2, 3, 1, 4).reshape(B, n * C, H, D)[:, :T]
-
-
 def chunk_delta_rule_core(
     q: torch.Tensor,  # (B, T, H, K), scaled
     k: torch.Tensor,  # (B, T, H, K)
@@ -78,6 +62,7 @@ def chunk_delta_rule_core(
     chunk_size: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     T, V = q.shape[1], v.shape[-1]
+    chunk_size = effective_chunk_size(chunk_size, T)
     q, k, v, g = (to_chunks(x, chunk_size) for x in (q, k, v, g))  # (B, H, N, C, .)
     beta = to_chunks(beta.unsqueeze(-1), chunk_size)  # (B, H, N, C, 1)
     G = g.cumsum(-2)  # (B, H, N, C, D) log decay since the chunk start

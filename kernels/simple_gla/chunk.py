@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from kernels.chunking import effective_chunk_size, from_chunks, to_chunks
 from kernels.decay import causal_decayed_scores
-from kernels.delta_rule.chunk import from_chunks, to_chunks
 from kernels.torch_runner import run_core
 
 
@@ -50,6 +50,7 @@ def chunk_simple_gla_core(
     chunk_size: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     T = q.shape[1]
+    chunk_size = effective_chunk_size(chunk_size, T)
     q, k, v, g = (to_chunks(x, chunk_size) for x in (q, k, v, g))  # (B, H, N, C, .)
     G = g.cumsum(-2)  # (B, H, N, C, 1)
     G_last = G[..., -1:, :]  # (B, H, N, 1, 1)

@@ -57,3 +57,21 @@ def test_recurrent_matches_reference(op_name: str, dtype: torch.dtype) -> None:
 @pytest.mark.parametrize("op_name", list(OPS))
 def test_no_initial_state_and_custom_scale(op_name: str, path: str) -> None:
     run_case(op_name, path, torch.float64, 2, 21, 2, 8, 4, 8, state=False, scale=0.3)
+
+
+@pytest.mark.parametrize("path", ["chunk", "recurrent"])
+@pytest.mark.parametrize("op_name", list(OPS))
+def test_non_contiguous_inputs(op_name: str, path: str) -> None:
+    """Mixers slice q, k, v out of one projection and transpose heads: strided views must work unchanged."""
+    op, seed = OPS[op_name], fresh_seed()
+    x = make_inputs(op, 2, 21, 2, 8, 8, seed)
+    strided = {n: None if t is None else t.transpose(0, 1).contiguous().transpose(0, 1) for n, t in x.items()}
+    qkv = torch.cat([x["q"], x["k"], x["v"]], -1)  # (B, T, H, 3K): q, k, v become strided slices
+    strided.update(q=qkv[..., :8], k=qkv[..., 8:16], v=qkv[..., 16:])
+    assert not strided["q"].is_contiguous() and not strided["h0"].is_contiguous()
+    fn = op.chunk if path == "chunk" else op.recurrent
+    kw = {"chunk_size": 8} if path == "chunk" else {}
+    o, S = fn(*op.args(strided), initial_state=strided["h0"], output_final_state=True, **kw)
+    o_ref, S_ref = op.reference(x, initial_state=x["h0"])
+    assert_close("o", o, o_ref, 1e-10, seed)
+    assert_close("final_state", S, S_ref, 1e-10, seed)

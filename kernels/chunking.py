@@ -1,0 +1,30 @@
+"""Time axis <-> chunks for the chunked paths: (B, T, H, D) <-> (B, H, N, C, D), zero-padding the tail chunk.
+
+Zero tokens are inert in every op here (k = 0 writes nothing, g = 0 decays nothing), so padding T up to a multiple
+of C changes neither the outputs of real tokens nor the final state.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def effective_chunk_size(chunk_size: int, T: int) -> int:
+    """Shrink the chunk to the smallest power of two covering T: same result, less padding for short inputs."""
+    return min(chunk_size, 1 << (T - 1).bit_length())
+
+
+def to_chunks(x: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """(B, T, H, D) -> (B, H, N, C, D), zero-padding T up to N * C (zero tokens leave the state untouched)."""
+    B, T, H, D = x.shape
+    n = math.ceil(T / chunk_size)
+    x = F.pad(x, (0, 0, 0, 0, 0, n * chunk_size - T))
+    return x.reshape(B, n, chunk_size, H, D).permute(0, 3, 1, 2, 4)
+
+
+def from_chunks(x: torch.Tensor, T: int) -> torch.Tensor:
+    """(B, H, N, C, D) -> (B, T, H, D), dropping the padding."""
+    B, H, n, C, D = x.shape
+    return x.permute(0, 2, 3, 1, 4).reshape(B, n * C, H, D)[:, :T]
