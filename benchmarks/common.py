@@ -1,0 +1,49 @@
+"""What every benchmark row carries: device, library versions, date and commit; and appending to BENCHMARKS.md."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def commit() -> str:
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
+    try:
+        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                                       stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def environment() -> dict[str, str]:
+    import torch
+
+    env = {"date": datetime.date.today().isoformat(), "commit": commit(), "python": platform.python_version(),
+           "torch": torch.__version__}
+    for name in ("triton", "lightning", "fla"):
+        try:
+            env[name] = __import__(name).__version__
+        except Exception:  # noqa: BLE001 - absent or broken optional package: just not reported
+            pass
+    if torch.cuda.is_available():
+        env["device"] = torch.cuda.get_device_name(0)
+        env["gpus"] = str(torch.cuda.device_count())
+    else:
+        env["device"] = f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    return env
+
+
+def append_section(title: str, table: str, notes: str = "", path: Path = ROOT / "BENCHMARKS.md") -> None:
+    env = environment()
+    header = ", ".join(f"{k} {v}" for k, v in env.items())
+    block = f"\n## {title}\n\n{header}\n\n{table}\n" + (f"\n{notes}\n" if notes else "")
+    if not path.exists():
+        path.write_text("# Benchmarks\n\nEvery section was written by a script in benchmarks/ and says where and when "
+                        "it ran.\n")
+    with path.open("a") as f:
+        f.write(block)
