@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from data.tasks import filler, mqar, multihop, multiturn
+from data.tasks import carryover, copy, filler, mqar, multihop, multiturn, niah, state
 from data.tasks.axes import sample_axes
 from data.tasks.example import Example
 
@@ -13,6 +13,10 @@ TASKS: dict[str, ModuleType] = {
     "multiturn": multiturn,
     "multihop": multihop,
     "filler": filler,
+    "copy": copy,
+    "state": state,
+    "carryover": carryover,
+    "niah": niah,
 }
 """Task name -> its module; the names the data mixture and the probes use."""
 
