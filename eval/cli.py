@@ -1,0 +1,118 @@
+"""`python -m eval ckpt=PATH [probes=[mqar,copy]] [key=value ...]`: run the probe suite on a checkpoint.
+
+Writes probes.json and PNG plots into the checkpoint's run directory (or out=DIR) and prints the MiniMax-gap
+summary. Keys are EvalConfig fields (`examples=8`, or `eval.examples=8` as train.py spells them) plus ckpt, out and
+device; defaults come from EvalConfig, then the run's own config.yaml `eval:` section, then the command line.
+Mistakes exit with code 2 and a one-line error before the model is loaded, as train.py does.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+CLI_KEYS = ("ckpt", "out", "device")
+
+
+def usage() -> str:
+    from eval.config import EvalConfig
+    from run.help import field_docs
+
+    lines = ["usage: python -m eval ckpt=PATH [out=DIR] [device=auto|cpu|cuda] [key=value ...]",
+             "  ckpt     a train.py checkpoint (<run_dir>/checkpoints/*.ckpt); results go to its run dir",
+             "  out      write probes.json and plots here instead of the run dir",
+             "  device   auto (cuda when available) | cpu | cuda", "eval keys (also accepted as eval.<key>):"]
+    defaults = EvalConfig()
+    for key, doc in field_docs(EvalConfig).items():
+        lines.append(f"  {key:<18} {getattr(defaults, key)!s:<14} {doc}")
+    return "\n".join(lines)
+
+
+def parse(argv: list[str]) -> tuple[dict[str, str], Any]:
+    """argv -> ({ckpt, out, device}, the merged EvalConfig as a DictConfig); raises ConfigError on any mistake."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from eval.checkpoint import run_dir_of
+    from eval.config import EvalConfig
+    from run.errors import ConfigError, closest
+
+    special: dict[str, str] = {"out": "", "device": "auto"}
+    dotlist: list[str] = []
+    fields = list(EvalConfig.__dataclass_fields__)
+    for arg in argv:
+        if "=" not in arg or arg.startswith("="):
+            raise ConfigError(f"argument {arg!r} is not key=value (e.g. ckpt=runs/x/checkpoints/last.ckpt examples=8)")
+        key, value = arg.split("=", 1)
+        key = key.removeprefix("eval.")
+        if key in CLI_KEYS:
+            special[key] = value
+        elif key in fields:
+            dotlist.append(f"{key}={value}")
+        else:
+            hits = closest(key, [*CLI_KEYS, *fields])
+            hint = f"; did you mean {' or '.join(repr(h) for h in hits)}?" if hits else ""
+            raise ConfigError(f"unknown key {key!r}{hint} (`python -m eval --help` lists them)")
+    if "ckpt" not in special:
+        raise ConfigError("ckpt=PATH is required (a .ckpt file from a run's checkpoints/)")
+    ckpt = Path(special["ckpt"])
+    if not ckpt.is_file():
+        raise ConfigError(f"ckpt={special['ckpt']!r} does not exist; pass a .ckpt file from a run's checkpoints/")
+
+    cfg = OmegaConf.structured(EvalConfig)
+    run_cfg = run_dir_of(ckpt) / "config.yaml"
+    try:
+        if run_cfg.is_file():
+            run_eval = OmegaConf.select(OmegaConf.load(run_cfg), "eval")
+            if run_eval is not None:
+                cfg = OmegaConf.merge(cfg, run_eval)
+        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(dotlist))
+    except OmegaConfBaseException as e:
+        msg = str(getattr(e, "msg", e)).splitlines()[0]
+        raise ConfigError(f"command line: {msg}") from None
+    return special, cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(usage())
+        return 0
+    from omegaconf import OmegaConf
+
+    from eval.checkpoint import load_checkpoint, pick_device
+    from eval.suite import check_config
+    from eval.summary import load_results
+    from run.errors import ConfigError
+
+    try:
+        special, node = parse(argv)
+        cfg = OmegaConf.to_object(node)
+        check_config(cfg)
+        if cfg.baseline:
+            load_results(cfg.baseline)  # fail now, not after the whole suite
+        device = pick_device(special["device"])
+        loaded = load_checkpoint(special["ckpt"], device)
+    except (ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from eval.report import run_and_report
+
+    out_dir = Path(special["out"]) if special["out"] else loaded.run_dir
+    recipe = OmegaConf.select(loaded.run_config, "recipe") if loaded.run_config is not None else None
+    meta = {"ckpt": str(special["ckpt"]), "step": loaded.step, "recipe": recipe, "device": str(device),
+            "torch": torch.__version__}
+    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("probes", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        run_and_report(loaded.model, cfg, out_dir, meta, progress=progress,
+                       title=f"{loaded.run_dir.name} step {loaded.step}")
+    return 0

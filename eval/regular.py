@@ -1,0 +1,60 @@
+"""The regular-prompt metric: LM loss on plain text and single-turn dialogues, the data a hybrid is "fine" on.
+
+MiniMax's hybrid looked fine on regular prompts and failed in reasoning and multi-turn use; this is the "fine" half
+of that sentence, measured as mean next-token cross-entropy (nats per token) over training-length documents
+"<|bos|> ... <|eos|>" of two kinds: filler text and single-turn dialogues (all facts in one user turn).
+"""
+from __future__ import annotations
+
+import random
+
+import torch
+import torch.nn.functional as F
+
+from data.tasks import filler, multiturn
+from data.vocab import VOCAB
+
+KINDS: dict[str, tuple[object, dict]] = {
+    "filler": (filler, {"num_words": 64}),
+    "single_turn": (multiturn, {"num_turns": 8, "num_keys": 4, "num_questions": 0, "single_turn": True}),
+}
+"""Regular document kinds -> (task, training-length axes)."""
+
+
+def regular_documents(n: int, seed: int) -> dict[str, list[list[int]]]:
+    """`n` documents split evenly over the kinds, as token ids with <|bos|> and <|eos|>, fixed by `seed`."""
+    docs: dict[str, list[list[int]]] = {}
+    for k, (name, (task, axes)) in enumerate(KINDS.items()):
+        count = n // len(KINDS) + (1 if k < n % len(KINDS) else 0)
+        docs[name] = []
+        for i in range(count):
+            ex = task.make(random.Random(f"regular/{seed}/{name}/{i}"), **axes)
+            docs[name].append([VOCAB.bos_id, *VOCAB.encode(ex.tokens), VOCAB.eos_id])
+    return docs
+
+
+@torch.no_grad()
+def regular_loss(model: torch.nn.Module, n: int, seed: int, device: torch.device, batch_size: int = 32) -> dict:
+    """{"loss": token-weighted mean over all documents, "<kind>": the same per kind}; NaN when n == 0."""
+    out: dict[str, float] = {}
+    total_sum, total_count = 0.0, 0
+    for name, docs in regular_documents(n, seed).items():
+        loss_sum, count = 0.0, 0
+        for i in range(0, len(docs), batch_size):
+            chunk = docs[i : i + batch_size]
+            width = max(len(d) for d in chunk) - 1
+            # Right padding never reaches a real token in a causal model; padded labels are ignored.
+            inputs = torch.full((len(chunk), width), VOCAB.pad_id, dtype=torch.long)
+            labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+            for b, d in enumerate(chunk):
+                inputs[b, : len(d) - 1] = torch.tensor(d[:-1])
+                labels[b, : len(d) - 1] = torch.tensor(d[1:])
+            logits, _ = model(inputs.to(device))  # (B, T, V)
+            labels = labels.to(device)
+            loss_sum += float(F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100,
+                                              reduction="sum"))
+            count += int((labels != -100).sum())
+        out[name] = loss_sum / count if count else float("nan")
+        total_sum, total_count = total_sum + loss_sum, total_count + count
+    out["loss"] = total_sum / total_count if total_count else float("nan")
+    return out

@@ -1,0 +1,113 @@
+"""Run the probe suite on a model: every chosen probe's grid, scored and sliced, plus the regular-prompt loss.
+
+This is the one function the CLI, the training callback and train.py share; it leaves the model as it found it
+(train/eval mode) and works on whatever device the model is on.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from eval.config import PRECISIONS, EvalConfig
+from eval.probes import get_probe
+from eval.probes.base import Case
+from eval.regular import regular_loss
+from eval.score import score_cases
+from eval.slices import summarize
+from eval.state_precision import storage_dtype
+
+Progress = Callable[[str, int, int], None]
+"""progress(what, done, total): called after each batch with cases done and cases in the whole run."""
+
+
+def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA under 'auto' or 'bf16'; nothing elsewhere (CPU probes run in fp32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"eval.precision={precision!r} is unknown; valid: {', '.join(PRECISIONS)}")
+    if device.type == "cuda" and precision in ("auto", "bf16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def check_config(cfg: EvalConfig) -> None:
+    """Raise ValueError (one line, naming the bad value and the valid ones) for an unusable EvalConfig."""
+    for name in cfg.probes:
+        get_probe(name)
+    storage_dtype(cfg.state_dtype)
+    if cfg.precision not in PRECISIONS:
+        raise ValueError(f"eval.precision={cfg.precision!r} is unknown; valid: {', '.join(PRECISIONS)}")
+    for key in ("examples", "callback_examples", "batch_size", "segment"):
+        if getattr(cfg, key) < 1:
+            raise ValueError(f"eval.{key}={getattr(cfg, key)} must be >= 1")
+    for key in ("every", "regular_docs"):
+        if getattr(cfg, key) < 0:
+            raise ValueError(f"eval.{key}={getattr(cfg, key)} must be >= 0")
+
+
+def run_suite(
+    model: torch.nn.Module,
+    cfg: EvalConfig,
+    examples: int | None = None,
+    probes: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Score `probes` (default cfg.probes) with `examples` per setting (default cfg.examples) on `model`.
+
+    Returns {"probes": {name: report}, "regular": {...losses}, "config": {...}, "elapsed_s": float}.
+    """
+    check_config(cfg)
+    names = list(cfg.probes if probes is None else probes)
+    n = cfg.examples if examples is None else examples
+    dtype = storage_dtype(cfg.state_dtype)
+    device = next(model.parameters()).device
+    start = time.perf_counter()
+
+    chosen = [get_probe(name) for name in names]
+    cases: dict[str, list[Case]] = {
+        p.name: [c for s in p.settings for c in p.cases(s, n, cfg.seed)] for p in chosen
+    }
+    total = sum(len(c) for c in cases.values())
+    done = 0
+
+    was_training = model.training
+    model.eval()
+    results: dict[str, Any] = {"probes": {}}
+    try:
+        with torch.no_grad(), autocast_for(device, cfg.precision):
+            for probe in chosen:
+                def tick(k: int, name: str = probe.name) -> None:
+                    nonlocal done
+                    done += k
+                    if progress is not None:
+                        progress(name, done, total)
+
+                rows = score_cases(model, cases[probe.name], device, cfg.batch_size, dtype, cfg.segment, tick)
+                results["probes"][probe.name] = summarize(probe, rows)
+            if progress is not None:
+                progress("regular-prompt loss", done, total)
+            results["regular"] = (regular_loss(model, cfg.regular_docs, cfg.seed, device, cfg.batch_size)
+                                  if cfg.regular_docs else {"loss": math.nan})
+    finally:
+        model.train(was_training)
+    results["config"] = {"examples": n, "seed": cfg.seed, "state_dtype": cfg.state_dtype, "segment": cfg.segment,
+                         "precision": cfg.precision, "probes": names}
+    results["elapsed_s"] = time.perf_counter() - start
+    return results
+
+
+def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """probe/<name>/<slice> -> accuracy, plus probe/regular/<kind> losses: what the loggers receive."""
+    out = {}
+    for name, report in results["probes"].items():
+        for slice_name, acc in report["slices"].items():
+            if acc["n"]:
+                out[f"probe/{name}/{slice_name}"] = float(acc["accuracy"])
+    for kind, loss in results.get("regular", {}).items():
+        if not math.isnan(loss):
+            out[f"probe/regular/{kind}_loss" if kind != "loss" else "probe/regular/loss"] = float(loss)
+    return out
