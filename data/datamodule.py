@@ -1,39 +1,48 @@
-"""The Lightning side of the synthetic data: an endless training stream and a fixed, finite validation set.
+"""The Lightning side of the data: an endless, resumable training stream and a fixed, finite validation set.
 
-The training stream is sharded by rank (resolved here, in the rank's own process, where torch.distributed is up)
-and by DataLoader worker. The validation rows are one global set drawn from the "val" split with rank 0's seed and
-materialised once, so every validation run scores the same rows; under DDP Lightning's distributed sampler splits
-that set across ranks.
+`PackedDataModule` is what every data source shares: the training DataLoader over PackedBatches (sharded by rank,
+resolved here in the rank's own process, and by DataLoader worker), the resume bookkeeping (`state_dict` /
+`load_state_dict` go into Lightning checkpoints; `on_before_batch_transfer` records what the trainer consumed), and
+a validation set drawn once from the "val" split of the same sources with rank 0's seed, so every validation run
+scores the same rows; under DDP Lightning's distributed sampler splits that set across ranks. A source is a
+ShardSources factory; `SyntheticDataModule` plugs in the task generators, data/text_datamodule.py the text.
 """
 from __future__ import annotations
 
-from itertools import islice
-
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from data.config import DataConfig
-from data.synthetic import SyntheticStream, current_rank
+from data.mixture import Mixture
+from data.packing import Packer, make_batch
+from data.resume import ResumeTracker
+from data.stream import PackedBatches, ShardSources, strip_state
+from data.synthetic import SyntheticStream, check_mixture, current_rank, current_world_size
+from data.text_docs import NoDocuments
 from data.vocab import VOCAB, Vocab
 
 
 class _Rows(Dataset):
-    """A finite, map-style set of packed rows held as two (N, seq_len) tensors."""
+    """A finite, map-style set of packed rows held as (N, seq_len + 1) ids and document-start masks."""
 
-    def __init__(self, input_ids: torch.Tensor, labels: torch.Tensor) -> None:
-        self.input_ids = input_ids  # (N, seq_len)
-        self.labels = labels  # (N, seq_len)
+    def __init__(self, ids: torch.Tensor, starts: torch.Tensor) -> None:
+        self.ids = ids  # (N, seq_len + 1)
+        self.starts = starts  # (N, seq_len + 1)
 
     def __len__(self) -> int:
-        return self.input_ids.shape[0]
+        return self.ids.shape[0]
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"input_ids": self.input_ids[i], "labels": self.labels[i]}
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.ids[i].numpy(), self.starts[i].numpy()
 
 
-class SyntheticDataModule(L.LightningDataModule):
-    """Synthetic task mixture from `cfg` (a DataConfig or the matching OmegaConf node)."""
+class PackedDataModule(L.LightningDataModule):
+    """Training and validation batches from `self.sources` (set by the subclass); resumable from checkpoints."""
+
+    sources: ShardSources
+    boundaries_default: bool = False
 
     def __init__(self, cfg: DataConfig) -> None:
         super().__init__()
@@ -44,10 +53,91 @@ class SyntheticDataModule(L.LightningDataModule):
             if getattr(cfg, key) < 0:
                 raise ValueError(f"data.{key}={getattr(cfg, key)} must be >= 0")
         self.cfg = cfg
-        self.mixture = {str(k): float(v) for k, v in cfg.mixture.items()}
-        # Build one stream now so a bad mixture fails at construction, not inside a worker.
-        self._stream("train", rank=0)
+        self.boundaries = self.boundaries_default if cfg.pack_boundaries is None else bool(cfg.pack_boundaries)
+        self.resume = ResumeTracker()
         self._val: _Rows | None = None
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of token ids the model must embed."""
+        raise NotImplementedError
+
+    def train_stream(self, rank: int | None = None, world: int | None = None) -> PackedBatches:
+        """This rank's training batches, continuing from the consumed state (restored or tracked so far)."""
+        rank = current_rank() if rank is None else rank
+        world = current_world_size() if world is None else world
+        slots = max(1, self.cfg.num_workers)
+        phase, states = self.resume.start(rank, world, slots)
+        return PackedBatches(self.sources, self.cfg.seq_len, self.cfg.batch_size, self.boundaries,
+                             rank=rank, world=world, slots=slots, phase=phase, states=states)
+
+    def train_dataloader(self) -> DataLoader:
+        workers = self.cfg.num_workers
+        return DataLoader(self.train_stream(), batch_size=None, num_workers=workers,
+                          persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
+
+    def consume(self, batch: dict) -> dict:
+        """Record a training batch as consumed (its resume tag) and return it without the tag."""
+        batch, tag = strip_state(batch)
+        if tag is not None:
+            self.resume.record(tag)
+        return batch
+
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        # Called by the trainer for the batch it is about to train on, not for batches prefetched behind it.
+        return self.consume(batch)
+
+    def state_dict(self) -> dict:
+        return {"stream": self.resume.state_dict()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.resume.load_state_dict(state_dict["stream"])
+
+    def val_rows(self) -> _Rows:
+        """The validation set: val_batches * batch_size rows, generated once and reused (fewer if the text runs out)."""
+        if self._val is None:
+            n, width = self.cfg.val_batches * self.cfg.batch_size, self.cfg.seq_len + 1
+            ids, starts = [], []
+            if n:
+                packer = Packer(self.cfg.seq_len, self.sources.mixture("val", 0, 1, 0, 1))
+                try:
+                    for _ in range(n):
+                        row, start = packer.next_row()
+                        ids.append(torch.from_numpy(row.astype(np.int64)))
+                        starts.append(torch.from_numpy(start))
+                except NoDocuments:
+                    pass  # a corpus without a validation document: an empty validation set
+            self._val = _Rows(torch.stack(ids) if ids else torch.empty(0, width, dtype=torch.long),
+                              torch.stack(starts) if starts else torch.empty(0, width, dtype=torch.bool))
+        return self._val
+
+    def _collate(self, items: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, torch.Tensor]:
+        rows, starts = zip(*items)
+        return make_batch(list(rows), list(starts), self.boundaries)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_rows(), batch_size=self.cfg.batch_size, shuffle=False, collate_fn=self._collate)
+
+
+class SyntheticSources:
+    """The synthetic task mixture of a shard: SyntheticStream's documents, seeded by (split, seed, rank, slot)."""
+
+    def __init__(self, seq_len: int, mixture: dict[str, float], seed: int, vocab: Vocab = VOCAB) -> None:
+        self.seq_len, self.weights, self.seed, self.vocab = seq_len, check_mixture(mixture), seed, vocab
+
+    def mixture(self, split: str, rank: int, world: int, slot: int, slots: int) -> Mixture:
+        stream = SyntheticStream(self.seq_len, self.weights, seed=self.seed, split=split, vocab=self.vocab)
+        return Mixture([stream.docs(rank=rank, worker=slot)], [1.0])
+
+
+class SyntheticDataModule(PackedDataModule):
+    """Synthetic task mixture from `cfg` (a DataConfig or the matching OmegaConf node)."""
+
+    def __init__(self, cfg: DataConfig) -> None:
+        super().__init__(cfg)
+        self.mixture = {str(k): float(v) for k, v in cfg.mixture.items()}
+        # Build the sources now so a bad mixture fails at construction, not inside a worker.
+        self.sources = SyntheticSources(cfg.seq_len, self.mixture, cfg.seed)
 
     @property
     def vocab(self) -> Vocab:
@@ -56,34 +146,5 @@ class SyntheticDataModule(L.LightningDataModule):
 
     @property
     def vocab_size(self) -> int:
-        """Number of token ids the model must embed."""
         return VOCAB.vocab_size
 
-    def _stream(self, split: str, rank: int) -> SyntheticStream:
-        return SyntheticStream(self.cfg.seq_len, self.mixture, seed=self.cfg.seed, split=split, rank=rank)
-
-    def train_dataloader(self) -> DataLoader:
-        workers = self.cfg.num_workers
-        return DataLoader(
-            self._stream("train", rank=current_rank()),
-            batch_size=self.cfg.batch_size,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
-        )
-
-    def val_rows(self) -> _Rows:
-        """The validation set: val_batches * batch_size rows, generated once and reused."""
-        if self._val is None:
-            n = self.cfg.val_batches * self.cfg.batch_size
-            rows = list(islice(self._stream("val", rank=0).rows(rank=0, worker=0), n))
-            if rows:
-                ids = torch.stack([r["input_ids"] for r in rows])  # (n, seq_len)
-                labels = torch.stack([r["labels"] for r in rows])  # (n, seq_len)
-            else:
-                ids = labels = torch.empty(0, self.cfg.seq_len, dtype=torch.long)
-            self._val = _Rows(ids, labels)
-        return self._val
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_rows(), batch_size=self.cfg.batch_size, shuffle=False)

@@ -3,22 +3,26 @@
 Each document is "<|bos|> prompt answer <|eos|>" from one task generator at that task's TRAIN_AXES. Documents are
 concatenated and cut into rows of seq_len + 1 tokens with a stride of seq_len, so consecutive rows share one boundary
 token: every token is an input exactly once and a label exactly once, a document that does not fit continues in the
-next row, and nothing is dropped. Document starts are the <|bos|> positions, from which a model can derive
-cu_seqlens if it wants attention not to cross documents.
+next row, and nothing is dropped (data/packing.py). With `boundaries` the rows also carry where documents start,
+from which a batch gets its cu_seqlens.
 
 Every (split, seed, rank, worker) gets its own random.Random seeded with a string that spells all four out, so the
 streams are reproducible across processes and machines and no two shards ever share a seed (Python seeds a string
 injectively). The "val" split uses the same construction with another prefix, hence seeds disjoint from training.
+A shard's whole resume state is its generator's state (`SyntheticDocs.state`) plus the packer's offset.
 """
 from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
+import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from data.mixture import Mixture
+from data.packing import Packer
 from data.tasks import TASKS, sample_axes
 from data.vocab import VOCAB, Vocab
 
@@ -37,6 +41,61 @@ def current_world_size() -> int:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_world_size()
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def check_mixture(mixture: Mapping[str, float]) -> dict[str, float]:
+    """The tasks with a positive weight; unknown tasks, negative weights or no positive one raise ValueError."""
+    for name, weight in mixture.items():
+        if name not in TASKS:
+            raise ValueError(f"mixture task {name!r} is unknown; valid: {', '.join(sorted(TASKS))}")
+        if weight < 0:
+            raise ValueError(f"mixture weight {name}={weight} must be >= 0")
+    if sum(mixture.values()) <= 0:
+        raise ValueError(f"mixture {dict(mixture)} needs at least one positive weight")
+    return {str(name): float(w) for name, w in mixture.items() if w > 0}
+
+
+def draw_example_tokens(rng: random.Random, names: list[str], weights: list[float]) -> list[str]:
+    """One training document body (vocabulary tokens): a task drawn by weight, made at its TRAIN_AXES."""
+    task = TASKS[rng.choices(names, weights)[0]]
+    return task.make(rng, **sample_axes(task.TRAIN_AXES, rng)).tokens
+
+
+def vocab_encoder(vocab: Vocab) -> Callable[[list[str]], np.ndarray]:
+    """Encoder of a document body to "<|bos|> body <|eos|>" ids of the word-level vocabulary."""
+
+    def encode(words: list[str]) -> np.ndarray:
+        return np.array([vocab.bos_id, *vocab.encode(words), vocab.eos_id], dtype=np.int32)
+
+    return encode
+
+
+class SyntheticDocs:
+    """Endless synthetic documents of one shard as id arrays, resumable: its state is its generator's state.
+
+    `encode` maps a document body (vocabulary tokens) to framed ids: the word-level vocabulary (the synthetic
+    module) or a text tokenizer (synthetic tasks mixed into text).
+    """
+
+    def __init__(self, mixture: Mapping[str, float], key: str, encode: Callable[[list[str]], np.ndarray]) -> None:
+        self.mixture = check_mixture(mixture)
+        self.rng = random.Random(key)
+        self.encode = encode
+
+    def __iter__(self) -> SyntheticDocs:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        return self.encode(draw_example_tokens(self.rng, list(self.mixture), list(self.mixture.values())))
+
+    def state(self) -> dict:
+        """The generator's state as plain lists (checkpoints load with torch.load(weights_only=True))."""
+        version, internal, gauss = self.rng.getstate()
+        return {"rng": [version, list(internal), gauss]}
+
+    def load_state(self, state: dict) -> None:
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
 
 
 class SyntheticStream(IterableDataset):
@@ -60,46 +119,43 @@ class SyntheticStream(IterableDataset):
             raise ValueError(f"seq_len={seq_len} must be >= 1")
         if split not in SPLITS:
             raise ValueError(f"split={split!r} is unknown; valid: {', '.join(SPLITS)}")
-        for name, weight in mixture.items():
-            if name not in TASKS:
-                raise ValueError(f"mixture task {name!r} is unknown; valid: {', '.join(sorted(TASKS))}")
-            if weight < 0:
-                raise ValueError(f"mixture weight {name}={weight} must be >= 0")
-        if sum(mixture.values()) <= 0:
-            raise ValueError(f"mixture {dict(mixture)} needs at least one positive weight")
         self.seq_len = seq_len
-        self.mixture = {name: float(w) for name, w in mixture.items() if w > 0}
+        self.mixture = check_mixture(mixture)
         self.seed = seed
         self.split = split
         self.rank = rank
         self.vocab = vocab
 
+    @staticmethod
+    def stream_key_for(split: str, seed: int, rank: int, worker: int) -> str:
+        """The string that seeds a shard; distinct (split, seed, rank, worker) give distinct strings, hence seeds."""
+        return f"synthetic/{split}/seed={seed}/rank={rank}/worker={worker}"
+
     def stream_key(self, rank: int, worker: int) -> str:
-        """The string that seeds the shard (rank, worker); distinct tuples give distinct strings, hence seeds."""
-        return f"synthetic/{self.split}/seed={self.seed}/rank={rank}/worker={worker}"
+        """The string that seeds this stream's shard (rank, worker)."""
+        return self.stream_key_for(self.split, self.seed, rank, worker)
 
     def documents(self, rng: random.Random) -> Iterator[list[int]]:
         """Endless token-id documents "<|bos|> prompt answer <|eos|>", tasks drawn by mixture weight."""
-        names = list(self.mixture)
-        weights = list(self.mixture.values())
-        tasks = [TASKS[n] for n in names]
-        bos, eos = self.vocab.bos_id, self.vocab.eos_id
+        names, weights = list(self.mixture), list(self.mixture.values())
+        encode = vocab_encoder(self.vocab)
         while True:
-            task = rng.choices(tasks, weights)[0]
-            example = task.make(rng, **sample_axes(task.TRAIN_AXES, rng))
-            yield [bos, *self.vocab.encode(example.tokens), eos]
+            yield encode(draw_example_tokens(rng, names, weights)).tolist()
 
-    def rows(self, rank: int = 0, worker: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-        """Endless packed rows of the shard (rank, worker)."""
-        rng = random.Random(self.stream_key(rank, worker))
-        width = self.seq_len + 1
-        buf: list[int] = []
-        for doc in self.documents(rng):
-            buf += doc
-            while len(buf) >= width:
-                row = torch.tensor(buf[:width], dtype=torch.long)  # (seq_len + 1,)
-                yield {"input_ids": row[:-1], "labels": row[1:]}
-                del buf[: self.seq_len]  # keep the boundary token: it is the next row's first input
+    def docs(self, rank: int = 0, worker: int = 0) -> SyntheticDocs:
+        """The resumable document source of the shard (rank, worker): the same documents as `documents`."""
+        return SyntheticDocs(self.mixture, self.stream_key(rank, worker), vocab_encoder(self.vocab))
+
+    def rows(self, rank: int = 0, worker: int = 0, boundaries: bool = False) -> Iterator[dict[str, torch.Tensor]]:
+        """Endless packed rows of the shard (rank, worker); with `boundaries` also "starts" (seq_len + 1,) bool."""
+        packer = Packer(self.seq_len, Mixture([self.docs(rank, worker)], [1.0]))
+        while True:
+            ids, starts = packer.next_row()
+            row = torch.from_numpy(ids.astype(np.int64))  # (seq_len + 1,)
+            out = {"input_ids": row[:-1], "labels": row[1:]}
+            if boundaries:
+                out["starts"] = torch.from_numpy(starts)
+            yield out
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         info = get_worker_info()
