@@ -5,9 +5,11 @@ import lightning as L
 
 from data.config import DataConfig
 from data.datamodule import SyntheticDataModule
+from data.text_datamodule import TextDataModule
 
 DATAMODULES: dict[str, type[L.LightningDataModule]] = {
     "synthetic": SyntheticDataModule,
+    "text": TextDataModule,
 }
 """data.name -> the DataModule class built from the DataConfig."""
 

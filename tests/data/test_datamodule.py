@@ -62,7 +62,7 @@ def test_unknown_name_and_bad_sizes_are_named():
         build_datamodule(DataConfig(batch_size=0))
     with pytest.raises(ValueError, match="poetry"):
         build_datamodule(DataConfig(mixture={"poetry": 1.0}))
-    assert set(DATAMODULES) == {"synthetic"}
+    assert set(DATAMODULES) == {"synthetic", "text"}
 
 
 def test_every_config_field_has_a_docstring():
