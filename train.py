@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_run_config(argv)
         if cfg.ckpt_path and not Path(cfg.ckpt_path).is_file():
             raise ConfigError(f"ckpt_path={cfg.ckpt_path!r} does not exist; pass a .ckpt file from a run's checkpoints/")
+        from eval.suite import check_config
+
+        try:
+            check_config(cfg.eval)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -59,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     summary = "   ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
     print(f"done: step {trainer.global_step}   {summary}")
+    if cfg.eval.at_end and trainer.is_global_zero:
+        from eval.finish import probe_after_training
+
+        probe_after_training(module.model, cfg, run_dir, trainer.global_step)
     return 0
 
 

@@ -82,15 +82,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from eval.checkpoint import load_checkpoint, pick_device
     from eval.suite import check_config
-    from eval.summary import load_results
     from run.errors import ConfigError
 
     try:
         special, node = parse(argv)
         cfg = OmegaConf.to_object(node)
         check_config(cfg)
-        if cfg.baseline:
-            load_results(cfg.baseline)  # fail now, not after the whole suite
         device = pick_device(special["device"])
         loaded = load_checkpoint(special["ckpt"], device)
     except (ConfigError, ValueError) as e:

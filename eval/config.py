@@ -11,6 +11,8 @@ from typing import List, Optional  # noqa: UP035 -- typing generics, as the stru
 PROBE_NAMES: tuple[str, ...] = ("mqar", "multiturn", "multihop", "niah", "copy", "state", "carryover")
 """Every built-in probe, in report order (eval/probes/ holds one module per name)."""
 STATE_DTYPES: tuple[str, ...] = ("fp32", "bf16", "fp16")
+DEFAULT_EXAMPLES: dict[str, int] = {"cuda": 32, "cpu": 2}
+"""Examples per setting when eval.examples is None, by device type."""
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 
 
@@ -20,11 +22,12 @@ class EvalConfig:
 
     probes: List[str] = field(default_factory=lambda: list(PROBE_NAMES))  # noqa: UP006
     """Probes to run: mqar | multiturn | multihop | niah | copy | state | carryover."""
-    examples: int = 32
-    """Examples per setting (one point of a probe's grid) for the end-of-run suite and `python -m eval`."""
+    examples: Optional[int] = None  # noqa: UP045
+    """Examples per setting (one point of a probe's grid) for the end-of-run suite and `python -m eval`; None: 32 on
+    a GPU (well under 2 minutes at size=small), 2 on a CPU (seconds at size=tiny)."""
     at_end: bool = True
     """Run the suite, write probes.json + plots and print the MiniMax-gap summary when training ends."""
-    every: int = 0
+    every: int = 500
     """Run the in-training probe callback every this many optimizer steps (0: never)."""
     callback_examples: int = 4
     """Examples per setting in the in-training callback (its small budget)."""

@@ -13,13 +13,14 @@ from typing import Any
 
 import torch
 
-from eval.config import PRECISIONS, EvalConfig
+from eval.config import DEFAULT_EXAMPLES, PRECISIONS, EvalConfig
 from eval.probes import get_probe
 from eval.probes.base import Case
 from eval.regular import regular_loss
 from eval.score import score_cases
 from eval.slices import summarize
 from eval.state_precision import storage_dtype
+from eval.summary import load_results
 
 Progress = Callable[[str, int, int], None]
 """progress(what, done, total): called after each batch with cases done and cases in the whole run."""
@@ -35,18 +36,31 @@ def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractCon
 
 
 def check_config(cfg: EvalConfig) -> None:
-    """Raise ValueError (one line, naming the bad value and the valid ones) for an unusable EvalConfig."""
+    """Raise ValueError (one line, naming the bad value and the valid ones) for an unusable EvalConfig.
+
+    Reads attributes only, so the `eval` node of a RunConfig DictConfig works as well as an EvalConfig."""
     for name in cfg.probes:
         get_probe(name)
     storage_dtype(cfg.state_dtype)
     if cfg.precision not in PRECISIONS:
         raise ValueError(f"eval.precision={cfg.precision!r} is unknown; valid: {', '.join(PRECISIONS)}")
-    for key in ("examples", "callback_examples", "batch_size", "segment"):
+    if cfg.examples is not None and cfg.examples < 1:
+        raise ValueError(f"eval.examples={cfg.examples} must be >= 1 (or null: by device)")
+    for key in ("callback_examples", "batch_size", "segment"):
         if getattr(cfg, key) < 1:
             raise ValueError(f"eval.{key}={getattr(cfg, key)} must be >= 1")
     for key in ("every", "regular_docs"):
         if getattr(cfg, key) < 0:
             raise ValueError(f"eval.{key}={getattr(cfg, key)} must be >= 0")
+    if cfg.baseline:
+        load_results(cfg.baseline)  # a missing baseline fails before the run, not after it
+
+
+def examples_per_setting(cfg: EvalConfig, device: torch.device) -> int:
+    """cfg.examples, or the device's default budget when it is None."""
+    if cfg.examples is not None:
+        return cfg.examples
+    return DEFAULT_EXAMPLES.get(device.type, DEFAULT_EXAMPLES["cuda"])
 
 
 def run_suite(
@@ -56,15 +70,15 @@ def run_suite(
     probes: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Score `probes` (default cfg.probes) with `examples` per setting (default cfg.examples) on `model`.
+    """Score `probes` (default cfg.probes) with `examples` per setting (default: examples_per_setting) on `model`.
 
     Returns {"probes": {name: report}, "regular": {...losses}, "config": {...}, "elapsed_s": float}.
     """
     check_config(cfg)
     names = list(cfg.probes if probes is None else probes)
-    n = cfg.examples if examples is None else examples
     dtype = storage_dtype(cfg.state_dtype)
     device = next(model.parameters()).device
+    n = examples_per_setting(cfg, device) if examples is None else examples
     start = time.perf_counter()
 
     chosen = [get_probe(name) for name in names]

@@ -83,6 +83,10 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     ]
     if cfg.trainer.logger != "none":
         callbacks.append(LearningRateMonitor(logging_interval="step"))
+    if cfg.eval.every > 0:
+        from eval.callback import ProbeCallback
+
+        callbacks.append(ProbeCallback(OmegaConf.to_object(cfg.eval)))
     if cfg.trainer.progress_bar:
         try:
             callbacks.append(RichProgressBar())

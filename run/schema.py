@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from data.config import DataConfig
+from eval.config import EvalConfig
 from hybrid.config import ModelConfig
 from hybrid.optim import OptimConfig
 from kernels.config import KernelConfig
@@ -73,3 +74,5 @@ class RunConfig:
     """Optimiser and learning-rate schedule."""
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     """The training loop."""
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    """The probe suite: in-training callback, end-of-run suite and MiniMax-gap summary."""
