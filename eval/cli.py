@@ -69,7 +69,8 @@ def parse(argv: list[str]) -> tuple[dict[str, str], Any]:
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(dotlist))
     except OmegaConfBaseException as e:
         msg = str(getattr(e, "msg", e)).splitlines()[0]
-        raise ConfigError(f"command line: {msg}") from None
+        where = getattr(e, "full_key", None)
+        raise ConfigError(f"command line: {where + ': ' if where else ''}{msg}") from None
     return special, cfg
 
 

@@ -1,0 +1,96 @@
+"""Fake language models with HybridLM's decoding interface (new_cache(), forward(ids, caches) -> (logits, caches)):
+an oracle that answers with the task solvers from the tokens it is fed, and random guessers."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from data.special_tokens import ANSWER, QUERY, SEP, USER
+from data.tasks import TASKS, mqar
+from data.vocab import KEYS, VOCAB
+
+V = VOCAB.vocab_size
+
+
+def identify(prompt: list[str]) -> str:
+    """Which task wrote this prompt, from its shape alone."""
+    if prompt[0] in ("again", "around"):
+        return "copy"
+    if prompt[0] == SEP:
+        return "state"
+    if QUERY in prompt:
+        return "mqar"
+    if prompt[-1] == ANSWER:
+        return "niah"
+    if USER in prompt:
+        return "multiturn" if prompt[-4] == "is" else "carryover"
+    return "multihop"
+
+
+class _Seen:
+    """The fake cache: what the model has read, and the answers it decided on at prefill."""
+
+    def __init__(self) -> None:
+        self.answers: list[list[str]] | None = None
+        self.steps = 0
+
+
+class _Fake(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(1))  # gives the model a device, as the suite expects
+
+    def new_cache(self) -> list:
+        return [_Seen()]
+
+
+class SolverOracle(_Fake):
+    """Prefill: solve the prompt with its task's solver (and every MQAR query inside it); decode: emit the rest.
+
+    `spoil_last=True` gets the last token of every multi-token answer wrong, to show exact match needs all of them.
+    """
+
+    def __init__(self, spoil_last: bool = False) -> None:
+        super().__init__()
+        self.spoil_last = spoil_last
+
+    def forward(self, ids: torch.Tensor, caches: list | None = None):
+        B, T = ids.shape
+        logits = torch.zeros(B, T, V)
+        seen = caches[0]
+        if seen.answers is None:  # the prefill: the whole prompt, after <|bos|>
+            seen.answers = []
+            for b, row in enumerate(ids.tolist()):
+                prompt = VOCAB.decode(row)[1:]
+                task = identify(prompt)
+                answer = list(TASKS[task].solve(prompt))
+                if self.spoil_last and len(answer) > 1:
+                    answer[-1] = "k0" if answer[-1] != "k0" else "k1"
+                seen.answers.append(answer)
+                logits[b, -1, VOCAB.token_to_id(answer[0])] = 1.0
+                if task == "mqar":
+                    q = prompt.index(QUERY)
+                    for t in range(q + 1, len(prompt) - 1):
+                        if prompt[t] in KEYS:  # a query inside the prompt: its value comes next
+                            logits[b, t + 1, VOCAB.token_to_id(mqar.solve(prompt[: t + 1])[0])] = 1.0
+        else:
+            seen.steps += 1
+            for b, answer in enumerate(seen.answers):
+                if seen.steps < len(answer):
+                    logits[b, -1, VOCAB.token_to_id(answer[seen.steps])] = 1.0
+        return logits, caches
+
+
+class RandomGuesser(_Fake):
+    """Uniformly random logits over `choices` (default: the whole vocabulary), seeded."""
+
+    def __init__(self, choices: list[str] | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.ids = torch.tensor(VOCAB.encode(choices)) if choices else torch.arange(V)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def forward(self, ids: torch.Tensor, caches: list | None = None):
+        B, T = ids.shape
+        logits = torch.full((B, T, V), -1e9)
+        logits[:, :, self.ids] = torch.rand(B, T, len(self.ids), generator=self.gen)
+        return logits, caches
