@@ -1,16 +1,18 @@
 """Which implementation (backend) runs the kernels: one process-wide choice, resolved per call from the device.
 
-Backends: "torch" (chunked/recurrent PyTorch, any device) and, once built, "triton" (CUDA). "auto" picks triton
-for CUDA tensors when it is available and torch otherwise. The public functions call `resolve_backend` and look the
+Backends: "torch" (chunked/recurrent PyTorch, any device) and "triton" (CUDA; CPU only under TRITON_INTERPRET=1).
+"auto" picks triton for CUDA tensors when Triton is installed and torch otherwise. The public functions call `resolve_backend` and look the
 answer up in their own table of implementations, so adding a backend is one table entry per op.
 """
 from __future__ import annotations
 
 import torch
 
+from kernels.triton_support import triton_importable
+
 BACKENDS = ("auto", "triton", "torch")
-AVAILABLE = ("torch",)
-"""Backends whose kernels exist; the Triton kernels (kernels/<op>/triton_*.py) are added by a later issue."""
+AVAILABLE = ("torch", "triton") if triton_importable() else ("torch",)
+"""Backends that can run here: triton needs the triton package (its kernels are kernels/<op>/triton_*.py)."""
 
 _selected = "auto"
 
@@ -41,5 +43,5 @@ def _check_backend(name: object) -> None:
     if name not in BACKENDS:
         raise ValueError(f"kernel backend {name!r} is unknown; valid: {', '.join(BACKENDS)}")
     if name not in AVAILABLE and name != "auto":
-        raise ValueError(f"kernel backend {name!r} is not available: the Triton kernels are not built yet; "
+        raise ValueError(f"kernel backend {name!r} is not available: the triton package is not installed; "
                          f"use 'auto' or 'torch'")

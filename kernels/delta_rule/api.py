@@ -15,8 +15,22 @@ from kernels.delta_rule.chunk import chunk_gated_delta_rule_torch
 from kernels.delta_rule.fused_recurrent import fused_recurrent_gated_delta_rule_torch
 from kernels.validate import GATE_CHANNEL, GATE_HEAD, GATE_NONE, check_inputs
 
-_CHUNK = {"torch": chunk_gated_delta_rule_torch}
-_RECURRENT = {"torch": fused_recurrent_gated_delta_rule_torch}
+
+
+def _chunk_triton(*args):
+    from kernels.delta_rule.triton_chunk import chunk_gated_delta_rule_triton  # lazy: importing Triton is opt-in
+
+    return chunk_gated_delta_rule_triton(*args)
+
+
+def _recurrent_triton(*args):
+    from kernels.delta_rule.triton_recurrent import fused_recurrent_gated_delta_rule_triton
+
+    return fused_recurrent_gated_delta_rule_triton(*args)
+
+
+_CHUNK = {"torch": chunk_gated_delta_rule_torch, "triton": _chunk_triton}
+_RECURRENT = {"torch": fused_recurrent_gated_delta_rule_torch, "triton": _recurrent_triton}
 
 Out = tuple[torch.Tensor, "torch.Tensor | None"]
 

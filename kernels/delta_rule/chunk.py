@@ -61,6 +61,38 @@ def chunk_delta_rule_core(
     h0: torch.Tensor,  # (B, H, K, V)
     chunk_size: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    T = q.shape[1]
+    U0, W, k_to_end, decay_chunk, q_decayed, qk = intra_chunk(q, k, v, g, beta, chunk_size)
+
+    # Inter-chunk: the only sequential part. unbind, not indexing: its backward stacks instead of scattering
+    # each chunk's gradient into a full-size zero tensor.
+    S, states, pseudo_values = h0, [], []
+    for U0_n, W_n, decay_n, k_n in zip(*(x.unbind(2) for x in (U0, W, decay_chunk.unsqueeze(-1),
+                                                                  k_to_end.transpose(-1, -2)))):
+        states.append(S)
+        u = U0_n - W_n @ S  # (B, H, C, V)
+        pseudo_values.append(u)
+        S = decay_n * S + k_n @ u
+    S_in, u = torch.stack(states, 2), torch.stack(pseudo_values, 2)  # (B, H, N, K, V), (B, H, N, C, V)
+
+    o = q_decayed @ S_in + qk @ u  # (B, H, N, C, V)
+    return from_chunks(o, T), S
+
+
+def intra_chunk(
+    q: torch.Tensor,  # (B, T, H, K), scaled
+    k: torch.Tensor,  # (B, T, H, K)
+    v: torch.Tensor,  # (B, T, H, V)
+    g: torch.Tensor,  # (B, T, H, D), D in {1, K}
+    beta: torch.Tensor,  # (B, T, H)
+    chunk_size: int,
+) -> tuple[torch.Tensor, ...]:
+    """The chunk-parallel part, for all chunks at once (shared by the PyTorch and Triton paths).
+
+    Returns U0 (B, H, N, C, V), W (B, H, N, C, K), k_to_end (B, H, N, C, K) keys decayed to the chunk end,
+    decay_chunk (B, H, N, D) whole-chunk state decay, q_decayed (B, H, N, C, K) = q e^G, qk (B, H, N, C, C) the
+    causal decayed q.k scores; then per chunk u = U0 - W S, o = q_decayed S + qk u, S' = decay S + k_to_end^T u.
+    """
     T, V = q.shape[1], v.shape[-1]
     chunk_size = effective_chunk_size(chunk_size, T)
     q, k, v, g = (to_chunks(x, chunk_size) for x in (q, k, v, g))  # (B, H, N, C, .)
@@ -68,24 +100,12 @@ def chunk_delta_rule_core(
     G = g.cumsum(-2)  # (B, H, N, C, D) log decay since the chunk start
     G_last = G[..., -1:, :]  # (B, H, N, 1, D)
 
-    # Intra-chunk, all chunks at once: q.k and k.k decayed scores share one pass over the decay factors.
+    # q.k and k.k decayed scores share one pass over the decay factors.
     qk, kk = causal_decayed_scores(torch.stack((q, k), -3), k, G).unbind(-3)  # (B, H, N, C, C) each
     A = kk.tril(-1) * beta
     rhs = torch.cat((beta * v, beta * k * G.exp()), -1)  # (B, H, N, C, V + K)
     # unitriangular: the solver takes A's diagonal as 1, i.e. solves with I + A.
     U0, W = torch.linalg.solve_triangular(A, rhs, upper=False, unitriangular=True).split([V, k.shape[-1]], -1)
     k_to_end = k * (G_last - G).exp()  # (B, H, N, C, K) each key decayed to the chunk end
-    decay_chunk = G_last.exp().transpose(-1, -2)  # (B, H, N, D, 1) whole-chunk decay of the state rows
-
-    # Inter-chunk: the only sequential part. unbind, not indexing: its backward stacks instead of scattering
-    # each chunk's gradient into a full-size zero tensor.
-    S, states, pseudo_values = h0, [], []
-    for U0_n, W_n, decay_n, k_n in zip(*(x.unbind(2) for x in (U0, W, decay_chunk, k_to_end.transpose(-1, -2)))):
-        states.append(S)
-        u = U0_n - W_n @ S  # (B, H, C, V)
-        pseudo_values.append(u)
-        S = decay_n * S + k_n @ u
-    S_in, u = torch.stack(states, 2), torch.stack(pseudo_values, 2)  # (B, H, N, K, V), (B, H, N, C, V)
-
-    o = (q * G.exp()) @ S_in + qk @ u  # (B, H, N, C, V)
-    return from_chunks(o, T), S
+    decay_chunk = G_last.squeeze(-2).exp()  # (B, H, N, D) whole-chunk decay of the state rows
+    return U0, W, k_to_end, decay_chunk, q * G.exp(), qk

@@ -12,8 +12,22 @@ from kernels.simple_gla.chunk import chunk_simple_gla_torch
 from kernels.simple_gla.fused_recurrent import fused_recurrent_simple_gla_torch
 from kernels.validate import GATE_HEAD, check_inputs
 
-_CHUNK = {"torch": chunk_simple_gla_torch}
-_RECURRENT = {"torch": fused_recurrent_simple_gla_torch}
+
+
+def _chunk_triton(*args):
+    from kernels.simple_gla.triton_chunk import chunk_simple_gla_triton  # lazy: importing Triton is opt-in
+
+    return chunk_simple_gla_triton(*args)
+
+
+def _recurrent_triton(*args):
+    from kernels.simple_gla.triton_recurrent import fused_recurrent_simple_gla_triton
+
+    return fused_recurrent_simple_gla_triton(*args)
+
+
+_CHUNK = {"torch": chunk_simple_gla_torch, "triton": _chunk_triton}
+_RECURRENT = {"torch": fused_recurrent_simple_gla_torch, "triton": _recurrent_triton}
 
 Out = tuple[torch.Tensor, "torch.Tensor | None"]
 

@@ -1,0 +1,59 @@
+"""Chunked gated delta rule on the Triton backend: chunk-parallel WY/UT part batched, chunk recurrence in Triton.
+
+Same algorithm and plumbing as the PyTorch path (`chunk.py`): `intra_chunk` builds, for all chunks at once, the
+decayed scores and the unit-lower-triangular solve, in float32 with log-space decays; the sequential walk over
+chunks, which PyTorch runs as a Python loop of T / C steps, is one Triton kernel forward and one backward
+(`kernels/triton_chunk_state.py`). Autograd differentiates the batched part; the kernel pair has its own backward.
+
+float64 inputs stay on the PyTorch path (the kernels compute in float32); chunks are clamped to [16, 64] tokens
+because tl.dot needs 16-wide tiles and the state tiles must fit in registers (results do not depend on the chunk
+beyond rounding).
+"""
+from __future__ import annotations
+
+import torch
+
+from kernels.chunking import effective_chunk_size, from_chunks
+from kernels.delta_rule.chunk import as_channel_gate, chunk_gated_delta_rule_torch, intra_chunk
+from kernels.torch_runner import run_core
+from kernels.triton_chunk_state import chunk_state
+from kernels.triton_support import MIN_BLOCK, check_triton_device, dot_precision
+
+MAX_CHUNK = 64
+
+
+def triton_chunk_size(chunk_size: int, T: int) -> int:
+    """The chunk the Triton path uses: a power of two in [16, 64], no longer than T needs."""
+    return max(MIN_BLOCK, min(MAX_CHUNK, effective_chunk_size(chunk_size, T)))
+
+
+def chunk_gated_delta_rule_triton(
+    q: torch.Tensor,  # (B, T, H, K)
+    k: torch.Tensor,  # (B, T, H, K)
+    v: torch.Tensor,  # (B, T, H, V)
+    g: torch.Tensor | None,  # (B, T, H) per-head or (B, T, H, K) per-channel log decay; None: no decay
+    beta: torch.Tensor,  # (B, T, H)
+    scale: float,
+    initial_state: torch.Tensor | None,  # (N, H, K, V)
+    output_final_state: bool,
+    cu_seqlens: torch.Tensor | None,
+    use_qk_l2norm_in_kernel: bool,
+    chunk_size: int,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
+    check_triton_device("chunk_gated_delta_rule", q)
+    if q.dtype == torch.float64:
+        return chunk_gated_delta_rule_torch(q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
+                                            use_qk_l2norm_in_kernel, chunk_size)
+    precision = dot_precision(q.dtype)
+    g = as_channel_gate(g, beta)
+
+    def core(q, k, v, g, beta, h0):
+        T, K = q.shape[1], q.shape[-1]
+        U0, W, k_to_end, decay_chunk, q_decayed, qk = intra_chunk(q, k, v, g, beta, triton_chunk_size(chunk_size, T))
+        decay_chunk = decay_chunk.expand(*decay_chunk.shape[:-1], K)  # per-head decay: the same for every key row
+        o, S = chunk_state(W, U0, k_to_end, decay_chunk, q_decayed, qk, h0, precision)
+        return from_chunks(o, T), S
+
+    return run_core(core, q, k, v, (g, beta), scale, initial_state, output_final_state, cu_seqlens,
+                    use_qk_l2norm_in_kernel)

@@ -1,0 +1,145 @@
+"""Triton kernels for the sequential part of every chunked path: the state carried from chunk to chunk.
+
+The chunk-parallel part (decayed scores, the WY/UT triangular solve) is batched over all chunks at once
+(`delta_rule/chunk.py: intra_chunk`). What is left is a recurrence over chunks n with the (K, V) state S_n entering
+chunk n, which a Python loop would run as T / C tiny launches; here one program walks all chunks of one
+(sequence, head, V-block) with S in registers, in float32:
+
+    u_n     = U0_n - W_n S_n                     (delta rule; without W, u_n = U0_n = v_n: linear attention)
+    o_n     = Qd_n S_n + QK_n u_n                 Qd = q e^G, QK = causal decayed q.k scores
+    S_{n+1} = diag(d_n) S_n + Kd_n^T u_n          d = whole-chunk decay per key row, Kd = keys decayed to chunk end
+
+The backward walks the chunks in reverse with dS = dL/dS_{n+1} in registers:
+
+    du_n = QK_n^T do_n + Kd_n dS_{n+1}
+    dS_n = diag(d_n) dS_{n+1} + Qd_n^T do_n - W_n^T du_n
+and stores du_n and dS_{n+1}; the remaining gradients are chunk-parallel products done in torch afterwards
+(dW = -du S^T, dKd = u dS^T, dd = rowsum(S * dS), dQd = do S^T, dQK = do u^T). Memory: one state per chunk
+(S_n forward, dS_{n+1} backward), as the chunked algorithm needs; nothing per token beyond O(T D).
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.triton_support import block
+
+
+@triton.jit
+def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, O, U, S_IN, S_OUT, NC,
+                     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+                     HAS_W: tl.constexpr, PREC: tl.constexpr):
+    i_v, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
+    rc, rk, rv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
+    mk, mv = rk < K, rv < V
+    m_kv, m_cv, m_ck = mk[:, None] & mv[None, :], mv[None, :] & (rc[:, None] < C), mk[None, :] & (rc[:, None] < C)
+    kv_off = rk[:, None] * V + rv[None, :]  # (BK, BV) inside one state
+    cv_off = rc[:, None] * V + rv[None, :]  # (C, BV) inside one chunk of values
+    ck_off = rc[:, None] * K + rk[None, :]  # (C, BK) inside one chunk of keys
+    cc_off = rc[:, None] * C + rc[None, :]  # (C, C)
+
+    S = tl.load(H0 + i_bh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV) float32
+    for n in range(NC):
+        chunk = i_bh * NC + n
+        tl.store(S_IN + chunk * K * V + kv_off, S, mask=m_kv)
+        u = tl.load(U0 + chunk * C * V + cv_off, mask=m_cv, other=0.0)  # (C, BV)
+        if HAS_W:
+            w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0)  # (C, BK)
+            u -= tl.dot(w, S, input_precision=PREC)
+            tl.store(U + chunk * C * V + cv_off, u, mask=m_cv)
+        qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
+        qk = tl.load(QK + chunk * C * C + cc_off)
+        o = tl.dot(qd, S, input_precision=PREC) + tl.dot(qk, u, input_precision=PREC)
+        tl.store(O + chunk * C * V + cv_off, o, mask=m_cv)
+        kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
+        d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)  # (BK,)
+        S = S * d[:, None] + tl.dot(tl.trans(kd), u, input_precision=PREC)
+    tl.store(S_OUT + i_bh * K * V + kv_off, S, mask=m_kv)
+
+
+@triton.jit
+def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, DU, DS_NEXT, DH0, NC,
+                     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+                     HAS_W: tl.constexpr, HAS_DS_OUT: tl.constexpr, PREC: tl.constexpr):
+    i_v, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
+    rc, rk, rv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
+    mk, mv = rk < K, rv < V
+    m_kv, m_cv, m_ck = mk[:, None] & mv[None, :], mv[None, :] & (rc[:, None] < C), mk[None, :] & (rc[:, None] < C)
+    kv_off = rk[:, None] * V + rv[None, :]
+    cv_off = rc[:, None] * V + rv[None, :]
+    ck_off = rc[:, None] * K + rk[None, :]
+    cc_off = rc[:, None] * C + rc[None, :]
+
+    if HAS_DS_OUT:
+        dS = tl.load(DS_OUT + i_bh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV)
+    else:
+        dS = tl.zeros([BK, BV], dtype=tl.float32)
+    for i in range(NC):
+        chunk = i_bh * NC + (NC - 1 - i)
+        tl.store(DS_NEXT + chunk * K * V + kv_off, dS, mask=m_kv)
+        do = tl.load(DO + chunk * C * V + cv_off, mask=m_cv, other=0.0)  # (C, BV)
+        qk = tl.load(QK + chunk * C * C + cc_off)
+        kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
+        du = tl.dot(tl.trans(qk), do, input_precision=PREC) + tl.dot(kd, dS, input_precision=PREC)
+        tl.store(DU + chunk * C * V + cv_off, du, mask=m_cv)
+        qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
+        d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)
+        dS = dS * d[:, None] + tl.dot(tl.trans(qd), do, input_precision=PREC)
+        if HAS_W:
+            w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0)
+            dS -= tl.dot(tl.trans(w), du, input_precision=PREC)
+    tl.store(DH0 + i_bh * K * V + kv_off, dS, mask=m_kv)
+
+
+def _value_block(K: int, V: int) -> int:
+    # The (K, BV) state lives in registers: keep it at <= 128 x 32 floats per program, more programs if smaller.
+    return min(block(V), 32 if K <= 128 else 16)
+
+
+class ChunkState(torch.autograd.Function):
+    """(W | None, U0, Kd, decay, Qd, QK, h0) -> (o, final state); chunk tensors (B, H, N, C, .) float32."""
+
+    @staticmethod
+    def forward(ctx, W, U0, Kd, decay, Qd, QK, h0, precision: str):
+        B, H, NC, C, V = U0.shape
+        K = Kd.shape[-1]
+        W, U0, Kd, decay, Qd, QK = (None if x is None else x.float().contiguous() for x in (W, U0, Kd, decay, Qd, QK))
+        h0 = h0.float().contiguous()
+        o = torch.empty_like(U0)
+        u = torch.empty_like(U0) if W is not None else U0
+        S_in = U0.new_empty(B, H, NC, K, V)
+        S_out = U0.new_empty(B, H, K, V)
+        BV = _value_block(K, V)
+        grid = (triton.cdiv(V, BV), B * H)
+        _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, NC,
+                               C=C, K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, PREC=precision)
+        ctx.save_for_backward(W, Kd, decay, Qd, QK, S_in, u)
+        ctx.precision = precision
+        return o, S_out
+
+    @staticmethod
+    def backward(ctx, do, dS_out):
+        W, Kd, decay, Qd, QK, S_in, u = ctx.saved_tensors
+        B, H, NC, C, V = u.shape
+        K = Kd.shape[-1]
+        do = (torch.zeros_like(u) if do is None else do).float().contiguous()
+        du, dS_next, dh0 = torch.empty_like(u), torch.empty_like(S_in), S_in.new_empty(B, H, K, V)
+        BV = _value_block(K, V)
+        grid = (triton.cdiv(V, BV), B * H)
+        has_ds = dS_out is not None
+        dS_out = dS_out.float().contiguous() if has_ds else dh0
+        _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, du, dS_next, dh0, NC,
+                               C=C, K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, HAS_DS_OUT=has_ds,
+                               PREC=ctx.precision)
+        dW = -(du @ S_in.transpose(-1, -2)) if W is not None else None  # (B, H, N, C, K)
+        dKd = u @ dS_next.transpose(-1, -2)
+        ddecay = (S_in * dS_next).sum(-1)  # (B, H, N, K)
+        dQd = do @ S_in.transpose(-1, -2)
+        dQK = do @ u.transpose(-1, -2)
+        return dW, du, dKd, ddecay, dQd, dQK, dh0, None
+
+
+def chunk_state(W, U0, Kd, decay, Qd, QK, h0, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the chunk recurrence (see the module docstring); returns o (B, H, N, C, V) and S_final (B, H, K, V)."""
+    return ChunkState.apply(W, U0, Kd, decay, Qd, QK, h0, precision)
