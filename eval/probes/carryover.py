@@ -11,7 +11,9 @@ from typing import Any
 from eval.probes.base import Plot, Probe
 
 GRID: list[dict[str, Any]] = [
-    {"num_turns": turns, "num_distractors": 8, "strip": strip} for strip in (False, True) for turns in (1, 2, 4, 6, 8, 12)
+    {"num_turns": turns, "num_distractors": 8, "strip": strip}
+    for strip in (False, True)
+    for turns in (1, 2, 4, 6, 8, 12)
 ]
 
 PROBE = Probe(

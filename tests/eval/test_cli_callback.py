@@ -27,7 +27,8 @@ def tiny_run(tmp_path_factory) -> Path:
     args = ["recipe=kda_3to1", "size=tiny", "trainer.max_steps=6", "trainer.ckpt_every=6", "trainer.logger=csv",
             "trainer.progress_bar=false", f"out_dir={out}", "name=tiny", "eval.every=3", "eval.callback_examples=1",
             "eval.examples=1", "eval.probes=[multihop,copy]"]
-    proc = subprocess.run([sys.executable, "train.py", *args], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "train.py", *args], check=False, cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (out / "tiny" / "stdout.txt").write_text(proc.stdout)
     return out / "tiny"

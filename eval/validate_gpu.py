@@ -1,0 +1,207 @@
+"""Do the probes separate architectures the way the literature does? Train several recipes alike, probe each, compare.
+
+    python -m eval.validate_gpu OUT_DIR [--size small] [--steps 400] [--max-train-s 60] [--examples 16]
+                                        [--recipes full_attention,kda_3to1,...] [--readme eval/README.md]
+
+Every recipe is trained at one size with the same data, seed, steps and batch (so the same tokens), then probed with
+the same examples; full_attention goes first and is every other run's baseline. Results go under OUT_DIR:
+<recipe>/ (the run: checkpoints, probes.json, plots), compare/*.png (one panel per slice, one line per recipe),
+table.md and validation.json; with --readme the table, the plots (copied next to the README) and the command replace
+the block between the validation markers of that README.
+
+The defaults aim at about 8 minutes on one H100 for the six recipes. A recipe whose training passes --max-train-s is
+stopped there (Lightning's Timer) so the whole stays bounded; its row then shows fewer steps than the others, which
+means the comparison is not like for like and --steps should come down.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+RECIPES = ("full_attention", "kda_3to1", "gdn_3to1", "lightning_7to1", "linear_3to1", "gdn_only")
+"""Full attention (the baseline), three published hybrids, a plain-linear hybrid and a pure linear model."""
+MIXTURE: dict[str, float] = {
+    "mqar": 0.2, "multiturn": 0.15, "multihop": 0.1, "niah": 0.1, "copy": 0.1, "state": 0.1, "carryover": 0.1,
+    "filler": 0.15,
+}
+"""Training mixture: every probe's task at its training lengths, plus filler text for the regular-prompt loss."""
+MARK_START, MARK_END = "<!-- validation:start -->", "<!-- validation:end -->"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m eval.validate_gpu", description=__doc__.split("\n\n")[0])
+    p.add_argument("out_dir", type=Path, help="where the runs, plots and table go")
+    p.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated; the first is the baseline")
+    p.add_argument("--size", default="small", help="size preset for every recipe (default: small)")
+    p.add_argument("--steps", type=int, default=400, help="optimizer steps per recipe (default: 400)")
+    p.add_argument("--batch-size", type=int, default=None, help="rows per step (default: the size preset's)")
+    p.add_argument("--max-train-s", type=float, default=60.0, help="stop a recipe's training after this many seconds")
+    p.add_argument("--examples", type=int, default=16, help="probe examples per setting (default: 16)")
+    p.add_argument("--probes", default=None, help="comma-separated probes (default: all)")
+    p.add_argument("--workers", type=int, default=4, help="DataLoader workers generating the synthetic data")
+    p.add_argument("--readme", type=Path, default=None, help="README to write the table and plots into")
+    p.add_argument("--extra", action="append", default=[], help="another key=value for every run (repeatable)")
+    args = p.parse_args(argv)
+    if args.steps < 1 or args.examples < 1 or args.max_train_s <= 0:
+        p.error(f"--steps={args.steps}, --examples={args.examples}, --max-train-s={args.max_train_s} must be > 0")
+    return args
+
+
+def run_argv(args: argparse.Namespace, recipe: str, baseline: Path | None) -> list[str]:
+    """The train.py-style arguments of one recipe's run."""
+    argv = [f"recipe={recipe}", f"size={args.size}", f"name={recipe}", f"out_dir={args.out_dir}",
+            f"trainer.max_steps={args.steps}", f"trainer.val_every={args.steps}", f"trainer.ckpt_every={args.steps}",
+            "trainer.logger=csv", "trainer.progress_bar=false", f"data.num_workers={args.workers}",
+            f"eval.examples={args.examples}", "eval.every=0", "eval.at_end=true"]
+    argv += [f"data.mixture.{task}={weight}" for task, weight in MIXTURE.items()]
+    if args.batch_size:
+        argv.append(f"data.batch_size={args.batch_size}")
+    if args.probes:
+        argv.append(f"eval.probes=[{args.probes}]")
+    if baseline is not None:
+        argv.append(f"eval.baseline={baseline}")
+    return argv + list(args.extra)
+
+
+def train_and_probe(argv: list[str], max_train_s: float) -> dict[str, Any]:
+    """Build and fit one run as train.py does (plus a wall-clock cap), then probe it; returns its timings."""
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import Timer
+
+    from data.build import build_datamodule
+    from eval.finish import probe_after_training
+    from run.build import build_module, build_trainer, make_run_dir, run_name
+    from run.load import load_run_config
+
+    cfg = load_run_config(argv)
+    cfg.name = run_name(cfg)
+    L.seed_everything(cfg.seed, verbose=False)
+    datamodule = build_datamodule(cfg.data)
+    module = build_module(cfg, datamodule.vocab_size)
+    run_dir = make_run_dir(cfg)
+    trainer = build_trainer(cfg, run_dir, extra_callbacks=[Timer(duration=timedelta(seconds=max_train_s))])
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    train_s = time.perf_counter() - start
+    val = trainer.callback_metrics.get("val/loss")
+    start = time.perf_counter()
+    probe_after_training(module.model, cfg, run_dir, trainer.global_step)
+    probe_s = time.perf_counter() - start
+    info = {"run_dir": str(run_dir), "steps": trainer.global_step, "train_s": train_s, "probe_s": probe_s,
+            "tokens": trainer.global_step * cfg.data.batch_size * cfg.data.seq_len,
+            "val_loss": float(val) if val is not None else None,
+            "params": module.model.num_params(non_embedding=False), "layout": module.model.layout_str}
+    del module, trainer, datamodule
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return info
+
+
+def environment() -> dict[str, str]:
+    """Device, versions and commit, as BENCHMARKS.md rows carry them."""
+    import torch
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=False, cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or 'cpu'})"
+    return {"device": device, "torch": torch.__version__, "python": platform.python_version(), "commit": commit,
+            "date": time.strftime("%Y-%m-%d")}
+
+
+def report_markdown(runs: dict[str, dict[str, Any]], results: dict[str, dict[str, Any]], env: dict[str, str],
+                    command: str, plots: list[str]) -> str:
+    """The block that goes into the README: provenance, the per-run table and links to the comparison plots."""
+    from eval.summary import markdown_table
+
+    names = list(runs)
+    lines = [f"Command: `{command}`", "",
+             f"{env['device']}, torch {env['torch']}, commit {env['commit']}, {env['date']}. "
+             f"Ratios in parentheses are to {names[0]} (1.00 = as good; for the loss, baseline loss / run loss).", "",
+             "| run | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
+             "| layout | " + " | ".join(f"`{runs[n]['layout']}`".replace("|", "\\|") for n in names) + " |",
+             "| steps (tokens) | " + " | ".join(f"{runs[n]['steps']} ({runs[n]['tokens'] / 1e6:.1f}M)" for n in names)
+             + " |",
+             "| train / probe time | " + " | ".join(f"{runs[n]['train_s']:.0f}s / {runs[n]['probe_s']:.0f}s"
+                                                   for n in names) + " |",
+             "", markdown_table({n: results[n]["summary"] for n in names}), ""]
+    lines += [f"![{Path(p).stem}]({p})" for p in plots]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, block: str) -> None:
+    """Replace the text between the validation markers (appending the markers if the README lacks them)."""
+    text = readme.read_text() if readme.is_file() else "# Probes\n"
+    inner = f"{MARK_START}\n{block}\n{MARK_END}"
+    if MARK_START in text and MARK_END in text:
+        head, rest = text.split(MARK_START, 1)
+        text = head + inner + rest.split(MARK_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n## GPU validation\n\n" + inner + "\n"
+    readme.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    from eval.plots import plot_comparison
+    from eval.summary import load_results
+    from run.errors import ConfigError
+
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    command = "python -m eval.validate_gpu " + " ".join(shlex.quote(a) for a in argv)
+    wall = time.perf_counter()
+    runs: dict[str, dict[str, Any]] = {}
+    baseline: Path | None = None
+    for recipe in recipes:
+        print(f"=== {recipe} ({len(runs) + 1}/{len(recipes)}, {time.perf_counter() - wall:.0f}s elapsed)", flush=True)
+        try:
+            runs[recipe] = train_and_probe(run_argv(args, recipe, baseline), args.max_train_s)
+        except ConfigError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if baseline is None:
+            baseline = Path(runs[recipe]["run_dir"]) / "probes.json"
+        print(f"--- {recipe}: {runs[recipe]['steps']} steps, train {runs[recipe]['train_s']:.0f}s, "
+              f"probes {runs[recipe]['probe_s']:.0f}s", flush=True)
+
+    results = {r: load_results(runs[r]["run_dir"]) for r in recipes}
+    short = [r for r in recipes if runs[r]["steps"] < args.steps]
+    if short:
+        print(f"warning: {', '.join(short)} stopped early at --max-train-s={args.max_train_s}: not like for like; "
+              "lower --steps", file=sys.stderr)
+    plots = plot_comparison(results, args.out_dir / "compare")
+    env = environment()
+    links = [f"compare/{p.name}" for p in plots]
+    block = report_markdown(runs, results, env, command, links)
+    (args.out_dir / "table.md").write_text(block + "\n")
+    (args.out_dir / "validation.json").write_text(json.dumps(
+        {"command": command, "env": env, "runs": runs, "summary": {r: results[r]["summary"] for r in recipes}},
+        indent=1))
+    if args.readme is not None:
+        figures = args.readme.parent / "validation"
+        figures.mkdir(parents=True, exist_ok=True)
+        for p in plots:
+            shutil.copy(p, figures / p.name)
+        update_readme(args.readme, report_markdown(runs, results, env, command,
+                                                   [f"validation/{p.name}" for p in plots]))
+        print(f"wrote the table and {len(plots)} plots into {args.readme}")
+    print(f"done in {time.perf_counter() - wall:.0f}s: {args.out_dir / 'table.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

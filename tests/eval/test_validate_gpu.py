@@ -1,0 +1,42 @@
+"""The GPU validation script end to end on the CPU at a toy setting: runs, comparison plots, table, README block."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.validate_gpu import MARK_END, MARK_START, RECIPES, main, parse_args, run_argv
+
+
+def test_two_recipes_compared_and_written_into_a_readme(tmp_path):
+    readme = tmp_path / "docs" / "README.md"
+    readme.parent.mkdir()
+    readme.write_text(f"# Probes\n\nintro\n\n{MARK_START}\nold table\n{MARK_END}\n\ntail\n")
+    out = tmp_path / "val"
+    rc = main([str(out), "--size", "tiny", "--steps", "2", "--recipes", "full_attention,linear_3to1",
+               "--examples", "1", "--probes", "multihop", "--workers", "0", "--readme", str(readme),
+               "--extra", "data.val_batches=1", "--extra", "eval.regular_docs=4"])
+    assert rc == 0
+    data = json.loads((out / "validation.json").read_text())
+    assert list(data["runs"]) == ["full_attention", "linear_3to1"]
+    assert all(r["steps"] == 2 and r["tokens"] == 2 * 8 * 128 for r in data["runs"].values())  # same tokens for all
+    linear = {r["metric"]: r for r in data["summary"]["linear_3to1"]}
+    assert linear["regular-prompt LM loss"]["baseline"] is not None  # compared with the first recipe
+    text = readme.read_text()
+    assert text.startswith("# Probes\n\nintro\n\n" + MARK_START) and text.endswith(MARK_END + "\n\ntail\n")
+    assert "old table" not in text and "| multihop held-out |" in text and "`L L L A \\| L L L A`" in text
+    assert "python -m eval.validate_gpu" in text
+    assert (readme.parent / "validation" / "multihop_num_hops_by_num_distractors.png").stat().st_size > 0
+    assert (out / "compare" / "multihop_num_hops_by_num_distractors.png").is_file()
+
+
+def test_defaults_and_arguments():
+    args = parse_args(["out"])
+    assert args.recipes.split(",") == list(RECIPES) and RECIPES[0] == "full_attention"
+    argv = run_argv(args, "gdn_3to1", baseline=None)
+    assert "recipe=gdn_3to1" in argv and "trainer.max_steps=400" in argv and "eval.every=0" in argv
+    assert {a.split("=")[0] for a in argv if a.startswith("data.mixture.")} >= {
+        f"data.mixture.{t}" for t in ("mqar", "copy", "state", "carryover", "niah", "filler")}
+    with pytest.raises(SystemExit) as e:
+        parse_args(["out", "--steps", "0"])
+    assert e.value.code == 2
