@@ -1,8 +1,9 @@
 """Which implementation (backend) runs the kernels: one process-wide choice, resolved per call from the device.
 
 Backends: "torch" (chunked/recurrent PyTorch, any device) and "triton" (CUDA; CPU only under TRITON_INTERPRET=1).
-"auto" picks triton for CUDA tensors when Triton is installed and torch otherwise. The public functions call `resolve_backend` and look the
-answer up in their own table of implementations, so adding a backend is one table entry per op.
+"auto" picks triton for CUDA tensors when Triton is installed and torch otherwise. The public functions call
+`resolve_backend` and look the answer up in their own table of implementations, so adding a backend is one table
+entry per op.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ The backward walks the chunks in reverse with dS = dL/dS_{n+1} in registers:
     dS_n = diag(d_n) dS_{n+1} + Qd_n^T do_n - W_n^T du_n
 and stores du_n and dS_{n+1}; the remaining gradients are chunk-parallel products done in torch afterwards
 (dW = -du S^T, dKd = u dS^T, dd = rowsum(S * dS), dQd = do S^T, dQK = do u^T). Memory: one state per chunk
-(S_n forward, dS_{n+1} backward), as the chunked algorithm needs; nothing per token beyond O(T D).
+(S_n forward, dS_{n+1} backward), as the chunked algorithm needs; nothing per token beyond OUT(T D).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from kernels.triton_support import block
 
 
 @triton.jit
-def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, O, U, S_IN, S_OUT, NC,
+def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, NC,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
                      HAS_W: tl.constexpr, PREC: tl.constexpr):
     i_v, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
@@ -51,7 +51,7 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, O, U, S_IN, S_OUT, NC,
         qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
         qk = tl.load(QK + chunk * C * C + cc_off)
         o = tl.dot(qd, S, input_precision=PREC) + tl.dot(qk, u, input_precision=PREC)
-        tl.store(O + chunk * C * V + cv_off, o, mask=m_cv)
+        tl.store(OUT + chunk * C * V + cv_off, o, mask=m_cv)
         kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
         d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)  # (BK,)
         S = S * d[:, None] + tl.dot(tl.trans(kd), u, input_precision=PREC)

@@ -18,7 +18,7 @@ GATE_NONE, GATE_HEAD, GATE_CHANNEL = 0, 1, 2
 
 
 @triton.jit
-def _fused_recurrent_fwd(Q, K_, V_, G, BETA, H0, O, HT, CU, scale, T, H,
+def _fused_recurrent_fwd(Q, K_, V_, G, BETA, H0, OUT, HT, CU, scale, T, H,
                          K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
                          GATE: tl.constexpr, HAS_BETA: tl.constexpr, HAS_H0: tl.constexpr, STORE_FINAL: tl.constexpr,
                          L2NORM: tl.constexpr, VARLEN: tl.constexpr):
@@ -33,7 +33,7 @@ def _fused_recurrent_fwd(Q, K_, V_, G, BETA, H0, O, HT, CU, scale, T, H,
     mk, mv = rk < K, rv < V
     m_kv = mk[:, None] & mv[None, :]
     state_off = i_nh.to(tl.int64) * K * V + rk[:, None] * V + rv[None, :]
-    if HAS_H0:
+    if HAS_H0:  # noqa: SIM108 -- constexpr branch, one side is never compiled
         S = tl.load(H0 + state_off, mask=m_kv, other=0.0).to(tl.float32)
     else:
         S = tl.zeros([BK, BV], dtype=tl.float32)
@@ -56,7 +56,7 @@ def _fused_recurrent_fwd(Q, K_, V_, G, BETA, H0, O, HT, CU, scale, T, H,
         else:
             S = S + k[:, None] * v[None, :]
         o = tl.sum(S * q[:, None], 0)
-        tl.store(O + row * V + rv, o.to(O.dtype.element_ty), mask=mv)
+        tl.store(OUT + row * V + rv, o.to(OUT.dtype.element_ty), mask=mv)
     if STORE_FINAL:
         tl.store(HT + state_off, S, mask=m_kv)
 

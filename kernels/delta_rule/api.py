@@ -13,6 +13,7 @@ import torch
 from kernels.backend import resolve_backend
 from kernels.delta_rule.chunk import chunk_gated_delta_rule_torch
 from kernels.delta_rule.fused_recurrent import fused_recurrent_gated_delta_rule_torch
+from kernels.triton_support import check_triton_device
 from kernels.validate import GATE_CHANNEL, GATE_HEAD, GATE_NONE, check_inputs
 
 
@@ -40,7 +41,10 @@ def _chunk(op, gate, q, k, v, g, beta, scale, initial_state, output_final_state,
     check_inputs(op, q, k, v, g=g, gate=gate, beta=beta, needs_beta=True, scale=scale, initial_state=initial_state,
                  cu_seqlens=cu_seqlens, chunk_size=chunk_size)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
-    return _CHUNK[resolve_backend(q.device)](q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
+    backend = resolve_backend(q.device)
+    if backend == "triton":
+        check_triton_device(op, q)
+    return _CHUNK[backend](q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
                                              use_qk_l2norm_in_kernel, chunk_size)
 
 
@@ -49,7 +53,10 @@ def _recurrent(op, gate, q, k, v, g, beta, scale, initial_state, output_final_st
     check_inputs(op, q, k, v, g=g, gate=gate, beta=beta, needs_beta=True, scale=scale, initial_state=initial_state,
                  cu_seqlens=cu_seqlens)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
-    return _RECURRENT[resolve_backend(q.device)](q, k, v, g, beta, scale, initial_state, output_final_state,
+    backend = resolve_backend(q.device)
+    if backend == "triton":
+        check_triton_device(op, q)
+    return _RECURRENT[backend](q, k, v, g, beta, scale, initial_state, output_final_state,
                                                  cu_seqlens, use_qk_l2norm_in_kernel)
 
 

@@ -17,7 +17,7 @@ from kernels.chunking import effective_chunk_size, from_chunks
 from kernels.delta_rule.chunk import as_channel_gate, chunk_gated_delta_rule_torch, intra_chunk
 from kernels.torch_runner import run_core
 from kernels.triton_chunk_state import chunk_state
-from kernels.triton_support import MIN_BLOCK, check_triton_device, dot_precision
+from kernels.triton_support import MIN_BLOCK, dot_precision
 
 MAX_CHUNK = 64
 
@@ -41,7 +41,6 @@ def chunk_gated_delta_rule_triton(
     chunk_size: int,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
-    check_triton_device("chunk_gated_delta_rule", q)
     if q.dtype == torch.float64:
         return chunk_gated_delta_rule_torch(q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
                                             use_qk_l2norm_in_kernel, chunk_size)

@@ -10,7 +10,6 @@ import torch
 from kernels.delta_rule.fused_recurrent import fused_recurrent_gated_delta_rule_torch
 from kernels.delta_rule.triton_chunk import chunk_gated_delta_rule_triton
 from kernels.triton_recurrent import fused_recurrent_triton, needs_grad
-from kernels.triton_support import check_triton_device
 
 GRAD_CHUNK = 16
 """Chunk used when a recurrent call needs gradients (decode-sized inputs: the smallest Triton chunk)."""
@@ -29,7 +28,6 @@ def fused_recurrent_gated_delta_rule_triton(
     use_qk_l2norm_in_kernel: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
-    check_triton_device("fused_recurrent_gated_delta_rule", q)
     args = (q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens, use_qk_l2norm_in_kernel)
     if q.dtype == torch.float64:
         return fused_recurrent_gated_delta_rule_torch(*args)

@@ -10,6 +10,7 @@ import torch
 from kernels.backend import resolve_backend
 from kernels.simple_gla.chunk import chunk_simple_gla_torch
 from kernels.simple_gla.fused_recurrent import fused_recurrent_simple_gla_torch
+from kernels.triton_support import check_triton_device
 from kernels.validate import GATE_HEAD, check_inputs
 
 
@@ -47,7 +48,10 @@ def chunk_simple_gla(
     check_inputs("chunk_simple_gla", q, k, v, g=g, gate=GATE_HEAD, g_optional=True, scale=scale,
                  initial_state=initial_state, cu_seqlens=cu_seqlens, chunk_size=chunk_size)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
-    return _CHUNK[resolve_backend(q.device)](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens,
+    backend = resolve_backend(q.device)
+    if backend == "triton":
+        check_triton_device("chunk_simple_gla", q)
+    return _CHUNK[backend](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens,
                                              chunk_size)
 
 
@@ -65,4 +69,7 @@ def fused_recurrent_simple_gla(
     check_inputs("fused_recurrent_simple_gla", q, k, v, g=g, gate=GATE_HEAD, g_optional=True, scale=scale,
                  initial_state=initial_state, cu_seqlens=cu_seqlens)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
-    return _RECURRENT[resolve_backend(q.device)](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens)
+    backend = resolve_backend(q.device)
+    if backend == "triton":
+        check_triton_device("fused_recurrent_simple_gla", q)
+    return _RECURRENT[backend](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens)

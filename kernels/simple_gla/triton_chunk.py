@@ -14,7 +14,7 @@ from kernels.delta_rule.triton_chunk import triton_chunk_size
 from kernels.simple_gla.chunk import chunk_simple_gla_torch, head_gate
 from kernels.torch_runner import run_core
 from kernels.triton_chunk_state import chunk_state
-from kernels.triton_support import check_triton_device, dot_precision
+from kernels.triton_support import dot_precision
 
 
 def chunk_simple_gla_triton(
@@ -29,7 +29,6 @@ def chunk_simple_gla_triton(
     chunk_size: int,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
-    check_triton_device("chunk_simple_gla", q)
     if q.dtype == torch.float64:
         return chunk_simple_gla_torch(q, k, v, g, scale, initial_state, output_final_state, cu_seqlens, chunk_size)
     precision = dot_precision(q.dtype)

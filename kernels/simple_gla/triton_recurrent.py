@@ -9,7 +9,6 @@ import torch
 from kernels.simple_gla.fused_recurrent import fused_recurrent_simple_gla_torch
 from kernels.simple_gla.triton_chunk import chunk_simple_gla_triton
 from kernels.triton_recurrent import fused_recurrent_triton, needs_grad
-from kernels.triton_support import check_triton_device
 
 GRAD_CHUNK = 16
 
@@ -25,7 +24,6 @@ def fused_recurrent_simple_gla_triton(
     cu_seqlens: torch.Tensor | None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
-    check_triton_device("fused_recurrent_simple_gla", q)
     if q.dtype == torch.float64:
         return fused_recurrent_simple_gla_torch(q, k, v, g, scale, initial_state, output_final_state, cu_seqlens)
     if needs_grad(q, k, v, g, initial_state):

@@ -94,7 +94,8 @@ def error_ratio(got: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 def assert_close(name: str, got: torch.Tensor, ref: torch.Tensor, bound: float, seed: int) -> None:
-    assert got.shape == ref.shape, f"{name}: shape {tuple(got.shape)} != reference {tuple(ref.shape)}; {seed_note(seed)}"
+    assert got.shape == ref.shape, \
+        f"{name}: shape {tuple(got.shape)} != reference {tuple(ref.shape)}; {seed_note(seed)}"
     assert torch.isfinite(got).all(), f"{name}: non-finite values; {seed_note(seed)}"
     ratio = error_ratio(got, ref)
     assert ratio <= bound, f"{name}: error ratio {ratio:.3e} > {bound:.0e}; {seed_note(seed)}"

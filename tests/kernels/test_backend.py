@@ -1,4 +1,4 @@
-"""Backend selection: auto resolves to torch (the only built backend); triton asked for explicitly fails clearly."""
+"""Backend selection: auto resolves to triton on CUDA and torch elsewhere; bad names fail clearly."""
 from __future__ import annotations
 
 import pytest
@@ -15,11 +15,18 @@ def restore_backend():
     set_backend(before)
 
 
-def test_default_config_is_auto_and_resolves_to_torch() -> None:
+def test_default_config_is_auto_and_resolves_by_device() -> None:
     assert kernels.KernelConfig().backend == "auto"
     set_backend(kernels.KernelConfig().backend)
     assert resolve_backend(torch.device("cpu")) == "torch"
-    assert resolve_backend("cuda") == "torch"  # no Triton kernels yet, so auto falls back even on CUDA
+    assert resolve_backend("cuda") == "triton"  # triton is installed in every environment we test in
+
+
+def test_explicit_choice_overrides_the_device() -> None:
+    set_backend("triton")
+    assert resolve_backend("cpu") == "triton"
+    set_backend("torch")
+    assert resolve_backend("cuda") == "torch"
 
 
 def test_torch_backend_runs() -> None:
@@ -29,8 +36,9 @@ def test_torch_backend_runs() -> None:
     assert o.shape == (1, 5, 1, 4) and torch.isfinite(o).all()
 
 
-def test_triton_requested_explicitly_fails_clearly() -> None:
-    with pytest.raises(ValueError, match=r"'triton' is not available: the Triton kernels are not built yet"):
+def test_triton_without_the_package_fails_clearly(monkeypatch) -> None:
+    monkeypatch.setattr(kernels.backend, "AVAILABLE", ("torch",))
+    with pytest.raises(ValueError, match=r"'triton' is not available: the triton package is not installed"):
         set_backend("triton")
     assert get_backend() != "triton"
 
