@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One device call: the Triton kernels' tests on the GPU, then the kernel benchmark. Logs and the BENCHMARKS.md
+# section go to $OUT. Usage (device tool, from the repo root): bash benchmarks/gpu_check.sh [pytest -k expr]
+set -o pipefail
+export PYTHONUNBUFFERED=1 PYTHONPATH=.:$PYTHONPATH
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
+STAGES=${STAGES:-"small gpu bench"}
+if [[ $STAGES == *small* ]]; then
+  timeout 150 python -m pytest -q -p no:cacheprovider tests/kernels/test_triton_interpret.py 2>&1 | tee "$OUT/small.log" | tail -5
+fi
+if [[ $STAGES == *gpu* ]]; then
+  timeout ${GPU_TIMEOUT:-240} python -m pytest -q -rA -p no:cacheprovider -m gpu tests/kernels/test_triton_gpu.py ${1:+-k "$1"} 2>&1 \
+    | tee "$OUT/gpu.log" | grep -E "passed|failed|error|Error|PASSED|FAILED" | tail -40
+fi
+if [[ $STAGES == *bench* ]]; then
+  timeout ${BENCH_TIMEOUT:-300} python benchmarks/kernels.py --section-file "$OUT/section.md" $BENCH_ARGS 2>&1 | tee "$OUT/bench.log" | tail -30
+fi
