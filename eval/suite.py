@@ -27,11 +27,11 @@ Progress = Callable[[str, int, int], None]
 
 
 def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA under 'auto' or 'bf16'; nothing elsewhere (CPU probes run in fp32)."""
+    """bf16 autocast under 'bf16', and under 'auto' on CUDA (as training runs there); fp32 otherwise."""
     if precision not in PRECISIONS:
         raise ValueError(f"eval.precision={precision!r} is unknown; valid: {', '.join(PRECISIONS)}")
-    if device.type == "cuda" and precision in ("auto", "bf16"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -127,3 +127,17 @@ def test_suite_runs_a_real_model_with_a_bf16_state():
     assert set(results["probes"]) == {"copy", "carryover"}
     assert math.isfinite(results["regular"]["loss"]) and results["regular"]["loss"] > 0
     assert set(results["regular"]) == {"loss", "filler", "single_turn"}
+
+
+def test_precision_choices():
+    import contextlib
+
+    from eval.suite import autocast_for
+
+    cpu = torch.device("cpu")
+    assert isinstance(autocast_for(cpu, "auto"), contextlib.nullcontext)  # CPU runs fp32 unless asked
+    assert isinstance(autocast_for(cpu, "fp32"), contextlib.nullcontext)
+    with autocast_for(cpu, "bf16"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="precision='fp8'"):
+        autocast_for(cpu, "fp8")
