@@ -6,13 +6,16 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=.:$PYTHONPATH
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
-STAGES=${STAGES:-"small gpu bench"}
+STAGES=${STAGES:-"small gpu prof bench"}
 if [[ $STAGES == *small* ]]; then
   timeout 150 python -m pytest -q -p no:cacheprovider tests/kernels/test_triton_interpret.py 2>&1 | tee "$OUT/small.log" | tail -5
 fi
 if [[ $STAGES == *gpu* ]]; then
   timeout ${GPU_TIMEOUT:-240} python -m pytest -q -rA -p no:cacheprovider -m gpu tests/kernels/test_triton_gpu.py ${1:+-k "$1"} 2>&1 \
     | tee "$OUT/gpu.log" | grep -E "passed|failed|error|Error|PASSED|FAILED" | tail -40
+fi
+if [[ $STAGES == *prof* ]]; then
+  for op in kda gated_delta_rule; do timeout 90 python benchmarks/kernels_profile.py --op $op 2>&1 | tee "$OUT/prof_$op.log" | head -32; done
 fi
 if [[ $STAGES == *bench* ]]; then
   timeout ${BENCH_TIMEOUT:-300} python benchmarks/kernels.py --section-file "$OUT/section.md" $BENCH_ARGS 2>&1 | tee "$OUT/bench.log" | tail -30

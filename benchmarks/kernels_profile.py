@@ -1,0 +1,43 @@
+"""Where the time goes in our Triton-backend GDN/KDA forward+backward: the top CUDA kernels by total time.
+
+    python benchmarks/kernels_profile.py [--op kda] [--B 4] [--T 4096]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# benchmarks/kernels.py by path: its name is the kernels package's
+_spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).resolve().parent / "kernels.py")
+bench_kernels = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_kernels)
+make_inputs, ours = bench_kernels.make_inputs, bench_kernels.ours
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--op", default="kda")
+    ap.add_argument("--B", type=int, default=4)
+    ap.add_argument("--T", type=int, default=4096)
+    a = ap.parse_args()
+    x = make_inputs(a.op, a.B, a.T, seed=0)
+    call = ours(a.op, "triton")
+    do = torch.randn_like(x["v"])
+    for _ in range(3):
+        call(x).backward(do)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(3):
+            call(x).backward(do)
+        torch.cuda.synchronize()
+    print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=70))
+
+
+if __name__ == "__main__":
+    main()
