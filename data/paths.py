@@ -9,7 +9,9 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
-FORMATS: dict[str, str] = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".txt": "txt"}
+FORMATS: dict[str, str] = {
+    ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".txt": "txt",
+}
 """File extension -> the format it is read as."""
 COMPRESSIONS = (".gz",)
 """Compression suffixes `datasets` decompresses while streaming (not for parquet)."""
@@ -65,6 +67,7 @@ def common_format(files: list[str]) -> str:
     formats = {f: file_format(f) for f in files}
     kinds = sorted(set(formats.values()))
     if len(kinds) > 1:
-        examples = ", ".join(f"{Path(next(f for f, k in formats.items() if k == kind)).name} ({kind})" for kind in kinds)
+        first = {kind: next(f for f, k in formats.items() if k == kind) for kind in kinds}
+        examples = ", ".join(f"{Path(first[kind]).name} ({kind})" for kind in kinds)
         raise ValueError(f"data.paths mixes formats: {examples}; read one format per run (convert the others)")
     return kinds[0]

@@ -30,9 +30,9 @@ class ResumeTracker:
             saved_slots = int(entry["ranks"][0]["slots"])
             if (saved_world, saved_slots) != (world, slots):
                 raise ValueError(
-                    f"the checkpoint's data stream ran on {saved_world} rank(s) x {saved_slots} worker slot(s), this run "
-                    f"on {world} x {slots} (slots = max(1, data.num_workers)); resume with the same device count and "
-                    "data.num_workers for an exact continuation")
+                    f"the checkpoint's data stream ran on {saved_world} rank(s) x {saved_slots} worker slot(s), "
+                    f"this run on {world} x {slots} (slots = max(1, data.num_workers)); resume with the same device "
+                    "count and data.num_workers for an exact continuation")
             mine = entry["ranks"][rank]
             self.consumed, self.states = int(mine["consumed"]), list(mine["states"])
         elif (rank, world, slots) != (self.rank, self.world, self.slots):
@@ -60,5 +60,6 @@ class ResumeTracker:
 
     def load_state_dict(self, state: dict) -> None:
         if int(state.get("format", -1)) != FORMAT:
-            raise ValueError(f"the checkpoint's data state has format {state.get('format')!r}; this code reads {FORMAT}")
+            raise ValueError(f"the checkpoint's data state has format {state.get('format')!r}; "
+                             f"this code reads format {FORMAT}")
         self._pending = state

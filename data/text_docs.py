@@ -4,8 +4,9 @@ Shards: shard g of G (G = ranks x workers) takes `datasets.distributed.split_dat
 when G divides the file count, otherwise every G-th row; either way the shards partition the stream.
 
 Shuffle: rows are read in blocks of `block` rows; each block's documents are put in a seeded random order (the
-seed spells out split, seed, shard, epoch and block) before they are tokenized. A block is a shuffle buffer whose
-contents never need saving: it is re-read from its start.
+seed spells out split, seed, shard, epoch and block). A block is a shuffle buffer whose contents never need saving:
+it is re-read from its start. Documents are tokenized ENCODE_CHUNK at a time as they are needed, not a block at
+once, so the work is spread evenly over batches and overlaps training (a DataLoader prefetches only a few batches).
 
 Resume point: `state()` is the position of the next document, {epoch, the `datasets` state at the start of the
 current block, block number, index in the block}; `load_state` reopens the stream there, re-reads that one block and
@@ -21,6 +22,10 @@ from collections.abc import Callable
 import numpy as np
 
 from data.text_source import SPLITS, BadLines, TextSource
+
+
+ENCODE_CHUNK = 32
+"""Documents tokenized per call (one batched call amortises the tokenizer's overhead and uses its threads)."""
 
 
 class NoDocuments(ValueError):
@@ -51,7 +56,9 @@ class TextDocs:
         self.bad = BadLines(source.max_bad_lines)
         self._epoch, self._block_no, self._index = 0, 0, 0
         self._block_state: dict | None = None  # `datasets` state at the start of the current block; None: epoch start
-        self._docs: list[np.ndarray] = []
+        self._texts: list[str] = []  # the current block, shuffled
+        self._encoded: list[np.ndarray] = []  # tokenized _texts[_encoded_from : _encoded_from + len(_encoded)]
+        self._encoded_from = 0
         self._ds = None  # the open shard stream and its block iterator, opened lazily (picklable until used)
         self._it = None
         self._docs_this_epoch = 0
@@ -72,16 +79,19 @@ class TextDocs:
         return self
 
     def __next__(self) -> np.ndarray:
-        while self._index >= len(self._docs):
+        while self._index >= len(self._texts):
             if self._it is None:
                 self._open(None)
                 self._read_block(0)
             else:
                 self._block_state = copy.deepcopy(self._ds.state_dict())
                 self._read_block(self._block_no + 1)
-        doc = self._docs[self._index]
+        i = self._index - self._encoded_from
+        if not 0 <= i < len(self._encoded):
+            self._encoded_from, i = self._index, 0
+            self._encoded = self.encode_docs(self._texts[self._index : self._index + ENCODE_CHUNK])
         self._index += 1
-        return doc
+        return self._encoded[i]
 
     def _open(self, hf_state: dict | None) -> None:
         from datasets.distributed import split_dataset_by_node
@@ -94,7 +104,7 @@ class TextDocs:
         self._ds, self._it = ds, ds.iter(batch_size=self.block)
 
     def _read_block(self, block_no: int) -> None:
-        """Load block `block_no` (the next rows of the open stream) as shuffled tokenized documents."""
+        """Load block `block_no` (the next rows of the open stream) as shuffled documents."""
         while True:
             try:
                 rows = next(self._it)
@@ -106,9 +116,10 @@ class TextDocs:
                         "document in a whole pass; use fewer data.num_workers or devices, or more data") from None
                 self._epoch, self._docs_this_epoch, self._block_state, block_no = self._epoch + 1, 0, None, 0
                 self._open(None)
-        texts = [t for t in self.source.texts(self.source.column(rows), self.bad) if self.source.in_split(t, self.split)]
-        key = f"text/{self.split}/seed={self.seed}/shard={self.shard}of{self.num_shards}/epoch={self._epoch}/block={block_no}"
+        texts = self.source.texts(self.source.column(rows), self.bad)
+        texts = [t for t in texts if self.source.in_split(t, self.split)]
+        key = (f"text/{self.split}/seed={self.seed}/shard={self.shard}of{self.num_shards}/epoch={self._epoch}"
+               f"/block={block_no}")
         random.Random(key).shuffle(texts)
-        self._block_no, self._index = block_no, 0
-        self._docs = self.encode_docs(texts) if texts else []
-        self._docs_this_epoch += len(self._docs)
+        self._block_no, self._index, self._texts, self._encoded = block_no, 0, texts, []
+        self._docs_this_epoch += len(texts)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from data import text_docs
 from data.build import build_datamodule
 from data.config import DataConfig
 from tests.data.corpus import make_docs, text_cfg, write_jsonl
@@ -32,10 +33,11 @@ def _roundtrip(state: dict, path) -> dict:
     return torch.load(path, weights_only=True)  # how Lightning loads local checkpoints
 
 
-@pytest.mark.parametrize(("workers", "stop"), [(0, 7), (0, 13), (2, 5), (2, 12)])
-def test_text_stream_resumes_token_exactly(tmp_path, workers, stop):
+@pytest.mark.parametrize(("workers", "stop", "chunk"), [(0, 7, 32), (0, 13, 3), (2, 5, 32), (2, 12, 3)])
+def test_text_stream_resumes_token_exactly(tmp_path, monkeypatch, workers, stop, chunk):
     # A small corpus, small shuffle blocks, many batches: resume points fall mid-block, mid-document, and some after
-    # an epoch end (the stream then runs on through shuffled files).
+    # an epoch end (the stream then runs on through shuffled files); chunk=3 resumes between tokenizer calls too.
+    monkeypatch.setattr(text_docs, "ENCODE_CHUNK", chunk)
     files = [write_jsonl(tmp_path / f"p{i}.jsonl", make_docs(16)[8 * i : 8 * (i + 1)]) for i in range(2)]
     cfg = text_cfg(files, tmp_path, num_workers=workers, synthetic_weight=0.25, shuffle_buffer=8, val_fraction=0.0,
                    tokenizer_docs=16)

@@ -22,7 +22,8 @@ def _take(stream: SyntheticStream, n: int, **shard) -> list[dict[str, torch.Tens
 
 
 def _same(a: list[dict], b: list[dict]) -> bool:
-    return all(torch.equal(x["input_ids"], y["input_ids"]) and torch.equal(x["labels"], y["labels"]) for x, y in zip(a, b))
+    return all(torch.equal(x["input_ids"], y["input_ids"]) and torch.equal(x["labels"], y["labels"])
+               for x, y in zip(a, b))
 
 
 def test_rows_have_shape_dtype_and_ids_in_range():
@@ -30,7 +31,7 @@ def test_rows_have_shape_dtype_and_ids_in_range():
         assert set(row) == {"input_ids", "labels"}
         for t in row.values():
             assert t.shape == (T,) and t.dtype == torch.long
-            assert 0 <= int(t.min()) and int(t.max()) < VOCAB.vocab_size
+            assert int(t.min()) >= 0 and int(t.max()) < VOCAB.vocab_size
         assert torch.equal(row["labels"][:-1], row["input_ids"][1:])  # labels are the next tokens
 
 
