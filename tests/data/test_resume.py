@@ -120,3 +120,25 @@ def test_lightning_run_stopped_and_resumed_from_its_checkpoint_file_trains_on_th
     assert _same(stopped, uninterrupted[:3])
     assert _same(resumed, uninterrupted[3:])
     assert all("cu_seqlens" in b and "stream_state" not in b for b in resumed)  # the tag never reaches the model
+
+
+def test_under_two_ddp_ranks_every_rank_saves_and_restores_its_own_position(tmp_path, corpus):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from tests.data.distributed_worker import run_rank
+
+    _, files = corpus
+    cfg = text_cfg(files, tmp_path, synthetic_weight=0.2)
+    build_datamodule(cfg)  # train the tokenizer once, before the ranks read the cache
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(run_rank, args=(2, cfg, port, str(tmp_path)), nprocs=2, join=True)
+    results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    assert all(r["same"] for r in results)  # each rank resumed its own stream exactly
+    state = results[0]["state"]["stream"]
+    assert state == results[1]["state"]["stream"] and state["world"] == 2
+    assert [entry["consumed"] for entry in state["ranks"]] == [2, 3]  # rank 0's checkpoint holds both positions
+    assert not torch.equal(results[0]["first_ids"], results[1]["first_ids"])
