@@ -70,6 +70,27 @@ def measure(cfg, seconds: float, warmup_batches: int) -> dict:
             "startup_s": first}
 
 
+def training_rates(path: Path | None = None) -> str:
+    """'recipe tokens/s, ...' of the small-size rows of the first 'Training throughput' section, with its device."""
+    path = path or Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+    if not path.exists():
+        return ""
+    lines = path.read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("## Training throughput")), None)
+    if start is None:
+        return ""
+    rates, device = [], ""
+    for line in lines[start + 1 :]:
+        if line.startswith("## "):
+            break
+        if "device " in line and not device:
+            device = line.split("device ", 1)[1].split(",")[0]
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) > 3 and cells[1] == "small" and cells[3].replace(",", "").isdigit():
+            rates.append(f"{cells[0]} {cells[3]}")
+    return f"{', '.join(rates)} tokens/s on one {device}" if rates else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
@@ -107,6 +128,10 @@ def main() -> None:
              f"{corpus}; trained {args.vocab_size}-id BPE; seq_len {args.seq_len}, batch {args.batch_size}, "
              f"cu_seqlens on; {args.seconds:.0f} s measured per row after start-up; load average during the run "
              f"{load}. `python benchmarks/data.py --record`.")
+    trained = training_rates()
+    if trained:
+        notes += (f" For comparison, training the default size (small) runs at {trained} (section 'Training "
+                  "throughput'): the pipeline keeps up when a row here exceeds that per GPU.")
     print(table)
     if args.record:
         append_section("Data pipeline (text stream alone)", table, notes)
