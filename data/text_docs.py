@@ -69,7 +69,7 @@ class TextDocs:
 
     def load_state(self, state: dict) -> None:
         """Continue exactly from `state` (a value of `state()`): reopen, re-read its block, skip to its index."""
-        self._epoch, self._block_state = int(state["epoch"]), state["hf"]
+        self._epoch, self._block_state = int(state["epoch"]), copy.deepcopy(state["hf"])
         self._open(self._block_state)
         self._read_block(int(state["block"]))
         self._index = int(state["index"])

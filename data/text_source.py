@@ -39,7 +39,8 @@ class BadLines:
         snippet = line[:80] + ("..." if len(line) > 80 else "")
         if self.count > self.limit:
             raise ValueError(f"{self.count} malformed JSON lines, more than data.max_bad_lines={self.limit} "
-                             f"(last: {snippet!r}: {reason}); fix the files or raise data.max_bad_lines")
+                             f"(last: {snippet!r}: {reason}); JSON files need one object per line; fix the files "
+                             "or raise data.max_bad_lines")
         warnings.warn(f"skipping malformed JSON line {snippet!r} ({reason}); {self.count} so far, "
                       f"limit data.max_bad_lines={self.limit}", stacklevel=2)
 

@@ -52,6 +52,20 @@ def test_text_stream_resumes_token_exactly(tmp_path, monkeypatch, workers, stop,
     assert _same(_take(resumed, 16 - stop), full[stop:])
 
 
+def test_a_resumed_stream_resumes_again(tmp_path):
+    files = [write_jsonl(tmp_path / "p.jsonl", make_docs(20))]
+    cfg = text_cfg(files, tmp_path, synthetic_weight=0.3, shuffle_buffer=6, val_fraction=0.0, tokenizer_docs=20)
+    full = _take(build_datamodule(cfg), 12)
+    got, state = [], None
+    for leg in range(3):
+        dm = build_datamodule(cfg)
+        if state is not None:
+            dm.load_state_dict(_roundtrip(state, tmp_path / f"leg{leg}.pt"))
+        got += _take(dm, 4)
+        state = dm.state_dict()
+    assert _same(got, full)
+
+
 def test_synthetic_stream_resumes_token_exactly(tmp_path):
     cfg = DataConfig(seq_len=48, batch_size=2, pack_boundaries=True)
     full = _take(build_datamodule(cfg), 9)
