@@ -1,7 +1,8 @@
 """One shard of the text stream as tokenized documents: disjoint shards, a seeded shuffle, an exact resume point.
 
 Shards: shard g of G (G = ranks x workers) takes `datasets.distributed.split_dataset_by_node(ds, g, G)`: whole files
-when G divides the file count, otherwise every G-th row; either way the shards partition the stream.
+(every G-th file) when there are at least G files, otherwise every G-th row; either way the shards partition the
+stream. Whole files matter for Hub datasets: with row striding every shard would download everything.
 
 Shuffle: rows are read in blocks of `block` rows; each block's documents are put in a seeded random order (the
 seed spells out split, seed, shard, epoch and block). A block is a shuffle buffer whose contents never need saving:
@@ -98,7 +99,8 @@ class TextDocs:
 
         ds = self.source.open(epoch=self._epoch, seed=self.seed)
         if self.num_shards > 1:
-            ds = split_dataset_by_node(ds, rank=self.shard, world_size=self.num_shards)
+            strategy = "shards" if ds.num_shards >= self.num_shards else "examples"
+            ds = split_dataset_by_node(ds, rank=self.shard, world_size=self.num_shards, strategy=strategy)
         if hf_state is not None:
             ds.load_state_dict(hf_state)
         self._ds, self._it = ds, ds.iter(batch_size=self.block)

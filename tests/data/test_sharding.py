@@ -22,7 +22,7 @@ def _one_epoch(docs: TextDocs, tokenizer) -> list[str]:
         out.append(tokenizer.decode(ids[1:-1]))
 
 
-@pytest.mark.parametrize("n_files", [4, 3])  # 4: whole files per shard; 3 (not divisible): every G-th row
+@pytest.mark.parametrize("n_files", [4, 5, 3])  # whole files per shard when n_files >= shards, else every G-th row
 @pytest.mark.parametrize("slots", [1, 2])  # DataLoader workers per rank
 def test_two_ranks_partition_the_documents(tmp_path, n_files, slots):
     docs = make_docs(240)
@@ -39,6 +39,9 @@ def test_two_ranks_partition_the_documents(tmp_path, n_files, slots):
     flat = [d for shard in seen for d in shard]
     assert len(flat) == len(set(flat))  # disjoint
     assert sorted(flat) == sorted(docs)  # complete: nothing dropped
+    if n_files >= world * slots:  # whole files: each file's documents stay together on one shard
+        file_of = {d: i // per for i, d in enumerate(docs)}
+        assert sum(len({file_of[d] for d in shard}) for shard in seen) == n_files  # no file split across shards
 
 
 def test_ranks_stream_different_batches(tmp_path, corpus):
