@@ -1,6 +1,6 @@
 """Do the probes separate architectures the way the literature does? Train several recipes alike, probe each, compare.
 
-    python -m eval.validate_gpu OUT_DIR [--size small] [--steps 400] [--max-train-s 60] [--examples 16]
+    python -m eval.validate_gpu OUT_DIR [--size small] [--steps 250] [--max-train-s 90] [--examples 16]
                                         [--recipes full_attention,kda_3to1,...] [--readme eval/README.md]
 
 Every recipe is trained at one size with the same data, seed, steps and batch (so the same tokens), then probed with
@@ -9,9 +9,12 @@ the same examples; full_attention goes first and is every other run's baseline. 
 table.md and validation.json; with --readme the table, the plots (copied next to the README) and the command replace
 the block between the validation markers of that README.
 
-The defaults aim at about 8 minutes on one H100 for the six recipes. A recipe whose training passes --max-train-s is
-stopped there (Lightning's Timer) so the whole stays bounded; its row then shows fewer steps than the others, which
-means the comparison is not like for like and --steps should come down.
+The defaults aim at about 6-7 minutes on one H100 for the six recipes (8 at most): BENCHMARKS.md measured size=small
+training at 85k (kda_3to1) to 209k (full_attention) tokens/s there, so 250 steps of 32 x 512 tokens (4.1M tokens)
+take 20-60 s per recipe, plus Triton compilation and about 10-20 s of probing at 16 examples per setting. A recipe
+whose training passes --max-train-s is stopped there (Lightning's Timer) so the whole stays bounded; its row then
+shows fewer steps than the others, the script warns that the comparison is not like for like, and --steps should
+come down.
 """
 from __future__ import annotations
 
@@ -42,9 +45,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("out_dir", type=Path, help="where the runs, plots and table go")
     p.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated; the first is the baseline")
     p.add_argument("--size", default="small", help="size preset for every recipe (default: small)")
-    p.add_argument("--steps", type=int, default=400, help="optimizer steps per recipe (default: 400)")
+    p.add_argument("--steps", type=int, default=250, help="optimizer steps per recipe (default: 250)")
     p.add_argument("--batch-size", type=int, default=None, help="rows per step (default: the size preset's)")
-    p.add_argument("--max-train-s", type=float, default=60.0, help="stop a recipe's training after this many seconds")
+    p.add_argument("--max-train-s", type=float, default=90.0, help="stop a recipe's training after this many seconds")
     p.add_argument("--examples", type=int, default=16, help="probe examples per setting (default: 16)")
     p.add_argument("--probes", default=None, help="comma-separated probes (default: all)")
     p.add_argument("--workers", type=int, default=4, help="DataLoader workers generating the synthetic data")
