@@ -95,8 +95,9 @@ def intra_chunk(
     """
     T, V = q.shape[1], v.shape[-1]
     chunk_size = effective_chunk_size(chunk_size, T)
-    q, k, v, g = (to_chunks(x, chunk_size) for x in (q, k, v, g))  # (B, H, N, C, .)
-    beta = to_chunks(beta.unsqueeze(-1), chunk_size)  # (B, H, N, C, 1)
+    # contiguous: every elementwise op below otherwise runs on permuted views (slow strided kernels on the GPU)
+    q, k, v, g = (to_chunks(x, chunk_size).contiguous() for x in (q, k, v, g))  # (B, H, N, C, .)
+    beta = to_chunks(beta.unsqueeze(-1), chunk_size).contiguous()  # (B, H, N, C, 1)
     G = g.cumsum(-2)  # (B, H, N, C, D) log decay since the chunk start
     G_last = G[..., -1:, :]  # (B, H, N, 1, D)
 

@@ -36,7 +36,7 @@ def chunk_simple_gla_triton(
     def core(q, k, v, g, h0):
         T, K = q.shape[1], q.shape[-1]
         C = triton_chunk_size(chunk_size, T)
-        q, k, v, g = (to_chunks(x, C) for x in (q, k, v, g))  # (B, H, N, C, .)
+        q, k, v, g = (to_chunks(x, C).contiguous() for x in (q, k, v, g))  # (B, H, N, C, .)
         G = g.cumsum(-2)  # (B, H, N, C, 1)
         G_last = G[..., -1:, :]
         qk = causal_decayed_scores(q.unsqueeze(-3), k, G).squeeze(-3)  # (B, H, N, C, C)
