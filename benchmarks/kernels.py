@@ -1,7 +1,11 @@
 """Kernel benchmark: GDN and KDA forward and forward+backward on the GPU, ours (Triton) side by side with FLA,
 SDPA causal flash attention and our chunked PyTorch path, at H=16, D=128, bf16.
 
-    python benchmarks/kernels.py [--record] [--section-file PATH] [--quick]
+    python benchmarks/kernels.py [--record] [--section-file PATH] [--quick] [--ops kda] [--budget 0.4]
+                                 [--torch-path-max-tokens 16384]
+
+One op takes about 3.5 minutes on an H100 with --budget 0.4 --torch-path-max-tokens 16384 (most of it FLA's
+autotuning at each new shape and our slow torch path), so run GDN and KDA in separate device calls.
 
 Times are medians of CUDA-event timings after warm-up. Peak memory is the allocator's peak during one
 forward+backward, above what the inputs already hold. The device's ceilings (a large device copy, a large bf16
@@ -197,6 +201,8 @@ def main() -> None:
     ap.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
     ap.add_argument("--section-file", type=Path, help="write the section to this file instead of BENCHMARKS.md")
     ap.add_argument("--quick", action="store_true", help="first two shapes only")
+    ap.add_argument("--ops", nargs="+", default=["gated_delta_rule", "kda"], choices=["gated_delta_rule", "kda"],
+                    help="one op per device call fits its 10 minutes (FLA autotunes at every new shape)")
     ap.add_argument("--torch-path-max-tokens", type=int, default=1 << 30,
                     help="time our chunked PyTorch path only where B*T is at most this (it is slow; saves device time)")
     ap.add_argument("--budget", type=float, default=1.0, help="seconds of timed repetitions per cell")
@@ -210,7 +216,7 @@ def main() -> None:
             "fwd+bwd | SDPA fwd+bwd ms | SDPA/ours | torch-path fwd+bwd ms | peak GiB ours / FLA / SDPA | ours "
             "TFLOP/s, GB/s | ours vs FLA (err ratio) |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
-    for op in ("gated_delta_rule", "kda"):
+    for op in a.ops:
         fla_call, fla_why = fla(op)
         for B, T in SHAPES[:2] if a.quick else SHAPES:
             x = make_inputs(op, B, T, seed=B * T)

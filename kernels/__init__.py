@@ -1,7 +1,7 @@
 """Linear-attention kernels with FLA-compatible signatures, in three forms per op (see kernels/README.md).
 
     naive_recurrent_*   float64 token-by-token reference: the oracle the tests hold every other path to
-    chunk_*             chunked form for training and prefill (PyTorch on CPU; Triton on GPU once built)
+    chunk_*             chunked form for training and prefill (PyTorch on CPU; Triton on CUDA)
     fused_recurrent_*   token-by-token form for decoding from a cached state
 Gates are in log space; the recurrent state is float32 whatever the input dtype. Which implementation runs is
 chosen by `set_backend` (auto | triton | torch).
