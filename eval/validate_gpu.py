@@ -7,7 +7,9 @@ Every recipe is trained at one size with the same data, seed, steps and batch (s
 the same examples; full_attention goes first and is every other run's baseline. Results go under OUT_DIR:
 <recipe>/ (the run: checkpoints, probes.json, plots), compare/*.png (one panel per slice, one line per recipe),
 table.md and validation.json; with --readme the table, the plots (copied next to the README) and the command replace
-the block between the validation markers of that README.
+the block between the validation markers of that README. On a machine whose working tree does not come back (only
+OUT_DIR does), run without --readme there and `python -m eval.validate_gpu OUT_DIR --apply --readme eval/README.md`
+here afterwards.
 
 The defaults aim at about 6-7 minutes on one H100 for the six recipes (8 at most): BENCHMARKS.md measured size=small
 training at 85k (kda_3to1) to 209k (full_attention) tokens/s there, so 250 steps of 32 x 512 tokens (4.1M tokens)
@@ -52,8 +54,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--probes", default=None, help="comma-separated probes (default: all)")
     p.add_argument("--workers", type=int, default=4, help="DataLoader workers generating the synthetic data")
     p.add_argument("--readme", type=Path, default=None, help="README to write the table and plots into")
+    p.add_argument("--apply", action="store_true",
+                   help="train nothing: write --readme from a finished OUT_DIR (e.g. one fetched from the GPU machine)")
     p.add_argument("--extra", action="append", default=[], help="another key=value for every run (repeatable)")
     args = p.parse_args(argv)
+    if args.apply and args.readme is None:
+        p.error("--apply needs --readme PATH (the README to write into)")
     if args.steps < 1 or args.examples < 1 or args.max_train_s <= 0:
         p.error(f"--steps={args.steps}, --examples={args.examples}, --max-train-s={args.max_train_s} must be > 0")
     return args
@@ -156,9 +162,30 @@ def update_readme(readme: Path, block: str) -> None:
     readme.write_text(text)
 
 
+def apply_to_readme(out_dir: Path, readme: Path) -> None:
+    """Write a finished validation (OUT_DIR/validation.json + compare/*.png) into `readme`, figures beside it."""
+    data = json.loads((out_dir / "validation.json").read_text())
+    figures = readme.parent / "validation"
+    figures.mkdir(parents=True, exist_ok=True)
+    plots = sorted((out_dir / "compare").glob("*.png"))
+    for p in plots:
+        shutil.copy(p, figures / p.name)
+    results = {name: {"summary": rows} for name, rows in data["summary"].items()}
+    update_readme(readme, report_markdown(data["runs"], results, data["env"], data["command"],
+                                          [f"validation/{p.name}" for p in plots]))
+    print(f"wrote the table and {len(plots)} plots into {readme}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.apply:
+        if not (args.out_dir / "validation.json").is_file():
+            missing = args.out_dir / "validation.json"
+            print(f"error: {missing} does not exist; run the validation first", file=sys.stderr)
+            return 2
+        apply_to_readme(args.out_dir, args.readme)
+        return 0
     from eval.plots import plot_comparison
     from eval.summary import load_results
     from run.errors import ConfigError
@@ -195,13 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         {"command": command, "env": env, "runs": runs, "summary": {r: results[r]["summary"] for r in recipes}},
         indent=1))
     if args.readme is not None:
-        figures = args.readme.parent / "validation"
-        figures.mkdir(parents=True, exist_ok=True)
-        for p in plots:
-            shutil.copy(p, figures / p.name)
-        update_readme(args.readme, report_markdown(runs, results, env, command,
-                                                   [f"validation/{p.name}" for p in plots]))
-        print(f"wrote the table and {len(plots)} plots into {args.readme}")
+        apply_to_readme(args.out_dir, args.readme)
     print(f"done in {time.perf_counter() - wall:.0f}s: {args.out_dir / 'table.md'}")
     return 0
 

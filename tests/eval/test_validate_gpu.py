@@ -28,6 +28,16 @@ def test_two_recipes_compared_and_written_into_a_readme(tmp_path):
     assert "python -m eval.validate_gpu" in text
     assert (readme.parent / "validation" / "multihop_num_hops_by_num_distractors.png").stat().st_size > 0
     assert (out / "compare" / "multihop_num_hops_by_num_distractors.png").is_file()
+    # --apply writes the same block from the finished directory alone (what comes back from the GPU machine).
+    other = tmp_path / "elsewhere" / "README.md"
+    other.parent.mkdir()
+    assert main([str(out), "--apply", "--readme", str(other)]) == 0
+    def block(t: str) -> str:
+        return t.split(MARK_START)[1].split(MARK_END)[0]
+
+    assert block(other.read_text()) == block(text)
+    assert (other.parent / "validation" / "multihop_num_hops_by_num_distractors.png").is_file()
+    assert main([str(tmp_path / "nothing"), "--apply", "--readme", str(other)]) == 2
 
 
 def test_defaults_and_arguments():
