@@ -70,7 +70,9 @@ def run_argv(args: argparse.Namespace, recipe: str, baseline: Path | None) -> li
     argv = [f"recipe={recipe}", f"size={args.size}", f"name={recipe}", f"out_dir={args.out_dir}",
             f"trainer.max_steps={args.steps}", f"trainer.val_every={args.steps}", f"trainer.ckpt_every={args.steps}",
             "trainer.logger=csv", "trainer.progress_bar=false", f"data.num_workers={args.workers}",
-            f"eval.examples={args.examples}", "eval.every=0", "eval.at_end=true"]
+            f"eval.examples={args.examples}", "eval.every=0", "eval.at_end=true",
+            # A short run cannot spend the preset's warmup (100 steps at small) on 40% of its steps.
+            f"optim.warmup_steps={max(1, min(100, args.steps // 10))}"]
     argv += [f"data.mixture.{task}={weight}" for task, weight in MIXTURE.items()]
     if args.batch_size:
         argv.append(f"data.batch_size={args.batch_size}")

@@ -45,6 +45,7 @@ def test_defaults_and_arguments():
     assert args.recipes.split(",") == list(RECIPES) and RECIPES[0] == "full_attention"
     argv = run_argv(args, "gdn_3to1", baseline=None)
     assert "recipe=gdn_3to1" in argv and "trainer.max_steps=250" in argv and "eval.every=0" in argv
+    assert "optim.warmup_steps=25" in argv
     assert {a.split("=")[0] for a in argv if a.startswith("data.mixture.")} >= {
         f"data.mixture.{t}" for t in ("mqar", "copy", "state", "carryover", "niah", "filler")}
     with pytest.raises(SystemExit) as e:
