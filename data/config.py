@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional  # noqa: UP035 -- typing generics, as the structured-config convention asks
 
 
+LOSS_ON = ("answers", "all")
+
+
 def _default_mixture() -> dict[str, float]:
     return {"mqar": 0.3, "multiturn": 0.3, "multihop": 0.2, "filler": 0.2}
 
@@ -29,6 +32,9 @@ class DataConfig:
     """Seed of the data stream; each (rank, worker) derives its own stream from it."""
     mixture: Dict[str, float] = field(default_factory=_default_mixture)  # noqa: UP006
     """Task name -> sampling weight (relative, per document) in the synthetic task mixture."""
+    loss_on: str = "answers"
+    """Synthetic tasks: answers (only answer tokens are scored, as Zoology trains MQAR; filler text stays fully scored)
+    | all (every token, like plain text)."""
     val_batches: int = 8
     """Batches in the fixed validation set (the same rows every validation run)."""
     pack_boundaries: Optional[bool] = None  # noqa: UP045

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from data.config import DataConfig
+from data.config import LOSS_ON, DataConfig
 from data.mixture import Mixture
 from data.packing import Packer, make_batch
 from data.resume import ResumeTracker
@@ -122,11 +122,14 @@ class PackedDataModule(L.LightningDataModule):
 class SyntheticSources:
     """The synthetic task mixture of a shard: SyntheticStream's documents, seeded by (split, seed, rank, slot)."""
 
-    def __init__(self, seq_len: int, mixture: dict[str, float], seed: int, vocab: Vocab = VOCAB) -> None:
+    def __init__(self, seq_len: int, mixture: dict[str, float], seed: int, vocab: Vocab = VOCAB,
+                 answers_only: bool = False) -> None:
         self.seq_len, self.weights, self.seed, self.vocab = seq_len, check_mixture(mixture), seed, vocab
+        self.answers_only = answers_only
 
     def mixture(self, split: str, rank: int, world: int, slot: int, slots: int) -> Mixture:
-        stream = SyntheticStream(self.seq_len, self.weights, seed=self.seed, split=split, vocab=self.vocab)
+        stream = SyntheticStream(self.seq_len, self.weights, seed=self.seed, split=split, vocab=self.vocab,
+                                 answers_only=self.answers_only)
         return Mixture([stream.docs(rank=rank, worker=slot)], [1.0])
 
 
@@ -137,7 +140,9 @@ class SyntheticDataModule(PackedDataModule):
         super().__init__(cfg)
         self.mixture = {str(k): float(v) for k, v in cfg.mixture.items()}
         # Build the sources now so a bad mixture fails at construction, not inside a worker.
-        self.sources = SyntheticSources(cfg.seq_len, self.mixture, cfg.seed)
+        if cfg.loss_on not in LOSS_ON:
+            raise ValueError(f"data.loss_on={cfg.loss_on!r} is unknown; valid: {', '.join(LOSS_ON)}")
+        self.sources = SyntheticSources(cfg.seq_len, self.mixture, cfg.seed, answers_only=cfg.loss_on == "answers")
 
     @property
     def vocab(self) -> Vocab:

@@ -80,11 +80,23 @@ class Packer:
         return np.concatenate(pieces), starts
 
 
+def mark_unscored(ids: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """Encode "the loss skips this token as a label" in the id itself (-id - 1), so it rides through packing."""
+    return np.where(scored, ids, -ids - 1).astype(ids.dtype)
+
+
+def split_scored(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inverse of mark_unscored: (real ids, bool mask of the scored ones)."""
+    scored = ids >= 0
+    return torch.where(scored, ids, -ids - 1), scored
+
+
 def make_batch(rows: list[np.ndarray], starts: list[np.ndarray], boundaries: bool) -> dict[str, torch.Tensor]:
     """B rows of seq_len + 1 ids (and their start masks) -> input_ids, labels (B, seq_len) [+ cu_seqlens]."""
-    ids = torch.from_numpy(np.stack(rows).astype(np.int64))  # (B, T + 1)
+    ids, scored = split_scored(torch.from_numpy(np.stack(rows).astype(np.int64)))  # (B, T + 1)
     input_ids = ids[:, :-1].contiguous()  # (B, T)
     labels = ids[:, 1:].contiguous()  # (B, T)
+    labels[~scored[:, 1:]] = IGNORE
     if not boundaries:
         return {"input_ids": input_ids, "labels": labels}
     start = torch.from_numpy(np.stack(starts))  # (B, T + 1)

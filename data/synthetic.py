@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from data.mixture import Mixture
-from data.packing import Packer
+from data.packing import IGNORE, Packer, mark_unscored, split_scored
 from data.tasks import TASKS, sample_axes
 from data.vocab import VOCAB, Vocab
 
@@ -61,6 +61,21 @@ def draw_example_tokens(rng: random.Random, names: list[str], weights: list[floa
     return task.make(rng, **sample_axes(task.TRAIN_AXES, rng)).tokens
 
 
+def draw_scored_example(rng: random.Random, names: list[str], weights: list[float]) -> tuple[list[str], list[bool]]:
+    """Like draw_example_tokens, plus which tokens are scored when only answers are: the answer of each task
+    (every answered query of an MQAR sequence, as Zoology scores it); filler text is scored everywhere."""
+    name = rng.choices(names, weights)[0]
+    task = TASKS[name]
+    axes = sample_axes(task.TRAIN_AXES, rng)
+    if hasattr(task, "make_sequence"):
+        tokens, mask = task.make_sequence(rng, **axes)
+        return list(tokens), [bool(m) for m in mask]
+    ex = task.make(rng, **axes)
+    if not ex.answer:  # plain text: the regular-prompt loss
+        return ex.tokens, [True] * len(ex.tokens)
+    return ex.tokens, [False] * len(ex.prompt) + [True] * len(ex.answer)
+
+
 def vocab_encoder(vocab: Vocab) -> Callable[[list[str]], np.ndarray]:
     """Encoder of a document body to "<|bos|> body <|eos|>" ids of the word-level vocabulary."""
 
@@ -77,16 +92,27 @@ class SyntheticDocs:
     module) or a text tokenizer (synthetic tasks mixed into text).
     """
 
-    def __init__(self, mixture: Mapping[str, float], key: str, encode: Callable[[list[str]], np.ndarray]) -> None:
+    def __init__(self, mixture: Mapping[str, float], key: str, encode: Callable[[list[str]], np.ndarray],
+                 answers_only: bool = False) -> None:
         self.mixture = check_mixture(mixture)
         self.rng = random.Random(key)
         self.encode = encode
+        self.answers_only = answers_only
 
     def __iter__(self) -> SyntheticDocs:
         return self
 
     def __next__(self) -> np.ndarray:
-        return self.encode(draw_example_tokens(self.rng, list(self.mixture), list(self.mixture.values())))
+        names, weights = list(self.mixture), list(self.mixture.values())
+        if not self.answers_only:
+            return self.encode(draw_example_tokens(self.rng, names, weights))
+        tokens, mask = draw_scored_example(self.rng, names, weights)
+        ids = self.encode(tokens)
+        if len(ids) != len(tokens) + 2:
+            raise ValueError("data.loss_on=answers needs the word-level vocabulary (one id per task token); "
+                             "use data.loss_on=all when synthetic tasks are mixed into text")
+        # <|bos|> is never a label; the answer's <|eos|> is.
+        return mark_unscored(ids, np.array([False, *mask, True]))
 
     def state(self) -> dict:
         """The generator's state as plain lists (checkpoints load with torch.load(weights_only=True))."""
@@ -113,8 +139,10 @@ class SyntheticStream(IterableDataset):
         split: str = "train",
         rank: int | None = None,
         vocab: Vocab = VOCAB,
+        answers_only: bool = False,
     ) -> None:
         super().__init__()
+        self.answers_only = answers_only
         if seq_len < 1:
             raise ValueError(f"seq_len={seq_len} must be >= 1")
         if split not in SPLITS:
@@ -144,15 +172,15 @@ class SyntheticStream(IterableDataset):
 
     def docs(self, rank: int = 0, worker: int = 0) -> SyntheticDocs:
         """The resumable document source of the shard (rank, worker): the same documents as `documents`."""
-        return SyntheticDocs(self.mixture, self.stream_key(rank, worker), vocab_encoder(self.vocab))
+        return SyntheticDocs(self.mixture, self.stream_key(rank, worker), vocab_encoder(self.vocab), self.answers_only)
 
     def rows(self, rank: int = 0, worker: int = 0, boundaries: bool = False) -> Iterator[dict[str, torch.Tensor]]:
         """Endless packed rows of the shard (rank, worker); with `boundaries` also "starts" (seq_len + 1,) bool."""
         packer = Packer(self.seq_len, Mixture([self.docs(rank, worker)], [1.0]))
         while True:
             ids, starts = packer.next_row()
-            row = torch.from_numpy(ids.astype(np.int64))  # (seq_len + 1,)
-            out = {"input_ids": row[:-1], "labels": row[1:]}
+            row, scored = split_scored(torch.from_numpy(ids.astype(np.int64)))  # (seq_len + 1,)
+            out = {"input_ids": row[:-1], "labels": torch.where(scored[1:], row[1:], IGNORE)}
             if boundaries:
                 out["starts"] = torch.from_numpy(starts)
             yield out

@@ -20,6 +20,7 @@ def _choice(key: str, value, valid) -> None:
 
 def validate(cfg: DictConfig) -> None:
     from data.build import DATAMODULES
+    from data.config import LOSS_ON
     from data.tasks import TASKS
 
     _load_all()
@@ -30,6 +31,7 @@ def validate(cfg: DictConfig) -> None:
     _choice("trainer.precision", cfg.trainer.precision, PRECISIONS)
     _choice("kernels.backend", cfg.kernels.backend, BACKENDS)
     _choice("data.name", cfg.data.name, DATAMODULES)
+    _choice("data.loss_on", cfg.data.loss_on, LOSS_ON)
     for task in cfg.data.mixture:
         _choice("a task in data.mixture", task, TASKS)
     for key, value in {

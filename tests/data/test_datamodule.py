@@ -28,7 +28,35 @@ def test_train_batches_have_batch_size_by_seq_len():
         batch = next(it)
         assert batch["input_ids"].shape == batch["labels"].shape == (4, 32)
         assert batch["input_ids"].dtype == torch.long
-        assert torch.equal(batch["labels"][:, :-1], batch["input_ids"][:, 1:])
+        scored = batch["labels"][:, :-1] != -100
+        assert scored.any() and (~scored).any()  # data.loss_on=answers: prompts are not scored
+        assert torch.equal(batch["labels"][:, :-1][scored], batch["input_ids"][:, 1:][scored])
+    dm = build_datamodule(DataConfig(**{**TINY, "loss_on": "all"}))
+    batch = next(iter(dm.train_dataloader()))
+    assert torch.equal(batch["labels"][:, :-1], batch["input_ids"][:, 1:])
+
+
+def test_answers_only_scores_exactly_the_answers():
+    from data.synthetic import SyntheticStream
+    from data.tasks import TASKS
+
+    for task in ("multihop", "mqar", "filler"):
+        stream = SyntheticStream(256, {task: 1.0}, seed=3, answers_only=True)
+        full = SyntheticStream(256, {task: 1.0}, seed=3)
+        row, ref = next(iter(stream.rows())), next(iter(full.rows()))
+        scored = row["labels"] != -100
+        if task != "mqar":  # same documents, only the labels differ (mqar trains on whole Zoology sequences)
+            assert torch.equal(row["input_ids"], ref["input_ids"])
+        assert torch.equal(row["labels"][:-1][scored[:-1]], row["input_ids"][1:][scored[:-1]])
+        words = VOCAB.decode(row["labels"][scored].tolist())
+        if task == "filler":  # everything but a next document's <|bos|>
+            assert torch.equal(scored, ref["labels"] != VOCAB.bos_id)
+        elif task == "multihop":  # answers are numbers, plus the answer's <|eos|>
+            assert all(w.isdigit() or w == "<|eos|>" for w in words) and any(w.isdigit() for w in words)
+        else:  # mqar: the recalled values of every answered query, and the eos
+            assert all(w.startswith("v") or w == "<|eos|>" for w in words)
+            assert sum(w.startswith("v") for w in words) > 1
+    assert "mqar" in TASKS
 
 
 def test_validation_set_is_fixed_finite_and_not_the_training_data():
