@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_run_config(argv)
         if cfg.ckpt_path and not Path(cfg.ckpt_path).is_file():
-            raise ConfigError(f"ckpt_path={cfg.ckpt_path!r} does not exist; pass a .ckpt file from a run's checkpoints/")
+            raise ConfigError(
+                f"ckpt_path={cfg.ckpt_path!r} does not exist; pass a .ckpt file from a run's checkpoints/")
         from eval.suite import check_config
 
         try:
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"linear: {cfg.model.linear.variant}   attention: {cfg.model.attention.type}   "
           f"params: {model.num_params(non_embedding=False) / 1e6:.2f}M "
           f"({model.num_params() / 1e6:.2f}M non-embedding)")
+    if cfg.data.name != "synthetic" and (cfg.eval.at_end or cfg.eval.every):
+        print(f"note: probes are off for data.name={cfg.data.name}: they are written in the synthetic tasks' word "
+              "vocabulary, which this run's tokenizer does not share")
+        cfg.eval.at_end, cfg.eval.every = False, 0
     run_dir = make_run_dir(cfg)
     print(f"run dir: {run_dir}")
     trainer = build_trainer(cfg, run_dir)
@@ -62,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")  # the final state, whatever ckpt_every was
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     summary = "   ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
     print(f"done: step {trainer.global_step}   {summary}")

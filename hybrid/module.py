@@ -49,13 +49,14 @@ class HybridLMModule(L.LightningModule):
                     "(lower optim.lr, raise optim.warmup_steps, or check the data)")
             return None  # Lightning skips backward and the optimizer step
         self._nonfinite_in_a_row = 0
-        self.log("train/loss", loss, prog_bar=True)
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"])
+        rows = batch["input_ids"].shape[0]  # explicit: batches also carry cu_seqlens, which Lightning can't size
+        self.log("train/loss", loss, prog_bar=True, batch_size=rows)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=rows)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int):
         loss = self.model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"))
-        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["input_ids"].shape[0])
         return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:

@@ -47,7 +47,7 @@ def all_keys(node: Any = None, prefix: str = "") -> list[str]:
     """Every dotted key of the schema, e.g. 'model.linear.variant'."""
     node = OmegaConf.structured(RunConfig) if node is None else node
     keys = []
-    for k in node.keys():
+    for k in node:
         full = f"{prefix}{k}"
         child = node._get_node(k)
         if isinstance(child, DictConfig) and OmegaConf.get_type(child) not in (dict, None):
@@ -101,6 +101,18 @@ def _parse_argv(argv: list[str]) -> tuple[dict[str, str], list[str]]:
     return presets, dotlist
 
 
+def _listify(cfg: DictConfig, item: str) -> str:
+    """`data.paths=a.jsonl` means `data.paths=[a.jsonl]` when the key holds a list."""
+    key, value = item.split("=", 1)
+    try:
+        node = OmegaConf.select(cfg, key, throw_on_missing=False)
+    except OmegaConfBaseException:
+        return item
+    if isinstance(node, ListConfig) and not value.lstrip().startswith("["):
+        return f"{key}=[{value}]"
+    return item
+
+
 def load_run_config(argv: list[str]) -> DictConfig:
     """argv like ['recipe=kda_3to1', 'size=tiny', 'optim.lr=3e-3'] -> validated RunConfig (as a DictConfig)."""
     presets, dotlist = _parse_argv(argv)
@@ -124,6 +136,7 @@ def load_run_config(argv: list[str]) -> DictConfig:
         if name not in available("data"):
             raise unknown("data preset", name, available("data"))
         cfg = _merge(cfg, _read_yaml(RECIPES_DIR / "data" / f"{name}.yaml", "data preset"), f"recipes/data/{name}.yaml")
+    dotlist = [_listify(cfg, item) for item in dotlist]
     try:
         overrides = OmegaConf.from_dotlist(dotlist)
     except OmegaConfBaseException as e:

@@ -83,3 +83,10 @@ def test_help_lists_every_key_with_its_doc():
         assert key in text
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("model.ratio"))
     assert "linear blocks per full-attention block" in line
+
+
+def test_a_single_value_for_a_list_key_becomes_a_list():
+    cfg = load_run_config(["recipe=kda_3to1", "data=files", "data.paths=corpus.jsonl"])
+    assert list(cfg.data.paths) == ["corpus.jsonl"]
+    cfg = load_run_config(["recipe=kda_3to1", "data=files", "data.paths=[a.jsonl,b.jsonl]"])
+    assert list(cfg.data.paths) == ["a.jsonl", "b.jsonl"]
