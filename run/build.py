@@ -14,7 +14,6 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 from omegaconf import DictConfig, OmegaConf
 
 import kernels
-from data.build import build_datamodule
 from hybrid.module import HybridLMModule
 from hybrid.throughput import ThroughputMonitor
 

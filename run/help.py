@@ -5,13 +5,13 @@ import ast
 import dataclasses
 import inspect
 import textwrap
-from functools import lru_cache
+from functools import cache
 
 from run.load import available
 from run.schema import RunConfig
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_docs(cls: type) -> dict[str, str]:
     """Attribute docstrings (a string literal right after a field) of a dataclass, as litgpt writes them."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
