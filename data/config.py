@@ -32,9 +32,9 @@ class DataConfig:
     """Seed of the data stream; each (rank, worker) derives its own stream from it."""
     mixture: Dict[str, float] = field(default_factory=_default_mixture)  # noqa: UP006
     """Task name -> sampling weight (relative, per document) in the synthetic task mixture."""
-    loss_on: str = "answers"
-    """Synthetic tasks: answers (only answer tokens are scored, as Zoology trains MQAR; filler text stays fully scored)
-    | all (every token, like plain text)."""
+    loss_on: str = "all"
+    """Synthetic tasks: all (every token scored, like plain text) | answers (only answer tokens, as Zoology trains
+    MQAR; filler text stays fully scored — the probes' regular-prompt loss then covers untrained prompt tokens)."""
     val_batches: int = 8
     """Batches in the fixed validation set (the same rows every validation run)."""
     pack_boundaries: Optional[bool] = None  # noqa: UP045

@@ -28,12 +28,12 @@ def test_train_batches_have_batch_size_by_seq_len():
         batch = next(it)
         assert batch["input_ids"].shape == batch["labels"].shape == (4, 32)
         assert batch["input_ids"].dtype == torch.long
-        scored = batch["labels"][:, :-1] != -100
-        assert scored.any() and (~scored).any()  # data.loss_on=answers: prompts are not scored
-        assert torch.equal(batch["labels"][:, :-1][scored], batch["input_ids"][:, 1:][scored])
-    dm = build_datamodule(DataConfig(**{**TINY, "loss_on": "all"}))
+        assert torch.equal(batch["labels"][:, :-1], batch["input_ids"][:, 1:])
+    dm = build_datamodule(DataConfig(**{**TINY, "loss_on": "answers"}))
     batch = next(iter(dm.train_dataloader()))
-    assert torch.equal(batch["labels"][:, :-1], batch["input_ids"][:, 1:])
+    scored = batch["labels"][:, :-1] != -100
+    assert scored.any() and (~scored).any()  # prompts are not scored
+    assert torch.equal(batch["labels"][:, :-1][scored], batch["input_ids"][:, 1:][scored])
 
 
 def test_answers_only_scores_exactly_the_answers():

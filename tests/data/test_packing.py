@@ -122,7 +122,7 @@ def test_text_batches_segments_start_with_bos_or_a_row_and_end_at_eos(tmp_path, 
 
 @pytest.mark.parametrize("flag", [True, False])
 def test_synthetic_stream_emits_cu_seqlens_when_asked(flag):
-    dm = build_datamodule(DataConfig(seq_len=64, batch_size=3, pack_boundaries=flag, loss_on="all"))
+    dm = build_datamodule(DataConfig(seq_len=64, batch_size=3, pack_boundaries=flag))
     batch = dm.consume(next(iter(dm.train_dataloader())))
     assert ("cu_seqlens" in batch) == flag
     if flag:
