@@ -18,44 +18,22 @@ from torch import nn
 
 from hybrid.config import ModelConfig
 from hybrid.linear.cache import LinearCache, check_call, run_kernel
-from hybrid.linear.dims import head_dims
-from hybrid.linear.flops import delta_rule_flops, effective_chunk
-from hybrid.linear.gates import a_log_param, beta_gate, dt_bias_param, mamba_decay
-from hybrid.linear.short_conv import ShortConv
+from hybrid.linear.delta_base import DeltaRuleMixer
+from hybrid.linear.gates import a_log_param, dt_bias_param, mamba_decay
 from hybrid.norm import GatedRMSNorm
 from hybrid.registry import register_linear
 from kernels import chunk_gated_delta_rule, fused_recurrent_gated_delta_rule
 
 
 @register_linear("gated_deltanet")
-class GatedDeltaNet(nn.Module):
+class GatedDeltaNet(DeltaRuleMixer):
     def __init__(self, cfg: ModelConfig, layer_idx: int):
-        super().__init__()
-        d = head_dims(cfg)
-        self.H, self.K, self.V = d.H, d.K, d.V
-        self.layer_idx = layer_idx
-        self.chunk_size = cfg.linear.chunk_size
-        self.allow_neg_eigval = cfg.linear.allow_neg_eigval
-        self.q_proj = nn.Linear(cfg.d_model, d.H * d.K, bias=False)
-        self.k_proj = nn.Linear(cfg.d_model, d.H * d.K, bias=False)
-        self.v_proj = nn.Linear(cfg.d_model, d.H * d.V, bias=False)
-        self.a_proj = nn.Linear(cfg.d_model, d.H, bias=False)
-        self.b_proj = nn.Linear(cfg.d_model, d.H, bias=False)
-        self.A_log = a_log_param(d.H)  # (H,)
-        self.dt_bias = dt_bias_param(d.H)  # (H,)
-        self.q_conv = ShortConv(d.H * d.K, cfg.linear.conv_size, "q")
-        self.k_conv = ShortConv(d.H * d.K, cfg.linear.conv_size, "k")
-        self.v_conv = ShortConv(d.H * d.V, cfg.linear.conv_size, "v")
-        self.g_proj = nn.Linear(cfg.d_model, d.H * d.V, bias=False)
-        self.o_norm = GatedRMSNorm(d.V, eps=cfg.norm_eps, act="silu")
-        self.o_proj = nn.Linear(d.H * d.V, cfg.d_model, bias=False)
-
-    def new_cache(self) -> LinearCache:
-        return LinearCache()
-
-    def compute_beta(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, d_model) -> write strength beta (B, T, H) in (0, 1), or (0, 2) with allow_neg_eigval."""
-        return beta_gate(self.b_proj(x), self.allow_neg_eigval)
+        super().__init__(cfg, layer_idx)
+        self.a_proj = nn.Linear(cfg.d_model, self.H, bias=False)
+        self.A_log = a_log_param(self.H)  # (H,)
+        self.dt_bias = dt_bias_param(self.H)  # (H,)
+        self.g_proj = nn.Linear(cfg.d_model, self.H * self.V, bias=False)
+        self.o_norm = GatedRMSNorm(self.V, eps=cfg.norm_eps, act="silu")
 
     def compute_decay(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, d_model) -> log decay g (B, T, H), <= 0, in fp32 (fp64 for a float64 module)."""
@@ -66,9 +44,7 @@ class GatedDeltaNet(nn.Module):
     ) -> tuple[torch.Tensor, LinearCache | None]:
         check_call(x, cache, cu_seqlens)
         B, T, _ = x.shape
-        q = self.q_conv(self.q_proj(x), cache, cu_seqlens).view(B, T, self.H, self.K)  # (B, T, H, K)
-        k = self.k_conv(self.k_proj(x), cache, cu_seqlens).view(B, T, self.H, self.K)  # (B, T, H, K)
-        v = self.v_conv(self.v_proj(x), cache, cu_seqlens).view(B, T, self.H, self.V)  # (B, T, H, V)
+        q, k, v = self.qkv(x, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
         g, beta = self.compute_decay(x), self.compute_beta(x)  # (B, T, H) each
         o = run_kernel(chunk_gated_delta_rule, fused_recurrent_gated_delta_rule, q, k, v, g, beta,
                        use_qk_l2norm_in_kernel=True, cache=cache, cu_seqlens=cu_seqlens,
@@ -76,9 +52,3 @@ class GatedDeltaNet(nn.Module):
         gate = self.g_proj(x).view(B, T, self.H, self.V)  # (B, T, H, V)
         o = self.o_norm(o, gate).reshape(B, T, self.H * self.V)
         return self.o_proj(o), cache
-
-    def flops_per_token(self, seq_len: int) -> float:
-        """Forward FLOPs per token of the mixing (no projections, convs or norms): the chunked gated delta rule,
-        H * (6 K V + 6 C K + 4 C V + 2 C^2 / 3), C = min(chunk_size, seq_len); the per-head decay only adds
-        elementwise work. See hybrid/linear/flops.py."""
-        return delta_rule_flops(self.H, self.K, self.V, effective_chunk(self.chunk_size, seq_len))

@@ -1,0 +1,52 @@
+"""What the three delta-rule mixers (deltanet, gated_deltanet, kda) share: q/k/v projections through short causal
+convs (SiLU), the write strength beta, the cache and the FLOP count. Each variant adds its decay and output gate."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hybrid.config import ModelConfig
+from hybrid.linear.cache import LinearCache
+from hybrid.linear.dims import head_dims
+from hybrid.linear.flops import delta_rule_flops, effective_chunk
+from hybrid.linear.gates import beta_gate
+from hybrid.linear.short_conv import ShortConv
+
+
+class DeltaRuleMixer(nn.Module):
+    def __init__(self, cfg: ModelConfig, layer_idx: int):
+        super().__init__()
+        d = head_dims(cfg)
+        self.H, self.K, self.V = d.H, d.K, d.V
+        self.layer_idx = layer_idx
+        self.chunk_size = cfg.linear.chunk_size
+        self.allow_neg_eigval = cfg.linear.allow_neg_eigval
+        self.q_proj = nn.Linear(cfg.d_model, d.H * d.K, bias=False)
+        self.k_proj = nn.Linear(cfg.d_model, d.H * d.K, bias=False)
+        self.v_proj = nn.Linear(cfg.d_model, d.H * d.V, bias=False)
+        self.b_proj = nn.Linear(cfg.d_model, d.H, bias=False)
+        self.q_conv = ShortConv(d.H * d.K, cfg.linear.conv_size, "q")
+        self.k_conv = ShortConv(d.H * d.K, cfg.linear.conv_size, "k")
+        self.v_conv = ShortConv(d.H * d.V, cfg.linear.conv_size, "v")
+        self.o_proj = nn.Linear(d.H * d.V, cfg.d_model, bias=False)
+
+    def new_cache(self) -> LinearCache:
+        return LinearCache()
+
+    def qkv(self, x: torch.Tensor, cache: LinearCache | None, cu_seqlens) -> tuple[torch.Tensor, ...]:
+        """(B, T, d_model) -> q, k (B, T, H, K) and v (B, T, H, V), each through its short conv (state in `cache`)."""
+        B, T, _ = x.shape
+        q = self.q_conv(self.q_proj(x), cache, cu_seqlens).view(B, T, self.H, self.K)
+        k = self.k_conv(self.k_proj(x), cache, cu_seqlens).view(B, T, self.H, self.K)
+        v = self.v_conv(self.v_proj(x), cache, cu_seqlens).view(B, T, self.H, self.V)
+        return q, k, v
+
+    def compute_beta(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, d_model) -> write strength beta (B, T, H) in (0, 1), or (0, 2) with allow_neg_eigval."""
+        return beta_gate(self.b_proj(x), self.allow_neg_eigval)
+
+    def flops_per_token(self, seq_len: int) -> float:
+        """Forward FLOPs per token of the mixing (no projections, convs or norms): the chunked delta rule,
+        H * (6 K V + 6 C K + 4 C V + 2 C^2 / 3), C = min(chunk_size, seq_len). A decay (per head or per key channel)
+        only adds elementwise work, not counted. See hybrid/linear/flops.py."""
+        return delta_rule_flops(self.H, self.K, self.V, effective_chunk(self.chunk_size, seq_len))
