@@ -1,6 +1,7 @@
 """What every benchmark row carries: device, library versions, date and commit; and appending to BENCHMARKS.md."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import platform
@@ -26,10 +27,8 @@ def environment() -> dict[str, str]:
     env = {"date": datetime.date.today().isoformat(), "commit": commit(), "python": platform.python_version(),
            "torch": torch.__version__}
     for name in ("triton", "lightning", "fla"):
-        try:
+        with contextlib.suppress(Exception):  # absent or broken optional package: just not reported
             env[name] = __import__(name).__version__
-        except Exception:  # noqa: BLE001 - absent or broken optional package: just not reported
-            pass
     if torch.cuda.is_available():
         env["device"] = torch.cuda.get_device_name(0)
         env["gpus"] = str(torch.cuda.device_count())

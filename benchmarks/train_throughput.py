@@ -51,7 +51,8 @@ def main() -> None:
             r = run_one(recipe, a.size, a.steps, a.overrides, Path(tmp))
             print(r, flush=True)
             results.append(r)
-    lines = ["| recipe | size | steps | tokens/s | MFU | loss (last 3 logs) | wall s |", "|---|---|---|---|---|---|---|"]
+    lines = ["| recipe | size | steps | tokens/s | MFU | loss (last 3 logs) | wall s |",
+             "|---|---|---|---|---|---|---|"]
     for r in results:
         if "error" in r:
             lines.append(f"| {r['recipe']} | {a.size} | {a.steps} | failed: {r['error']} | | | |")

@@ -15,7 +15,8 @@ def _parse_ratio(ratio: str) -> tuple[int, int]:
     try:
         n_lin, n_att = (int(p) for p in parts)
     except ValueError:
-        raise ValueError(f"model.ratio={ratio!r} is not 'L:A' with two integers, e.g. '3:1', '7:1', '1:0', '0:1'") from None
+        raise ValueError(
+            f"model.ratio={ratio!r} is not 'L:A' with two integers, e.g. '3:1', '7:1', '1:0', '0:1'") from None
     if n_lin < 0 or n_att < 0 or n_lin + n_att == 0:
         raise ValueError(f"model.ratio={ratio!r} needs non-negative counts, not both zero, e.g. '3:1'")
     return n_lin, n_att
@@ -45,7 +46,8 @@ def _unit_from_pattern(pattern: Any) -> tuple[list[str], bool]:
         raise ValueError(f"model.pattern={pattern!r} must be a string like 'LLLA' or a list like ['L','L','L','A']")
     bad = sorted({c for c in unit if c not in (LINEAR, ATTENTION)})
     if not unit or bad:
-        raise ValueError(f"model.pattern={pattern!r} may only contain 'L' (linear) and 'A' (attention); found {bad or 'nothing'}")
+        raise ValueError(f"model.pattern={pattern!r} may only contain 'L' (linear) and 'A' (attention); "
+                         f"found {bad or 'nothing'}")
     return unit, explicit
 
 

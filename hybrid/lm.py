@@ -82,7 +82,8 @@ class HybridLM(nn.Module):
                 new_caches.append(c)
         return self.head(self.norm(x)), new_caches
 
-    def loss(self, input_ids: torch.Tensor, labels: torch.Tensor, cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, input_ids: torch.Tensor, labels: torch.Tensor,
+             cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
         logits, _ = self(input_ids, cu_seqlens=cu_seqlens)
         return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
 

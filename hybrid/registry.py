@@ -1,4 +1,5 @@
-"""Mixers are built by name: adding a variant is one file plus one `@register_*` line; the stack never branches on names.
+"""Mixers are built by name: adding a variant is one file plus one `@register_*` line; the stack never branches on
+names.
 
 The decode contract every mixer honours:
     mixer = build_linear(cfg, layer_idx) | build_attention(cfg, layer_idx)      # cfg: ModelConfig

@@ -33,7 +33,8 @@ def make_run_dir(cfg: DictConfig) -> Path:
 
 
 def on_gpu(cfg: DictConfig) -> bool:
-    return cfg.trainer.accelerator in ("gpu", "cuda") or (cfg.trainer.accelerator == "auto" and torch.cuda.is_available())
+    accelerator = cfg.trainer.accelerator
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
 
 
 def precision(cfg: DictConfig) -> str:

@@ -1,4 +1,5 @@
-"""The one call into torch's scaled_dot_product_attention shared by the softmax mixers (causal, windowed, packed, GQA)."""
+"""The one call into torch's scaled_dot_product_attention that the softmax mixers share (causal, windowed, packed,
+GQA)."""
 
 from __future__ import annotations
 

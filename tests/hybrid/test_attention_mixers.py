@@ -166,7 +166,7 @@ def test_bad_config_raises(kind, overrides, match):
         make(kind, **overrides)
 
 
-# --- against naive references ----------------------------------------------------------------------------------------
+# --- against naive references -----------------------------------------------------------------------------------------
 
 
 def test_mha_matches_naive_causal_reference():
@@ -211,7 +211,7 @@ def test_swa_cache_stays_bounded():
     assert cache.k.untyped_storage().nbytes() == cache.k.numel() * cache.k.element_size()  # no hidden full copy
 
 
-# --- dsa ---------------------------------------------------------------------------------------------------------------
+# --- dsa --------------------------------------------------------------------------------------------------------------
 
 
 def test_dsa_with_topk_covering_everything_and_zero_bias_is_dense_attention():
@@ -259,7 +259,7 @@ def test_dsa_packed_selection_stays_in_document():
     assert chosen.sum(-1).tolist() == [min(5, t - s + 1) for t, s in enumerate(start.tolist())]
 
 
-# --- mla ---------------------------------------------------------------------------------------------------------------
+# --- mla --------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind, rope_dim", [("mla", 4), ("mla_nope", 0)])
@@ -281,7 +281,7 @@ def test_mla_nope_has_no_positional_encoding(kind, order_matters):
     assert torch.allclose(last, last_shuffled, **TOL) != order_matters
 
 
-# --- shared pieces -----------------------------------------------------------------------------------------------------
+# --- shared pieces ----------------------------------------------------------------------------------------------------
 
 
 def test_rope_depends_only_on_relative_position_and_spares_unrotated_dims():
