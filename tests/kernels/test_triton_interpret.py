@@ -1,5 +1,5 @@
-"""The Triton backend on small shapes (cases in triton_cases.py): natively when a CUDA GPU is present, else under
-the Triton interpreter on CPU, which is how CI runs the Triton kernels.
+"""The Triton backend on small shapes (cases in the `*_cases.py` files beside this one): natively when a CUDA GPU
+is present, else under the Triton interpreter on CPU, which is how CI runs the Triton kernels.
 
 The interpreter has to be switched on before triton.language is first imported (its library functions, tl.sum and
 the like, are built at import), and earlier test modules import it through lightning. So on CPU the cases run in a
@@ -7,6 +7,7 @@ fresh process with TRITON_INTERPRET=1; its output comes back in the failure mess
 """
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -14,16 +15,19 @@ from pathlib import Path
 
 import torch
 
-CASES = Path(__file__).with_name("triton_cases.py")
+CASES = sorted(str(p) for p in Path(__file__).parent.glob("*_cases.py"))  # every Triton case file
 ROOT = Path(__file__).resolve().parents[2]
 
 if torch.cuda.is_available():
-    from tests.kernels.triton_cases import *  # noqa: F403 -- the same cases, compiled for the GPU
+    # the same cases, compiled for the GPU: every test_ function of every case file becomes one of this module's
+    for _case_file in CASES:
+        _cases = importlib.import_module("tests.kernels." + Path(_case_file).stem)
+        globals().update({name: fn for name, fn in vars(_cases).items() if name.startswith("test_")})
 else:
 
     def test_triton_kernels_under_the_interpreter() -> None:
         env = dict(os.environ, TRITON_INTERPRET="1")
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CASES)], cwd=ROOT,
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CASES], cwd=ROOT,
                               env=env, capture_output=True, text=True, timeout=600)
         summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
         assert proc.returncode == 0, \
