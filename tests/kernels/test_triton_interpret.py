@@ -19,10 +19,10 @@ CASES = sorted(str(p) for p in Path(__file__).parent.glob("*_cases.py"))  # ever
 ROOT = Path(__file__).resolve().parents[2]
 
 if torch.cuda.is_available():
-    # the same cases, compiled for the GPU: every test_ function of every case file becomes one of this module's
+    # the same cases, compiled for the GPU: every public name of every case file (tests and fixtures)
     for _case_file in CASES:
         _cases = importlib.import_module("tests.kernels." + Path(_case_file).stem)
-        globals().update({name: fn for name, fn in vars(_cases).items() if name.startswith("test_")})
+        globals().update({name: fn for name, fn in vars(_cases).items() if not name.startswith("_")})
 else:
 
     def test_triton_kernels_under_the_interpreter() -> None:
