@@ -1,0 +1,208 @@
+"""Fused Triton forward of the delta rule's chunk-parallel part: one program per (chunk, batch * head).
+
+It computes, for one chunk of C tokens, everything `delta_rule/chunk.py: intra_chunk` builds with batched PyTorch:
+the causal decayed scores qk (j <= t) and kk (j < t), the unit-lower-triangular inverse Ainv = (I + beta kk)^-1
+(the WY/UT transform), U0 = Ainv (beta v), W = Ainv (beta k e^G), and the decayed keys, queries and chunk decay
+that the chunk-state kernel (`triton_chunk_state.py`) consumes. Inputs are read in place from the (B, T, H, .)
+layout with their strides (any float dtype); everything is computed and stored in float32, chunked (B, H, N, C, .).
+
+Numerics: every exponent is a difference G_later - G_earlier <= 0 of cumulative log decays, masked before exp.
+With per-channel decay the scores do not factor, so the (C, C) matrix is built from 16-token sub-blocks:
+  - an off-diagonal column block jb goes through its last row r = 16 jb + 15 as one tl.dot,
+    (q e^{G - G_r}) (k e^{G_r - G})^T, rows t > r and columns j in block jb, both factors in [0, 1];
+  - the 16 x 16 diagonal blocks are explicit: a static loop over the column m inside each block, all blocks at
+    once, with the decay sum_{i=j+1..t} g_i grown one gathered row of g at a time (no cumsum difference at all).
+With one decay per head it factors out: scores = (q k^T) * exp(G_t - G_j), masked to j <= t before the exp.
+
+The solve: forward substitution on the 16 x 16 diagonal blocks of I + A, all blocks side by side in one (C, C)
+tile (their columns are disjoint, so one row per block is updated per step: 15 steps), gives D^-1 of the
+block-diagonal part D; with E the strictly block-lower rest, N = D^-1 E is nilpotent (N^{C/16} = 0) and
+(I + A)^-1 = (I + N)^-1 D^-1 = (I - N)(I + N^2) D^-1 for C = 64 ((I - N) D^-1 for 32): four tl.dot in all,
+at full fp32 accuracy ("ieee", or "tf32x3" when the other products run in tf32).
+
+Head dims are tiled in blocks of BK (BV) columns: the scores accumulate over K-blocks, then a second pass computes
+W (recomputing the cheap cumsum) and U0 per block, so a 256 head dim never needs a 256-wide register tile.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from kernels.triton_support import block, dot_precision
+
+CHUNK_SIZES = (16, 32, 64)
+SUB = 16  # sub-block of the scores and of the solve: tl.dot's smallest tile
+
+
+@triton.jit
+def _intra_chunk_fwd_kernel(
+    Q, KEY, VAL, G, BETA,  # inputs, (B, T, H, .) with any strides
+    U0, W, KEND, DECAY, QDEC, QK, AINV,  # float32 outputs, contiguous (B, H, N, C, .)
+    T, H,
+    sq_b, sq_t, sq_h, sq_d, sk_b, sk_t, sk_h, sk_d, sv_b, sv_t, sv_h, sv_d, sg_b, sg_t, sg_h, sg_d, sb_b, sb_t, sb_h,
+    C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    PER_CHANNEL: tl.constexpr, PREC: tl.constexpr, SOLVE_PREC: tl.constexpr,
+):
+    i_n, i_bh = tl.program_id(0), tl.program_id(1)
+    i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    chunk = i_bh.to(tl.int64) * tl.num_programs(0) + i_n  # index into the (B, H, N) output grid
+
+    rc = tl.arange(0, C)  # row (token) inside the chunk
+    rt = (i_n * C + rc).to(tl.int64)  # token time
+    mt = rt < T  # the tail chunk is zero-padded: inert (q = k = v = g = beta = 0)
+    sub_start = (rc // SUB) * SUB  # first row of each row's diagonal sub-block
+    sub_row = rc % SUB  # row inside it
+    q_base = Q + i_b * sq_b + i_h * sq_h
+    k_base = KEY + i_b * sk_b + i_h * sk_h
+    v_base = VAL + i_b * sv_b + i_h * sv_h
+    g_base = G + i_b * sg_b + i_h * sg_h
+    cc_off = chunk * C * C + rc[:, None] * C + rc[None, :]
+    causal = rc[None, :] <= rc[:, None]  # (C, C) j <= t
+
+    beta = tl.load(BETA + i_b * sb_b + i_h * sb_h + rt * sb_t, mask=mt, other=0.0).to(tl.float32)  # (C,)
+    if not PER_CHANNEL:
+        Gh = tl.cumsum(tl.load(g_base + rt * sg_t, mask=mt, other=0.0).to(tl.float32), 0)  # (C,) per-head
+        Gh_last = tl.sum(tl.where(rc == C - 1, Gh, 0.0), 0)
+        tl.store(DECAY + chunk, tl.exp(Gh_last))
+
+    # ---- pass 1: decayed scores, accumulated over K-blocks; q e^G, k e^{G_C - G}, e^{G_C} stored on the way
+    qk = tl.zeros([C, C], dtype=tl.float32)
+    kk = tl.zeros([C, C], dtype=tl.float32)
+    for i_k in range(tl.cdiv(K, BK)):
+        rk = i_k * BK + tl.arange(0, BK)
+        mk = rk < K
+        m_ck = mt[:, None] & mk[None, :]
+        ck_off = chunk * C * K + rc[:, None] * K + rk[None, :]
+        q = tl.load(q_base + rt[:, None] * sq_t + rk[None, :] * sq_d, mask=m_ck, other=0.0).to(tl.float32)  # (C, BK)
+        k = tl.load(k_base + rt[:, None] * sk_t + rk[None, :] * sk_d, mask=m_ck, other=0.0).to(tl.float32)
+        if PER_CHANNEL:
+            g = tl.load(g_base + rt[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
+            Gc = tl.cumsum(g, 0)  # (C, BK) log decay since the chunk start
+            G_last = tl.sum(tl.where(rc[:, None] == C - 1, Gc, 0.0), 0)  # (BK,)
+            tl.store(QDEC + ck_off, q * tl.exp(Gc), mask=mk[None, :])
+            tl.store(KEND + ck_off, k * tl.exp(G_last[None, :] - Gc), mask=mk[None, :])
+            tl.store(DECAY + chunk * K + rk, tl.exp(G_last), mask=mk)
+
+            # Off-diagonal sub-blocks, one column block jb at a time, through its last row r.
+            for jb in tl.static_range(C // SUB - 1):
+                r = jb * SUB + SUB - 1
+                G_r = tl.sum(tl.where(rc[:, None] == r, Gc, 0.0), 0)  # (BK,)
+                to_r = tl.exp(tl.where(rc[:, None] > r, Gc - G_r[None, :], float("-inf")))  # rows t > r: e^{G_t-G_r}
+                from_r = tl.exp(tl.where((rc // SUB)[:, None] == jb, G_r[None, :] - Gc, float("-inf")))  # j in jb
+                k_j = k * from_r
+                qk += tl.dot(q * to_r, tl.trans(k_j), input_precision=PREC)
+                kk += tl.dot(k * to_r, tl.trans(k_j), input_precision=PREC)
+
+            # Diagonal sub-blocks: column j = sub_start + m of every block at once, m from the block's end down,
+            # so that the log decay sum_{i=j+1..t} g_i grows by one gathered row of g per step.
+            decay_log = tl.zeros([C, BK], dtype=tl.float32)
+            for mm in tl.static_range(SUB):
+                m = SUB - 1 - mm
+                if mm > 0:
+                    rg = rt - rc + sub_start + m + 1  # token j + 1
+                    g_next = tl.load(g_base + rg[:, None] * sg_t + rk[None, :] * sg_d,
+                                     mask=(rg < T)[:, None] & mk[None, :], other=0.0).to(tl.float32)
+                    decay_log = tl.where(sub_row[:, None] > m, decay_log + g_next, 0.0)
+                rj = rt - rc + sub_start + m  # token j
+                k_col = tl.load(k_base + rj[:, None] * sk_t + rk[None, :] * sk_d,
+                                mask=(rj < T)[:, None] & mk[None, :], other=0.0).to(tl.float32)  # (C, BK) k_j
+                k_col = k_col * tl.where(sub_row[:, None] >= m, tl.exp(decay_log), 0.0)  # exp of 0 where masked
+                at_col = rc[None, :] == (sub_start + m)[:, None]  # (C, C) column j of each row's block
+                qk += tl.where(at_col, tl.sum(q * k_col, 1)[:, None], 0.0)
+                kk += tl.where(at_col, tl.sum(k * k_col, 1)[:, None], 0.0)
+        else:
+            e_G = tl.exp(Gh)
+            tl.store(QDEC + ck_off, q * e_G[:, None], mask=mk[None, :])
+            tl.store(KEND + ck_off, k * tl.exp(Gh_last - Gh)[:, None], mask=mk[None, :])
+            qk += tl.dot(q, tl.trans(k), input_precision=PREC)
+            kk += tl.dot(k, tl.trans(k), input_precision=PREC)
+    if not PER_CHANNEL:
+        decay = tl.exp(tl.where(causal, Gh[:, None] - Gh[None, :], float("-inf")))  # (C, C)
+        qk *= decay
+        kk *= decay
+    tl.store(QK + cc_off, tl.where(causal, qk, 0.0))
+
+    # ---- the solve: Ainv = (I + A)^-1, A = beta kk strictly below the diagonal
+    A = tl.where(rc[None, :] < rc[:, None], kk * beta[:, None], 0.0)  # (C, C)
+    same_sub = (rc // SUB)[:, None] == (rc // SUB)[None, :]
+    X = tl.where(same_sub, -A, 0.0)  # becomes D^-1 - I, the diagonal blocks' inverses
+    for i in tl.static_range(1, SUB):
+        rows = (sub_row == i)[:, None]
+        a = tl.sum(tl.where(rows, X, 0.0), 0)  # (C,) row i of every diagonal block, side by side
+        a += tl.sum(a[:, None] * X, 0)  # rows < i of each block are final: X_t = -A_t - A_t X
+        X = tl.where(rows & same_sub, a[None, :], X)
+    Ainv = X + tl.where(rc[:, None] == rc[None, :], 1.0, 0.0)  # D^-1
+    if C > SUB:
+        N = tl.dot(Ainv, tl.where(same_sub, 0.0, A), input_precision=SOLVE_PREC)  # D^-1 E, strictly block-lower
+        Y = Ainv - tl.dot(N, Ainv, input_precision=SOLVE_PREC)  # (I - N) D^-1: exact for two blocks
+        if C > 2 * SUB:
+            N2 = tl.dot(N, N, input_precision=SOLVE_PREC)  # N^4 = 0 for four blocks
+            Y += tl.dot(N2, Y, input_precision=SOLVE_PREC)
+        Ainv = Y
+    tl.store(AINV + cc_off, Ainv)
+
+    # ---- pass 2: U0 = Ainv (beta v) and W = Ainv (beta k e^G), block by block
+    for i_v in range(tl.cdiv(V, BV)):
+        rv = i_v * BV + tl.arange(0, BV)
+        mv = rv < V
+        v = tl.load(v_base + rt[:, None] * sv_t + rv[None, :] * sv_d, mask=mt[:, None] & mv[None, :],
+                    other=0.0).to(tl.float32)  # (C, BV)
+        u0 = tl.dot(Ainv, v * beta[:, None], input_precision=PREC)
+        tl.store(U0 + chunk * C * V + rc[:, None] * V + rv[None, :], u0, mask=mv[None, :])
+    for i_k in range(tl.cdiv(K, BK)):
+        rk = i_k * BK + tl.arange(0, BK)
+        mk = rk < K
+        m_ck = mt[:, None] & mk[None, :]
+        k = tl.load(k_base + rt[:, None] * sk_t + rk[None, :] * sk_d, mask=m_ck, other=0.0).to(tl.float32)
+        if PER_CHANNEL:
+            g = tl.load(g_base + rt[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
+            k_in = k * tl.exp(tl.cumsum(g, 0)) * beta[:, None]
+        else:
+            k_in = k * (tl.exp(Gh) * beta)[:, None]
+        w = tl.dot(Ainv, k_in, input_precision=PREC)
+        tl.store(W + chunk * C * K + rc[:, None] * K + rk[None, :], w, mask=mk[None, :])
+
+
+def _check(chunk_size: int, q: torch.Tensor, g: torch.Tensor) -> None:
+    if chunk_size not in CHUNK_SIZES:
+        raise ValueError(f"intra_chunk_fwd: chunk_size must be one of {CHUNK_SIZES}, got {chunk_size}")
+    if g.shape[-1] not in (1, q.shape[-1]):
+        raise ValueError(f"intra_chunk_fwd: g's last dim must be 1 (per head) or K={q.shape[-1]} (per channel), "
+                         f"got {g.shape[-1]}")
+
+
+def _tile(n: int) -> int:
+    # Head-dim block: wide enough for efficient tl.dot, narrow enough that the ~10 (C, BK) fp32 tiles alive in
+    # the diagonal loop stay in registers (C=64, BK=64, 8 warps: 16 registers per tile per thread).
+    return min(block(n), 64)
+
+
+def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
+                    chunk_size: int, precision: str | None = None) -> tuple[torch.Tensor, ...]:
+    """q, k: (B, T, H, K) (q already scaled); v: (B, T, H, V); g: (B, T, H, D), D in {1, K}, log decay (zeros for
+    DeltaNet); beta: (B, T, H). Returns float32 (U0 (B,H,N,C,V), W (B,H,N,C,K), k_to_end (B,H,N,C,K),
+    decay_chunk (B,H,N,D), q_decayed (B,H,N,C,K), qk (B,H,N,C,C), Ainv (B,H,N,C,C)), N = ceil(T / C).
+
+    `precision` is tl.dot's input precision for the score and output products (default: `dot_precision` of the
+    input dtype; pass the model's when the inputs were upcast to float32); the solve always runs at fp32 accuracy.
+    """
+    _check(chunk_size, q, g)
+    B, T, H, K = q.shape
+    V, D, C = v.shape[-1], g.shape[-1], chunk_size
+    N = triton.cdiv(T, C)
+    precision = precision or dot_precision(q.dtype)
+    solve_precision = "ieee" if precision == "ieee" else "tf32x3"
+
+    def out(*shape):
+        return torch.empty(B, H, N, *shape, dtype=torch.float32, device=q.device)
+
+    U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = out(C, V), out(C, K), out(C, K), out(D), out(C, K), \
+        out(C, C), out(C, C)
+    g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
+    _intra_chunk_fwd_kernel[(N, B * H)](
+        q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv, T, H,
+        *q.stride(), *k.stride(), *v.stride(), *g_strides, *beta.stride(),
+        C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision, SOLVE_PREC=solve_precision,
+        num_warps=8 if C == 64 else 4, num_stages=1)
+    return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv
