@@ -1,0 +1,140 @@
+"""The fused intra-chunk forward kernel (`kernels/triton_intra_fwd.py`) against float64 references: the six chunk
+tensors of `delta_rule/chunk.py: intra_chunk` run in float64, and Ainv against torch.linalg.inv of I + A built from
+its definition. Per-head and per-channel decay, every chunk size, tails, padded head dims, strided and half
+precision inputs, strong decays.
+
+Run by test_triton_interpret.py: natively on a CUDA GPU, or on CPU in a fresh process with TRITON_INTERPRET=1.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kernels.delta_rule.chunk import intra_chunk
+from kernels.triton_intra_fwd import intra_chunk_fwd
+from kernels.triton_support import interpreting
+from tests.kernels.harness import assert_close, fresh_seed
+
+pytest.importorskip("triton")
+if not torch.cuda.is_available() and not interpreting():
+    raise RuntimeError("tests/kernels/intra_fwd_cases.py needs a CUDA GPU or TRITON_INTERPRET=1 set before Python "
+                       "starts")
+_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+_NAMES = ("U0", "W", "k_to_end", "decay_chunk", "q_decayed", "qk")
+_BOUND = {torch.float32: 1e-5, torch.bfloat16: 5e-3, torch.float16: 5e-3}
+
+
+def _inputs(B: int, T: int, H: int, K: int, V: int, per_channel: bool, seed: int, decay_scale: float | None = None):
+    """Float64 q (scaled), unit k, v, g <= 0 ((B, T, H, K) or (B, T, H, 1)), beta in (0, 1). decay_scale given:
+    g = -decay_scale * rand (strong decays), else logsigmoid(randn)."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+    D = K if per_channel else 1
+    g = F.logsigmoid(randn(B, T, H, D)) if decay_scale is None else \
+        -decay_scale * torch.rand(B, T, H, D, generator=gen, dtype=torch.float64)
+    return (randn(B, T, H, K) * K ** -0.5, F.normalize(randn(B, T, H, K), dim=-1), randn(B, T, H, V), g,
+            torch.sigmoid(randn(B, T, H)))
+
+
+def _ainv_reference(k: torch.Tensor, g: torch.Tensor, beta: torch.Tensor, C: int) -> torch.Tensor:
+    """(I + A)^-1 per chunk from the definition A_tj = beta_t sum_c k_tc k_jc e^{G_tc - G_jc} (j < t), float64."""
+    B, T, H, K = k.shape
+    N = -(-T // C)
+    pad = N * C - T
+
+    def chunks(x):  # (B, T, H, D) -> (B, H, N, C, D)
+        return F.pad(x, (0, 0, 0, 0, 0, pad)).reshape(B, N, C, H, -1).permute(0, 3, 1, 2, 4)
+
+    kc, Gc, bc = chunks(k), chunks(g).cumsum(-2), chunks(beta.unsqueeze(-1))
+    strict = torch.ones(C, C, dtype=torch.bool).tril(-1)[..., None]  # (C, C, 1)
+    log_decay = (Gc[..., :, None, :] - Gc[..., None, :, :]).masked_fill(~strict, float("-inf"))  # (.., C, C, D)
+    A = (kc[..., :, None, :] * kc[..., None, :, :] * log_decay.exp()).sum(-1) * bc
+    return torch.linalg.inv(torch.eye(C, dtype=torch.float64) + A)
+
+
+def _check(x: tuple[torch.Tensor, ...], C: int, dtype: torch.dtype, seed: int, strong: bool = False,
+           views: Callable | None = None) -> None:
+    """Run the kernel on x rounded to dtype (on the test device, through `views` if given: strided layouts of the
+    same values) and hold its seven outputs to float64."""
+    x = tuple(t.to(dtype).double() for t in x)  # round once; the references see the rounded values
+    args = tuple(t.to(_DEVICE, dtype) for t in x)
+    got = intra_chunk_fwd(*(views(*args) if views else args), C)
+    assert all(t.dtype == torch.float32 for t in got)
+    ref = intra_chunk(*x, C)
+    bound = _BOUND[dtype]
+    for name, out, want in zip(_NAMES, got, ref):
+        out = out.cpu()
+        if strong and name == "decay_chunk":
+            # whole-chunk decays of e^-hundreds underflow float32: hold them absolutely, not as a ratio
+            assert torch.isfinite(out).all() and torch.allclose(out.double(), want, rtol=bound, atol=1e-37), name
+            continue
+        assert_close(name, out, want, bound, seed)
+    assert_close("Ainv", got[6].cpu(), _ainv_reference(x[1], x[3], x[4], C), bound, seed)
+
+
+@pytest.mark.parametrize("per_channel", [True, False], ids=["kda", "gdn"])
+@pytest.mark.parametrize(("C", "T", "K", "V"), [(16, 45, 8, 6), (32, 40, 8, 6), (32, 77, 32, 16)])
+def test_intra_fwd_fp32_matches_reference(per_channel: bool, C: int, T: int, K: int, V: int) -> None:
+    seed = fresh_seed()
+    _check(_inputs(2, T, 2, K, V, per_channel, seed), C, torch.float32, seed)
+
+
+@pytest.mark.parametrize("per_channel", [True, False], ids=["kda", "gdn"])
+def test_intra_fwd_chunk_64_with_two_head_dim_blocks(per_channel: bool) -> None:
+    # K = 72 / V = 70: two 64-wide blocks each, the second mostly padding
+    seed = fresh_seed()
+    _check(_inputs(1, 70, 1, 72, 70, per_channel, seed), 64, torch.float32, seed)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("per_channel", [True, False], ids=["kda", "gdn"])
+def test_intra_fwd_half_precision_inputs(per_channel: bool, dtype: torch.dtype) -> None:
+    seed = fresh_seed()
+    _check(_inputs(1, 40, 2, 32, 16, per_channel, seed), 32, dtype, seed)
+
+
+@pytest.mark.parametrize("per_channel", [True, False], ids=["kda", "deltanet"])
+def test_intra_fwd_weak_decays_exercise_the_block_solve(per_channel: bool) -> None:
+    # with g = 0 (DeltaNet) or tiny decays the blocks of A far below the diagonal stay large, so every term of
+    # (I - N)(I + N^2) D^-1 matters
+    seed = fresh_seed()
+    x = _inputs(1, 64, 2, 8, 8, per_channel, seed, decay_scale=0.05 if per_channel else 0.0)
+    _check(x, 64, torch.float32, seed)
+
+
+@pytest.mark.parametrize("C", [16, 64])
+def test_intra_fwd_strong_decays_stay_finite_and_exact(C: int) -> None:
+    # g = -30 rand: e^{G_t} alone underflows and e^{-G_j} overflows; only differences through sub-block
+    # boundaries keep the scores finite and exact
+    seed = fresh_seed()
+    _check(_inputs(1, C + 5, 2, 16, 8, True, seed, decay_scale=30.0), C, torch.float32, seed, strong=True)
+
+
+def test_intra_fwd_reads_strided_inputs() -> None:
+    def views(q, k, v, g, beta):
+        B, T, H, K = q.shape
+        out = (q.transpose(1, 2).contiguous().transpose(1, 2),  # (B, H, T, K) memory
+               torch.cat((k, torch.zeros_like(k)), -1)[..., :K],  # a slice of a wider tensor
+               v.transpose(0, 1).contiguous().transpose(0, 1),  # (T, B, H, V) memory
+               g.transpose(2, 3).contiguous().transpose(2, 3),  # (B, T, K, H) memory: channel stride H
+               beta.transpose(1, 2).contiguous().transpose(1, 2))  # (B, H, T) memory
+        assert not any(x.is_contiguous() for x in out)
+        return out
+
+    seed = fresh_seed()
+    _check(_inputs(2, 37, 3, 16, 8, True, seed), 16, torch.float32, seed, views=views)
+
+
+def test_intra_fwd_bad_arguments_raise() -> None:
+    q = torch.randn(1, 20, 1, 8, device=_DEVICE)
+    beta = torch.rand(1, 20, 1, device=_DEVICE)
+    with pytest.raises(ValueError, match=r"intra_chunk_fwd: chunk_size must be one of \(16, 32, 64\), got 8"):
+        intra_chunk_fwd(q, q, q, -torch.rand(1, 20, 1, 1, device=_DEVICE), beta, 8)
+    with pytest.raises(ValueError, match=r"g's last dim must be 1 \(per head\) or K=8 \(per channel\), got 4"):
+        intra_chunk_fwd(q, q, q, -torch.rand(1, 20, 1, 4, device=_DEVICE), beta, 16)
