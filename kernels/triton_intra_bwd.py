@@ -218,7 +218,7 @@ def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, DDC, DQD, DQK, GCUM, DA, DQ
                 db += (tl.dot(tl.load(DQK + cols_cc), qr, input_precision=PREC)
                        + tl.dot(tl.load(DA + cols_cc), kbr, input_precision=PREC)) * tl.exp(G_r[None, :] - Gi)
             # Diagonal block: explicit per-channel decay, one column j at a time.
-            for jj in range(S):
+            for jj in tl.static_range(S):  # unrolled: the column loads do not wait on the previous column
                 j = i * S + jj
                 k_j = tl.load(k_ptr + (i_n * C + j) * s_kt + ck * s_kd, mask=mk & (ck * 0 + i_n * C + j < T),
                               other=0.0).to(tl.float32)  # (BK,)

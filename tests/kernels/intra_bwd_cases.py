@@ -54,8 +54,9 @@ def _ainv(k: torch.Tensor, g: torch.Tensor, beta: torch.Tensor, C: int) -> torch
 
 
 def _check(gate: str, dtype: torch.dtype, T: int, K: int, V: int, C: int, bound: float, *, B: int = 1, H: int = 2,
-           decay: str = "normal", strided: bool = False) -> dict[str, float]:
-    """Kernel vs float64 autograd for one case; asserts every gradient within `bound` and returns the ratios."""
+           decay: str = "normal", strided: bool = False, dg_bound: float | None = None) -> dict[str, float]:
+    """Kernel vs float64 autograd for one case; asserts every gradient within `bound` (dg within `dg_bound` when
+    given) and returns the ratios."""
     seed = fresh_seed()
     x = {n: t.to(dtype).double() for n, t in _inputs(gate, B, T, H, K, V, seed, decay).items()}  # round once
     ref_x = {n: t.clone().requires_grad_() for n, t in x.items()}
@@ -75,7 +76,7 @@ def _check(gate: str, dtype: torch.dtype, T: int, K: int, V: int, C: int, bound:
     ratios = {}
     for name, got_t, ref_t in zip(_GRADS, got, ref):
         assert got_t.dtype == torch.float32, f"{name}: dtype {got_t.dtype}; {seed_note(seed)}"
-        assert_close(name, got_t.cpu(), ref_t, bound, seed)
+        assert_close(name, got_t.cpu(), ref_t, dg_bound if name == "dg" and dg_bound else bound, seed)
         ratios[name] = error_ratio(got_t.cpu(), ref_t)
     print(gate, dtype, T, K, V, C, decay, {n: f"{r:.1e}" for n, r in ratios.items()})
     return ratios
@@ -96,14 +97,15 @@ def test_intra_bwd_chunk_64_and_several_head_dim_blocks(gate: str) -> None:
 
 @pytest.mark.parametrize("gate", ["channel", "head"])
 def test_intra_bwd_bf16_inputs(gate: str) -> None:
-    _check(gate, torch.bfloat16, 40, 32, 16, 16, 2e-2)
+    _check(gate, torch.bfloat16, 48, 32, 16, 16, 2e-2)  # T a multiple of C: no tail chunk
 
 
 @pytest.mark.parametrize("C", [16, 32])
 def test_intra_bwd_strong_decays_stay_finite_and_accurate(C: int) -> None:
-    # g = -30 * rand: chunk decays reach e^{-900}; any exp(G_t) * exp(-G_j) split would overflow to inf
-    _check("channel", torch.float32, 50, 16, 8, C, 1e-4, decay="strong")
-    _check("head", torch.float32, 50, 16, 8, C, 1e-5, decay="strong")
+    # g = -30 * rand: chunk decays reach e^{-900}; any exp(G_t) * exp(-G_j) split would overflow to inf. dg sums
+    # terms that cancel: float32 autograd through the PyTorch intra_chunk itself lands at 3e-6..7e-6 here, so 5e-5.
+    for gate in ("channel", "head"):
+        _check(gate, torch.float32, 50, 16, 8, C, 1e-5, decay="strong", dg_bound=5e-5)
 
 
 def test_intra_bwd_reads_strided_inputs() -> None:
