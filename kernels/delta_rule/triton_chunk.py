@@ -1,9 +1,10 @@
-"""Chunked gated delta rule on the Triton backend: chunk-parallel WY/UT part batched, chunk recurrence in Triton.
+"""Chunked gated delta rule on the Triton backend: two fused kernel pairs, chunk-parallel part then chunk recurrence.
 
-Same algorithm and plumbing as the PyTorch path (`chunk.py`): `intra_chunk` builds, for all chunks at once, the
-decayed scores and the unit-lower-triangular solve, in float32 with log-space decays; the sequential walk over
-chunks, which PyTorch runs as a Python loop of T / C steps, is one Triton kernel forward and one backward
-(`kernels/triton_chunk_state.py`). Autograd differentiates the batched part; the kernel pair has its own backward.
+Same algorithm and plumbing as the PyTorch path (`chunk.py`). The chunk-parallel part (decayed scores, the
+unit-lower-triangular WY/UT solve, U0 and W) is one Triton kernel per chunk forward and one backward
+(`kernels/triton_intra_chunk.py`, the fused form of `intra_chunk`), in float32 with log-space decays; the sequential
+walk over chunks, which PyTorch runs as a Python loop of T / C steps, is one Triton kernel forward and one backward
+(`kernels/triton_chunk_state.py`).
 
 float64 inputs stay on the PyTorch path (the kernels compute in float32); chunks are clamped to [16, 64] tokens
 because tl.dot needs 16-wide tiles and the state tiles must fit in registers (results do not depend on the chunk
@@ -14,9 +15,10 @@ from __future__ import annotations
 import torch
 
 from kernels.chunking import effective_chunk_size, from_chunks
-from kernels.delta_rule.chunk import as_channel_gate, chunk_gated_delta_rule_torch, intra_chunk
+from kernels.delta_rule.chunk import as_channel_gate, chunk_gated_delta_rule_torch
 from kernels.torch_runner import run_core
 from kernels.triton_chunk_state import chunk_state
+from kernels.triton_intra_chunk import intra_chunk_triton
 from kernels.triton_support import MIN_BLOCK, dot_precision
 
 MAX_CHUNK = 64
@@ -49,7 +51,9 @@ def chunk_gated_delta_rule_triton(
 
     def core(q, k, v, g, beta, h0):
         T, K = q.shape[1], q.shape[-1]
-        U0, W, k_to_end, decay_chunk, q_decayed, qk = intra_chunk(q, k, v, g, beta, triton_chunk_size(chunk_size, T))
+        # the inputs arrive upcast to float32; the products keep the precision of the caller's dtype
+        U0, W, k_to_end, decay_chunk, q_decayed, qk = intra_chunk_triton(q, k, v, g, beta,
+                                                                         triton_chunk_size(chunk_size, T), precision)
         decay_chunk = decay_chunk.expand(*decay_chunk.shape[:-1], K)  # per-head decay: the same for every key row
         o, S = chunk_state(W, U0, k_to_end, decay_chunk, q_decayed, qk, h0, precision)
         return from_chunks(o, T), S
