@@ -17,8 +17,10 @@ With one decay per head it factors out: scores = (q k^T) * exp(G_t - G_j), maske
 The solve: forward substitution on the 16 x 16 diagonal blocks of I + A, all blocks side by side in one (C, C)
 tile (their columns are disjoint, so one row per block is updated per step: 15 steps), gives D^-1 of the
 block-diagonal part D; with E the strictly block-lower rest, N = D^-1 E is nilpotent (N^{C/16} = 0) and
-(I + A)^-1 = (I + N)^-1 D^-1 = (I - N)(I + N^2) D^-1 for C = 64 ((I - N) D^-1 for 32): four tl.dot in all,
-at full fp32 accuracy ("ieee", or "tf32x3" when the other products run in tf32).
+(I + A)^-1 = (I + N)^-1 D^-1 = (I - N)(I + N^2) D^-1 for C = 64 ((I - N) D^-1 for 32): four tl.dot in all, at
+the products' precision. In tf32 (bf16 / fp16 inputs) that costs Ainv ~7e-4 relative error at worst (emulated with
+truncation, C = 64, near-parallel keys, no decay), below the input rounding and the tf32 error of U0 = Ainv (beta v)
+itself; tf32x3 would make it ~1e-7 but spills registers at C = 64.
 
 Head dims are tiled in blocks of BK (BV) columns: the scores accumulate over K-blocks, then a second pass computes
 W (recomputing the cheap cumsum) and U0 per block, so a 256 head dim never needs a 256-wide register tile.
@@ -32,7 +34,7 @@ import triton.language as tl
 from kernels.triton_support import block, dot_precision
 
 CHUNK_SIZES = (16, 32, 64)
-SUB = 16  # sub-block of the scores and of the solve: tl.dot's smallest tile
+SUB = tl.constexpr(16)  # sub-block of the scores and the solve, tl.dot's smallest tile (constexpr: read in kernels)
 
 
 @triton.jit
@@ -42,27 +44,34 @@ def _intra_chunk_fwd_kernel(
     T, H,
     sq_b, sq_t, sq_h, sq_d, sk_b, sk_t, sk_h, sk_d, sv_b, sv_t, sv_h, sv_d, sg_b, sg_t, sg_h, sg_d, sb_b, sb_t, sb_h,
     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    PER_CHANNEL: tl.constexpr, PREC: tl.constexpr, SOLVE_PREC: tl.constexpr,
+    PER_CHANNEL: tl.constexpr, PREC: tl.constexpr,
 ):
     i_n, i_bh = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
+    t0 = i_n.to(tl.int64) * C  # first token of the chunk
     chunk = i_bh.to(tl.int64) * tl.num_programs(0) + i_n  # index into the (B, H, N) output grid
+    # 64-bit arithmetic once, on the chunk's base pointers; 32-bit offsets inside the chunk
+    q_base = Q + i_b * sq_b + i_h * sq_h + t0 * sq_t
+    k_base = KEY + i_b * sk_b + i_h * sk_h + t0 * sk_t
+    v_base = VAL + i_b * sv_b + i_h * sv_h + t0 * sv_t
+    g_base = G + i_b * sg_b + i_h * sg_h + t0 * sg_t
+    U0 += chunk * C * V
+    W += chunk * C * K
+    KEND += chunk * C * K
+    QDEC += chunk * C * K
+    QK += chunk * C * C
+    AINV += chunk * C * C
 
     rc = tl.arange(0, C)  # row (token) inside the chunk
-    rt = (i_n * C + rc).to(tl.int64)  # token time
-    mt = rt < T  # the tail chunk is zero-padded: inert (q = k = v = g = beta = 0)
+    mt = rc < T - t0  # the tail chunk is zero-padded: inert (q = k = v = g = beta = 0)
     sub_start = (rc // SUB) * SUB  # first row of each row's diagonal sub-block
     sub_row = rc % SUB  # row inside it
-    q_base = Q + i_b * sq_b + i_h * sq_h
-    k_base = KEY + i_b * sk_b + i_h * sk_h
-    v_base = VAL + i_b * sv_b + i_h * sv_h
-    g_base = G + i_b * sg_b + i_h * sg_h
-    cc_off = chunk * C * C + rc[:, None] * C + rc[None, :]
+    cc_off = rc[:, None] * C + rc[None, :]
     causal = rc[None, :] <= rc[:, None]  # (C, C) j <= t
 
-    beta = tl.load(BETA + i_b * sb_b + i_h * sb_h + rt * sb_t, mask=mt, other=0.0).to(tl.float32)  # (C,)
+    beta = tl.load(BETA + i_b * sb_b + i_h * sb_h + (t0 + rc) * sb_t, mask=mt, other=0.0).to(tl.float32)  # (C,)
     if not PER_CHANNEL:
-        Gh = tl.cumsum(tl.load(g_base + rt * sg_t, mask=mt, other=0.0).to(tl.float32), 0)  # (C,) per-head
+        Gh = tl.cumsum(tl.load(g_base + rc * sg_t, mask=mt, other=0.0).to(tl.float32), 0)  # (C,) per-head
         Gh_last = tl.sum(tl.where(rc == C - 1, Gh, 0.0), 0)
         tl.store(DECAY + chunk, tl.exp(Gh_last))
 
@@ -73,11 +82,11 @@ def _intra_chunk_fwd_kernel(
         rk = i_k * BK + tl.arange(0, BK)
         mk = rk < K
         m_ck = mt[:, None] & mk[None, :]
-        ck_off = chunk * C * K + rc[:, None] * K + rk[None, :]
-        q = tl.load(q_base + rt[:, None] * sq_t + rk[None, :] * sq_d, mask=m_ck, other=0.0).to(tl.float32)  # (C, BK)
-        k = tl.load(k_base + rt[:, None] * sk_t + rk[None, :] * sk_d, mask=m_ck, other=0.0).to(tl.float32)
+        ck_off = rc[:, None] * K + rk[None, :]
+        q = tl.load(q_base + rc[:, None] * sq_t + rk[None, :] * sq_d, mask=m_ck, other=0.0).to(tl.float32)  # (C, BK)
+        k = tl.load(k_base + rc[:, None] * sk_t + rk[None, :] * sk_d, mask=m_ck, other=0.0).to(tl.float32)
         if PER_CHANNEL:
-            g = tl.load(g_base + rt[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
+            g = tl.load(g_base + rc[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
             Gc = tl.cumsum(g, 0)  # (C, BK) log decay since the chunk start
             G_last = tl.sum(tl.where(rc[:, None] == C - 1, Gc, 0.0), 0)  # (BK,)
             tl.store(QDEC + ck_off, q * tl.exp(Gc), mask=mk[None, :])
@@ -95,20 +104,21 @@ def _intra_chunk_fwd_kernel(
                 kk += tl.dot(k * to_r, tl.trans(k_j), input_precision=PREC)
 
             # Diagonal sub-blocks: column j = sub_start + m of every block at once, m from the block's end down,
-            # so that the log decay sum_{i=j+1..t} g_i grows by one gathered row of g per step.
+            # so that the log decay sum_{i=j+1..t} g_i grows by one gathered row of g per step. A loop, not
+            # unrolled: unrolled, the compiler hoists all 31 gathered (C, BK) loads and spills.
             decay_log = tl.zeros([C, BK], dtype=tl.float32)
-            for mm in tl.static_range(SUB):
+            for mm in range(SUB):
                 m = SUB - 1 - mm
-                if mm > 0:
-                    rg = rt - rc + sub_start + m + 1  # token j + 1
-                    g_next = tl.load(g_base + rg[:, None] * sg_t + rk[None, :] * sg_d,
-                                     mask=(rg < T)[:, None] & mk[None, :], other=0.0).to(tl.float32)
-                    decay_log = tl.where(sub_row[:, None] > m, decay_log + g_next, 0.0)
-                rj = rt - rc + sub_start + m  # token j
+                rg = sub_start + m + 1  # token j + 1 (in the next block for m = 15: masked, the sum stays 0)
+                later = sub_row > m
+                g_next = tl.load(g_base + rg[:, None] * sg_t + rk[None, :] * sg_d,
+                                 mask=(later & (rg < T - t0))[:, None] & mk[None, :], other=0.0).to(tl.float32)
+                decay_log = tl.where(later[:, None], decay_log + g_next, 0.0)
+                rj = sub_start + m  # token j
                 k_col = tl.load(k_base + rj[:, None] * sk_t + rk[None, :] * sk_d,
-                                mask=(rj < T)[:, None] & mk[None, :], other=0.0).to(tl.float32)  # (C, BK) k_j
+                                mask=(rj < T - t0)[:, None] & mk[None, :], other=0.0).to(tl.float32)  # (C, BK) k_j
                 k_col = k_col * tl.where(sub_row[:, None] >= m, tl.exp(decay_log), 0.0)  # exp of 0 where masked
-                at_col = rc[None, :] == (sub_start + m)[:, None]  # (C, C) column j of each row's block
+                at_col = rc[None, :] == rj[:, None]  # (C, C) column j of each row's block
                 qk += tl.where(at_col, tl.sum(q * k_col, 1)[:, None], 0.0)
                 kk += tl.where(at_col, tl.sum(k * k_col, 1)[:, None], 0.0)
         else:
@@ -134,11 +144,11 @@ def _intra_chunk_fwd_kernel(
         X = tl.where(rows & same_sub, a[None, :], X)
     Ainv = X + tl.where(rc[:, None] == rc[None, :], 1.0, 0.0)  # D^-1
     if C > SUB:
-        N = tl.dot(Ainv, tl.where(same_sub, 0.0, A), input_precision=SOLVE_PREC)  # D^-1 E, strictly block-lower
-        Y = Ainv - tl.dot(N, Ainv, input_precision=SOLVE_PREC)  # (I - N) D^-1: exact for two blocks
+        N = tl.dot(Ainv, tl.where(same_sub, 0.0, A), input_precision=PREC)  # D^-1 E, strictly block-lower
+        Y = Ainv - tl.dot(N, Ainv, input_precision=PREC)  # (I - N) D^-1: exact for two blocks
         if C > 2 * SUB:
-            N2 = tl.dot(N, N, input_precision=SOLVE_PREC)  # N^4 = 0 for four blocks
-            Y += tl.dot(N2, Y, input_precision=SOLVE_PREC)
+            N2 = tl.dot(N, N, input_precision=PREC)  # N^4 = 0 for four blocks
+            Y += tl.dot(N2, Y, input_precision=PREC)
         Ainv = Y
     tl.store(AINV + cc_off, Ainv)
 
@@ -146,22 +156,22 @@ def _intra_chunk_fwd_kernel(
     for i_v in range(tl.cdiv(V, BV)):
         rv = i_v * BV + tl.arange(0, BV)
         mv = rv < V
-        v = tl.load(v_base + rt[:, None] * sv_t + rv[None, :] * sv_d, mask=mt[:, None] & mv[None, :],
+        v = tl.load(v_base + rc[:, None] * sv_t + rv[None, :] * sv_d, mask=mt[:, None] & mv[None, :],
                     other=0.0).to(tl.float32)  # (C, BV)
         u0 = tl.dot(Ainv, v * beta[:, None], input_precision=PREC)
-        tl.store(U0 + chunk * C * V + rc[:, None] * V + rv[None, :], u0, mask=mv[None, :])
+        tl.store(U0 + rc[:, None] * V + rv[None, :], u0, mask=mv[None, :])
     for i_k in range(tl.cdiv(K, BK)):
         rk = i_k * BK + tl.arange(0, BK)
         mk = rk < K
         m_ck = mt[:, None] & mk[None, :]
-        k = tl.load(k_base + rt[:, None] * sk_t + rk[None, :] * sk_d, mask=m_ck, other=0.0).to(tl.float32)
+        k = tl.load(k_base + rc[:, None] * sk_t + rk[None, :] * sk_d, mask=m_ck, other=0.0).to(tl.float32)
         if PER_CHANNEL:
-            g = tl.load(g_base + rt[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
+            g = tl.load(g_base + rc[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
             k_in = k * tl.exp(tl.cumsum(g, 0)) * beta[:, None]
         else:
             k_in = k * (tl.exp(Gh) * beta)[:, None]
         w = tl.dot(Ainv, k_in, input_precision=PREC)
-        tl.store(W + chunk * C * K + rc[:, None] * K + rk[None, :], w, mask=mk[None, :])
+        tl.store(W + rc[:, None] * K + rk[None, :], w, mask=mk[None, :])
 
 
 def _check(chunk_size: int, q: torch.Tensor, g: torch.Tensor) -> None:
@@ -173,9 +183,10 @@ def _check(chunk_size: int, q: torch.Tensor, g: torch.Tensor) -> None:
 
 
 def _tile(n: int) -> int:
-    # Head-dim block: wide enough for efficient tl.dot, narrow enough that the ~10 (C, BK) fp32 tiles alive in
-    # the diagonal loop stay in registers (C=64, BK=64, 8 warps: 16 registers per tile per thread).
-    return min(block(n), 64)
+    # Head-dim block. Compiled offline for sm_90 (bf16 inputs, tf32 products), BK = BV = 32 keeps every chunk size
+    # and K = V = 128 / 256 free of register spills (C = 64 with 8 warps: 236 registers, C = 32 with 4: 246);
+    # BK = 64 spills a few hundred bytes per thread. (fp32 inputs, "ieee" products, spill: FMA dots.)
+    return min(block(n), 32)
 
 
 def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
@@ -192,7 +203,6 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     V, D, C = v.shape[-1], g.shape[-1], chunk_size
     N = triton.cdiv(T, C)
     precision = precision or dot_precision(q.dtype)
-    solve_precision = "ieee" if precision == "ieee" else "tf32x3"
 
     def out(*shape):
         return torch.empty(B, H, N, *shape, dtype=torch.float32, device=q.device)
@@ -203,6 +213,6 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     _intra_chunk_fwd_kernel[(N, B * H)](
         q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv, T, H,
         *q.stride(), *k.stride(), *v.stride(), *g_strides, *beta.stride(),
-        C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision, SOLVE_PREC=solve_precision,
+        C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision,
         num_warps=8 if C == 64 else 4, num_stages=1)
     return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv

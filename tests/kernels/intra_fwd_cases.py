@@ -87,8 +87,8 @@ def test_intra_fwd_fp32_matches_reference(per_channel: bool, C: int, T: int, K: 
 
 
 @pytest.mark.parametrize("per_channel", [True, False], ids=["kda", "gdn"])
-def test_intra_fwd_chunk_64_with_two_head_dim_blocks(per_channel: bool) -> None:
-    # K = 72 / V = 70: two 64-wide blocks each, the second mostly padding
+def test_intra_fwd_chunk_64_with_several_head_dim_blocks(per_channel: bool) -> None:
+    # K = 72 / V = 70: three 32-wide blocks each, the last mostly padding
     seed = fresh_seed()
     _check(_inputs(1, 70, 1, 72, 70, per_channel, seed), 64, torch.float32, seed)
 
