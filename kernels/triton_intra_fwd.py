@@ -10,8 +10,8 @@ Numerics: every exponent is a difference G_later - G_earlier <= 0 of cumulative 
 With per-channel decay the scores do not factor, so the (C, C) matrix is built from 16-token sub-blocks:
   - an off-diagonal column block jb goes through its last row r = 16 jb + 15 as one tl.dot,
     (q e^{G - G_r}) (k e^{G_r - G})^T, rows t > r and columns j in block jb, both factors in [0, 1];
-  - the 16 x 16 diagonal blocks are explicit: a static loop over the column m inside each block, all blocks at
-    once, with the decay sum_{i=j+1..t} g_i grown one gathered row of g at a time (no cumsum difference at all).
+  - the 16 x 16 diagonal blocks are explicit: a loop over the column m inside each block, all blocks at once,
+    with the decay sum_{i=j+1..t} g_i grown one gathered row of g at a time (no cumsum difference at all).
 With one decay per head it factors out: scores = (q k^T) * exp(G_t - G_j), masked to j <= t before the exp.
 
 The solve: forward substitution on the 16 x 16 diagonal blocks of I + A, all blocks side by side in one (C, C)
