@@ -183,9 +183,10 @@ def _check(chunk_size: int, q: torch.Tensor, g: torch.Tensor) -> None:
 
 
 def _tile(n: int) -> int:
-    # Head-dim block. Compiled offline for sm_90 (bf16 inputs, tf32 products), BK = BV = 32 keeps every chunk size
-    # and K = V = 128 / 256 free of register spills (C = 64 with 8 warps: 236 registers, C = 32 with 4: 246);
-    # BK = 64 spills a few hundred bytes per thread. (fp32 inputs, "ieee" products, spill: FMA dots.)
+    # Head-dim block. Compiled offline for sm_90 (bf16 or fp32 inputs, tf32 products), BK = BV = 32 keeps every
+    # chunk size and K = V = 128 / 256 free of register spills (C = 64, 8 warps: ~248 registers; C = 32, 4 warps:
+    # ~233), unit or arbitrary head-dim strides; 64 spills a few hundred bytes when the stride is not specialised
+    # to 1. ("ieee" products, for fp32 models, spill ~1.5 KB at C = 64: FMA dots.) Worth autotuning on the GPU.
     return min(block(n), 32)
 
 
@@ -196,7 +197,7 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     decay_chunk (B,H,N,D), q_decayed (B,H,N,C,K), qk (B,H,N,C,C), Ainv (B,H,N,C,C)), N = ceil(T / C).
 
     `precision` is tl.dot's input precision for the score and output products (default: `dot_precision` of the
-    input dtype; pass the model's when the inputs were upcast to float32); the solve always runs at fp32 accuracy.
+    input dtype; pass the model's when the inputs were upcast to float32), the solve's included.
     """
     _check(chunk_size, q, g)
     B, T, H, K = q.shape
