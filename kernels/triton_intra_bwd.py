@@ -262,8 +262,9 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
                     chunk_size: int, U0: torch.Tensor, W: torch.Tensor, Ainv: torch.Tensor,
                     dU0: torch.Tensor | None, dW: torch.Tensor | None, dk_to_end: torch.Tensor | None,
                     ddecay_chunk: torch.Tensor | None, dq_decayed: torch.Tensor | None,
-                    dqk: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-    """Gradients of `intra_chunk_fwd` (see the module docstring).
+                    dqk: torch.Tensor | None, precision: str | None = None) -> tuple[torch.Tensor, ...]:
+    """Gradients of `intra_chunk_fwd` (see the module docstring); `precision` is tl.dot's (default: from q's dtype,
+    which is float32 when the caller has upcast half-precision inputs, so it passes the model dtype's).
 
     q, k: (B, T, H, K); v: (B, T, H, V); g: (B, T, H, D), D in {1, K}; beta: (B, T, H), any float dtype and strides.
     U0 (B, H, N, C, V), W (B, H, N, C, K), Ainv (B, H, N, C, C): the forward's saved outputs; dU0, dW, dk_to_end
@@ -287,7 +288,7 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     f32 = dict(dtype=torch.float32, device=q.device)
     dq, dk = torch.empty(B, T, H, K, **f32), torch.empty(B, T, H, K, **f32)
     dv, dg, dbeta = torch.empty(B, T, H, V, **f32), torch.empty(B, T, H, D, **f32), torch.empty(B, T, H, **f32)
-    prec, grid = dot_precision(q.dtype), (N, B * H)
+    prec, grid = precision or dot_precision(q.dtype), (N, B * H)
     BK, BV = min(block(K), 64), min(block(V), 64)
     warps = 4 if C <= 32 else 8
     if D == 1:

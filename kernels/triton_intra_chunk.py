@@ -15,7 +15,8 @@ from kernels.triton_intra_bwd import intra_chunk_bwd
 from kernels.triton_intra_fwd import intra_chunk_fwd
 
 
-def intra_chunk_bwd_torch(q, k, v, g, beta, chunk_size: int, U0, W, Ainv, *grads) -> tuple[torch.Tensor, ...]:
+def intra_chunk_bwd_torch(q, k, v, g, beta, chunk_size: int, U0, W, Ainv, *grads,
+                          precision: str | None = None) -> tuple[torch.Tensor, ...]:
     """`intra_chunk_bwd`'s contract (U0, W, Ainv unused) by autograd through the float32 PyTorch `intra_chunk`."""
     T = q.shape[1]
     pad = -T % chunk_size  # padded to whole chunks, so intra_chunk never shrinks the chunk for a short T
@@ -37,14 +38,14 @@ class IntraChunk(torch.autograd.Function):
     def forward(ctx, q, k, v, g, beta, chunk_size: int, precision: str | None = None):
         U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = intra_chunk_fwd(q, k, v, g, beta, chunk_size, precision)
         ctx.save_for_backward(q, k, v, g, beta, U0, W, Ainv)
-        ctx.chunk_size = chunk_size
+        ctx.chunk_size, ctx.precision = chunk_size, precision
         return U0, W, k_to_end, decay_chunk, q_decayed, qk
 
     @staticmethod
     def backward(ctx, dU0, dW, dk_to_end, ddecay_chunk, dq_decayed, dqk):
         q, k, v, g, beta, U0, W, Ainv = ctx.saved_tensors
         grads = BACKWARD(q, k, v, g, beta, ctx.chunk_size, U0, W, Ainv,
-                         dU0, dW, dk_to_end, ddecay_chunk, dq_decayed, dqk)
+                         dU0, dW, dk_to_end, ddecay_chunk, dq_decayed, dqk, precision=ctx.precision)
         return (*(d.to(x.dtype) for d, x in zip(grads, (q, k, v, g, beta))), None, None)
 
 
