@@ -54,6 +54,7 @@ class PackedDataModule(L.LightningDataModule):
                 raise ValueError(f"data.{key}={getattr(cfg, key)} must be >= 0")
         self.cfg = cfg
         self.boundaries = self.boundaries_default if cfg.pack_boundaries is None else bool(cfg.pack_boundaries)
+        self.unscore_continued = False  # the synthetic module turns it on for data.loss_on=answers
         self.resume = ResumeTracker()
         self._val: _Rows | None = None
 
@@ -69,7 +70,8 @@ class PackedDataModule(L.LightningDataModule):
         slots = max(1, self.cfg.num_workers)
         phase, states = self.resume.start(rank, world, slots)
         return PackedBatches(self.sources, self.cfg.seq_len, self.cfg.batch_size, self.boundaries,
-                             rank=rank, world=world, slots=slots, phase=phase, states=states)
+                             rank=rank, world=world, slots=slots, phase=phase, states=states,
+                             unscore_continued=self.unscore_continued)
 
     def train_dataloader(self) -> DataLoader:
         workers = self.cfg.num_workers
@@ -113,7 +115,7 @@ class PackedDataModule(L.LightningDataModule):
 
     def _collate(self, items: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, torch.Tensor]:
         rows, starts = zip(*items)
-        return make_batch(list(rows), list(starts), self.boundaries)
+        return make_batch(list(rows), list(starts), self.boundaries, self.unscore_continued)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_rows(), batch_size=self.cfg.batch_size, shuffle=False, collate_fn=self._collate)
@@ -143,6 +145,9 @@ class SyntheticDataModule(PackedDataModule):
         if cfg.loss_on not in LOSS_ON:
             raise ValueError(f"data.loss_on={cfg.loss_on!r} is unknown; valid: {', '.join(LOSS_ON)}")
         self.sources = SyntheticSources(cfg.seq_len, self.mixture, cfg.seed, answers_only=cfg.loss_on == "answers")
+        # Answers only: a document continued from the previous row has its prompt (MQAR's key-value pairs, earlier
+        # turns) in that row, out of sight, so its answers are unscored rather than trained on as guesses.
+        self.unscore_continued = cfg.loss_on == "answers"
 
     @property
     def vocab(self) -> Vocab:

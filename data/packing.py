@@ -10,6 +10,9 @@ Batches with boundaries (`make_batch(..., boundaries=True)`):
                 there), so neither attention nor a linear state ever crosses a document or a row
     labels      -100 where the next token starts another document: nothing predicts across a boundary
 Without boundaries the batch is just input_ids and labels (the next tokens), as a plain causal LM reads it.
+With `unscore_continued` (data.loss_on=answers) the labels of a document continued from the previous row are -100
+too: its prompt (an MQAR sequence's key-value pairs, a dialogue's earlier turns) lies in that row, out of sight, so
+its answers could only be guessed. Plain text keeps them (its next token needs no earlier row).
 
 Resume: the packer's `state()` is (the document stream's snapshot taken just before the document that holds the
 next row's first token, the offset of that token in it); `restore` rewinds the stream there and skips the offset,
@@ -91,12 +94,21 @@ def split_scored(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.where(scored, ids, -ids - 1), scored
 
 
-def make_batch(rows: list[np.ndarray], starts: list[np.ndarray], boundaries: bool) -> dict[str, torch.Tensor]:
+def continued(starts: torch.Tensor) -> torch.Tensor:
+    """(..., T + 1) document-start masks -> True on the tokens before a row's first document start (the tail of a
+    document that began in an earlier row)."""
+    return starts.long().cumsum(-1) == 0
+
+
+def make_batch(rows: list[np.ndarray], starts: list[np.ndarray], boundaries: bool,
+               unscore_continued: bool = False) -> dict[str, torch.Tensor]:
     """B rows of seq_len + 1 ids (and their start masks) -> input_ids, labels (B, seq_len) [+ cu_seqlens]."""
     ids, scored = split_scored(torch.from_numpy(np.stack(rows).astype(np.int64)))  # (B, T + 1)
     input_ids = ids[:, :-1].contiguous()  # (B, T)
     labels = ids[:, 1:].contiguous()  # (B, T)
     labels[~scored[:, 1:]] = IGNORE
+    if unscore_continued:
+        labels[continued(torch.from_numpy(np.stack(starts)))[:, 1:]] = IGNORE
     if not boundaries:
         return {"input_ids": input_ids, "labels": labels}
     start = torch.from_numpy(np.stack(starts))  # (B, T + 1)

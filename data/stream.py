@@ -44,9 +44,11 @@ class PackedBatches(IterableDataset):
         slots: int = 1,
         phase: int = 0,
         states: list[dict | None] | None = None,
+        unscore_continued: bool = False,
     ) -> None:
         super().__init__()
         self.sources, self.seq_len, self.batch_size, self.boundaries = sources, seq_len, batch_size, boundaries
+        self.unscore_continued = unscore_continued
         self.rank, self.world, self.slots, self.phase = rank, world, slots, phase
         self.states = states or [None] * slots
 
@@ -57,7 +59,7 @@ class PackedBatches(IterableDataset):
             packer.restore(self.states[slot])
         while True:
             rows, starts = zip(*(packer.next_row() for _ in range(self.batch_size)))
-            batch = make_batch(list(rows), list(starts), self.boundaries)
+            batch = make_batch(list(rows), list(starts), self.boundaries, self.unscore_continued)
             batch[STATE_KEY] = {"slot": slot, "state": packer.state()}
             yield batch
 

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from data.mixture import Mixture
-from data.packing import IGNORE, Packer, mark_unscored, split_scored
+from data.packing import IGNORE, Packer, continued, mark_unscored, split_scored
 from data.tasks import TASKS, sample_axes
 from data.vocab import VOCAB, Vocab
 
@@ -180,6 +180,8 @@ class SyntheticStream(IterableDataset):
         while True:
             ids, starts = packer.next_row()
             row, scored = split_scored(torch.from_numpy(ids.astype(np.int64)))  # (seq_len + 1,)
+            if self.answers_only:  # the tail of a document begun in the previous row: its prompt is out of sight
+                scored = scored & ~continued(torch.from_numpy(starts))
             out = {"input_ids": row[:-1], "labels": torch.where(scored[1:], row[1:], IGNORE)}
             if boundaries:
                 out["starts"] = torch.from_numpy(starts)

@@ -30,10 +30,13 @@ def test_train_batches_have_batch_size_by_seq_len():
         assert batch["input_ids"].dtype == torch.long
         assert torch.equal(batch["labels"][:, :-1], batch["input_ids"][:, 1:])
     dm = build_datamodule(DataConfig(**{**TINY, "loss_on": "answers"}))
-    batch = next(iter(dm.train_dataloader()))
-    scored = batch["labels"][:, :-1] != -100
+    it = iter(dm.train_dataloader())
+    batches = [next(it) for _ in range(8)]  # 32-token rows: most hold the tail of a document, whose answers are unscored
+    labels = torch.cat([b["labels"] for b in batches])
+    input_ids = torch.cat([b["input_ids"] for b in batches])
+    scored = labels[:, :-1] != -100
     assert scored.any() and (~scored).any()  # prompts are not scored
-    assert torch.equal(batch["labels"][:, :-1][scored], batch["input_ids"][:, 1:][scored])
+    assert torch.equal(labels[:, :-1][scored], input_ids[:, 1:][scored])
 
 
 def test_answers_only_scores_exactly_the_answers():

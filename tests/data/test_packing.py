@@ -161,3 +161,14 @@ def test_text_and_synthetic_tasks_mix_by_tokens(tmp_path, corpus):
         tokens["text" if body.startswith("doc ") else "tasks"] += b - a
     assert abs(tokens["tasks"] / sum(tokens.values()) - 0.3) < 0.06
     assert "<|query|>" in dm.tokenizer.decode(ids) or "<|user|>" in dm.tokenizer.decode(ids)
+
+
+def test_unscore_continued_drops_the_labels_of_a_document_begun_in_an_earlier_row():
+    packer = Packer(10, Mixture([ListDocs([list(range(25))])], [1.0]))  # one 25-token document, repeated
+    rows, starts = zip(*(packer.next_row() for _ in range(3)))
+    plain = make_batch(list(rows), list(starts), boundaries=False)
+    batch = make_batch(list(rows), list(starts), boundaries=False, unscore_continued=True)
+    assert torch.equal(batch["labels"][0], plain["labels"][0])  # row 0 starts with the document: all kept
+    assert (batch["labels"][1] == IGNORE).all()  # row 1 is inside the document begun in row 0
+    # Row 2 holds tokens 20..24 of the first copy, then the second copy from its start (its row index 5).
+    assert (batch["labels"][2, :4] == IGNORE).all() and torch.equal(batch["labels"][2, 4:], plain["labels"][2, 4:])
