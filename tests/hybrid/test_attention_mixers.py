@@ -315,3 +315,22 @@ def test_flops_per_token():
     assert make("dsa", topk=5).flops_per_token(L) < make("dsa", topk=L).flops_per_token(L)
     assert make("mla").flops_per_token(L) == pytest.approx(2 * H * (L + 1) / 2 * ((D + 4) + D))
     assert math.isfinite(make("mla_nope").flops_per_token(1))
+
+
+# --- packed documents in sdpa.attend ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("window", [None, 5])
+def test_attend_per_document_equals_the_block_diagonal_mask(window):
+    from hybrid.attention.sdpa import _attend_dense, attend
+
+    gen = torch.Generator().manual_seed(0)
+    cu = torch.tensor([0, 3, 11, 12, 20, 31])  # uneven documents, one of a single token
+    q, k, v = (torch.randn(1, h, 31, D, generator=gen, dtype=torch.float64, requires_grad=True)
+               for h in (H, H_KV, H_KV))
+    got = attend(q, k, v, window=window, cu_seqlens=cu)
+    want = _attend_dense(q, k, v, window, cu, None)  # one (T, T) mask: causal, windowed, same document
+    torch.testing.assert_close(got, want, **TOL)
+    do = torch.randn(got.shape, generator=gen, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad(got, (q, k, v), do), torch.autograd.grad(want, (q, k, v), do)):
+        torch.testing.assert_close(a, b, **TOL)
