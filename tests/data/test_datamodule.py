@@ -33,7 +33,7 @@ def test_train_batches_have_batch_size_by_seq_len():
         assert keep.float().mean() > 0.8 and torch.equal(labels[keep], batch["input_ids"][:, 1:][keep])
     dm = build_datamodule(DataConfig(**{**TINY, "loss_on": "answers"}))
     it = iter(dm.train_dataloader())
-    batches = [next(it) for _ in range(8)]  # 32-token rows: most hold the tail of a document, whose answers are unscored
+    batches = [next(it) for _ in range(8)]  # 32-token rows: most are tails of documents (unscored)
     labels = torch.cat([b["labels"] for b in batches])
     input_ids = torch.cat([b["input_ids"] for b in batches])
     scored = labels[:, :-1] != -100
