@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import kernels
-from tests.kernels.harness import fresh_seed
+from tests.kernels.harness import OPS, fresh_seed
 from tests.kernels.triton_checks import check_op
 
 pytestmark = pytest.mark.gpu  # deselected by default (pyproject); `pytest -m gpu` on the GPU machine
@@ -54,7 +54,7 @@ def test_random_shapes(i: int) -> None:
     B = 1 if packed else rng.randint(1, 2)
     chunk = rng.choice([16, 32, 64])
     path = rng.choice(["chunk", "chunk", "recurrent"])
-    l2 = rng.random() < 0.5
+    l2 = rng.random() < 0.5 and OPS[op_name].has_beta  # only the delta-rule ops take use_qk_l2norm_in_kernel
     print(op_name, dtype, dict(B=B, T=T, H=H, K=K, V=V, chunk=chunk, path=path, l2=l2))
     check_op(op_name, dtype, T, H, K, V, B=B, chunk_size=chunk, device="cuda", l2=l2, path=path, seed=seed)
 

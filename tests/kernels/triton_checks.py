@@ -42,6 +42,8 @@ def check_op(op_name: str, dtype: torch.dtype, T: int | list[int], H: int, K: in
              bounds: tuple[float, float, float] | None = None) -> dict:
     """Run one case; T a list of lengths means packed sequences (cu_seqlens, B = 1). Returns the error ratios."""
     op, seed = OPS[op_name], fresh_seed() if seed is None else seed
+    if l2 and not op.has_beta:  # FLA's simple_gla has no use_qk_l2norm_in_kernel either
+        raise ValueError(f"l2=True: {op_name} has no in-kernel L2 norm; only the delta-rule ops (with beta) do")
     lengths = T if isinstance(T, list) else None
     if lengths is None:
         base = make_inputs(op, B, T, H, K, V, seed, decay_scale=decay_scale, normalise_k=not l2, state=state)
