@@ -53,6 +53,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--examples", type=int, default=16, help="probe examples per setting (default: 16)")
     p.add_argument("--probes", default=None, help="comma-separated probes (default: all)")
     p.add_argument("--workers", type=int, default=4, help="DataLoader workers generating the synthetic data")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="recipes trained at once on the one GPU after the baseline (small models leave it idle)")
     p.add_argument("--readme", type=Path, default=None, help="README to write the table and plots into")
     p.add_argument("--apply", action="store_true",
                    help="train nothing: write --readme from a finished OUT_DIR (e.g. one fetched from the GPU machine)")
@@ -60,8 +62,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.apply and args.readme is None:
         p.error("--apply needs --readme PATH (the README to write into)")
-    if args.steps < 1 or args.examples < 1 or args.max_train_s <= 0:
-        p.error(f"--steps={args.steps}, --examples={args.examples}, --max-train-s={args.max_train_s} must be > 0")
+    if args.steps < 1 or args.examples < 1 or args.max_train_s <= 0 or args.jobs < 1:
+        p.error(f"--steps={args.steps}, --examples={args.examples}, --max-train-s={args.max_train_s}, "
+                f"--jobs={args.jobs} must be > 0")
     return args
 
 
@@ -116,6 +119,36 @@ def train_and_probe(argv: list[str], max_train_s: float) -> dict[str, Any]:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return info
+
+
+def run_all(args: argparse.Namespace, recipes: list[str], wall: float) -> dict[str, dict[str, Any]]:
+    """Train and probe every recipe; the first (the baseline) alone, then the others --jobs at a time, each in a
+    fresh spawned process (CUDA cannot be forked). Returns each recipe's timings, in recipe order."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    def done(recipe: str, info: dict[str, Any]) -> None:
+        print(f"--- {recipe}: {info['steps']} steps, train {info['train_s']:.0f}s, probes {info['probe_s']:.0f}s "
+              f"({time.perf_counter() - wall:.0f}s elapsed)", flush=True)
+
+    first, rest = recipes[0], recipes[1:]
+    print(f"=== {first} (the baseline)", flush=True)
+    runs = {first: train_and_probe(run_argv(args, first, None), args.max_train_s)}
+    done(first, runs[first])
+    baseline = Path(runs[first]["run_dir"]) / "probes.json"
+    if args.jobs == 1:
+        for i, recipe in enumerate(rest):
+            print(f"=== {recipe} ({i + 2}/{len(recipes)})", flush=True)
+            runs[recipe] = train_and_probe(run_argv(args, recipe, baseline), args.max_train_s)
+            done(recipe, runs[recipe])
+        return runs
+    print(f"=== {', '.join(rest)} ({args.jobs} at a time)", flush=True)
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
+        futures = {r: pool.submit(train_and_probe, run_argv(args, r, baseline), args.max_train_s) for r in rest}
+        for recipe, future in futures.items():
+            runs[recipe] = future.result()
+            done(recipe, runs[recipe])
+    return runs
 
 
 def environment() -> dict[str, str]:
@@ -196,19 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     command = "python -m eval.validate_gpu " + " ".join(shlex.quote(a) for a in argv)
     wall = time.perf_counter()
-    runs: dict[str, dict[str, Any]] = {}
-    baseline: Path | None = None
-    for recipe in recipes:
-        print(f"=== {recipe} ({len(runs) + 1}/{len(recipes)}, {time.perf_counter() - wall:.0f}s elapsed)", flush=True)
-        try:
-            runs[recipe] = train_and_probe(run_argv(args, recipe, baseline), args.max_train_s)
-        except ConfigError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        if baseline is None:
-            baseline = Path(runs[recipe]["run_dir"]) / "probes.json"
-        print(f"--- {recipe}: {runs[recipe]['steps']} steps, train {runs[recipe]['train_s']:.0f}s, "
-              f"probes {runs[recipe]['probe_s']:.0f}s", flush=True)
+    try:
+        runs = run_all(args, recipes, wall)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     results = {r: load_results(runs[r]["run_dir"]) for r in recipes}
     short = [r for r in recipes if runs[r]["steps"] < args.steps]

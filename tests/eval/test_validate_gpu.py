@@ -40,6 +40,21 @@ def test_two_recipes_compared_and_written_into_a_readme(tmp_path):
     assert main([str(tmp_path / "nothing"), "--apply", "--readme", str(other)]) == 2
 
 
+def test_recipes_after_the_baseline_train_in_parallel_processes(tmp_path):
+    out = tmp_path / "val"
+    rc = main([str(out), "--size", "tiny", "--steps", "2", "--recipes", "full_attention,linear_3to1,gdn_only",
+               "--jobs", "2", "--examples", "1", "--probes", "multihop", "--workers", "0",
+               "--extra", "data.val_batches=1", "--extra", "eval.regular_docs=4"])
+    assert rc == 0
+    data = json.loads((out / "validation.json").read_text())
+    assert list(data["runs"]) == ["full_attention", "linear_3to1", "gdn_only"]  # recipe order, whatever finished first
+    assert all(r["steps"] == 2 for r in data["runs"].values())
+    for name in ("linear_3to1", "gdn_only"):  # each parallel run was compared with the baseline's probes
+        rows = {r["metric"]: r for r in data["summary"][name]}
+        assert rows["regular-prompt LM loss"]["baseline"] is not None
+    assert data["runs"]["gdn_only"]["layout"] != data["runs"]["linear_3to1"]["layout"]
+
+
 def test_defaults_and_arguments():
     args = parse_args(["out"])
     assert args.recipes.split(",") == list(RECIPES) and RECIPES[0] == "full_attention"
@@ -50,4 +65,7 @@ def test_defaults_and_arguments():
         f"data.mixture.{t}" for t in ("mqar", "copy", "state", "carryover", "niah", "filler")}
     with pytest.raises(SystemExit) as e:
         parse_args(["out", "--steps", "0"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        parse_args(["out", "--jobs", "0"])
     assert e.value.code == 2
