@@ -85,12 +85,15 @@ class ModelConfig:
     """'L:A' linear blocks per full-attention block, laid out L..LA repeating (Qwen3-Next); '1:0' / '0:1' are pure."""
     pattern: Optional[Any] = None
     """Overrides ratio: a string such as 'LLLA' repeated to n_layers, or an explicit per-layer list of 'L'/'A'."""
-    tie_embeddings: bool = True
-    """Share the input embedding and the output head."""
+    tie_embeddings: bool = False
+    """Share the input embedding and the output head (off: tied, our small softmax-attention stacks were much slower
+    to learn recall; see eval/README.md)."""
     norm_eps: float = 1e-6
     """Epsilon of every RMSNorm."""
-    init_std: float = 0.02
-    """Std of the normal init of linear and embedding weights (output projections are scaled by 1/sqrt(2 n_layers))."""
+    init_std: Optional[float] = None
+    """Std of the normal init of linear and embedding weights; None: PyTorch's scale, 1/sqrt(3 fan_in) per linear
+    layer and N(0, 1) embeddings (the head's scale when tied). Output projections into the residual stream are
+    scaled by 1/sqrt(2 n_layers). A fixed 0.02 (GPT-2) left small attention stacks on the recall plateau."""
     linear: LinearConfig = field(default_factory=LinearConfig)
     """The linear mixer of `L` layers."""
     attention: AttentionConfig = field(default_factory=AttentionConfig)

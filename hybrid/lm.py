@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybrid.attention.weights import linear_std
 from hybrid.block import Block
 from hybrid.config import ModelConfig
 from hybrid.layout import build_layout, format_layout
@@ -40,19 +41,24 @@ class HybridLM(nn.Module):
         return format_layout(self.layout)
 
     def init_weights(self) -> None:
-        """Normal(0, init_std) for matrices; output projections into the residual stream scaled by 1/sqrt(2 n_layers)
-        (GPT-2) so the residual stream's variance does not grow with depth. Mixer-specific parameters (decay A_log,
-        dt_bias, conv kernels, norm weights) keep the init their module gave them."""
-        std = self.cfg.init_std
-        out_std = std / math.sqrt(2 * self.cfg.n_layers)
+        """Normal init of every matrix (hybrid.attention.weights.linear_std: init_std, or 1/sqrt(3 fan_in) when it is
+        None); output projections into the residual stream scaled by 1/sqrt(2 n_layers) (GPT-2) so the residual
+        stream's variance does not grow with depth. Embeddings: init_std, or N(0, 1) untied / the head's std tied.
+        Mixer-specific parameters (decay A_log, dt_bias, conv kernels, norm weights) keep their module's init."""
+        out_scale = 1 / math.sqrt(2 * self.cfg.n_layers)
         for name, module in self.named_modules():
             if isinstance(module, nn.Linear):
+                std = linear_std(module, self.cfg.init_std)
                 leaf = name.rsplit(".", 1)[-1]
-                nn.init.normal_(module.weight, 0.0, out_std if leaf in _RESIDUAL_OUT_NAMES else std)
+                nn.init.normal_(module.weight, 0.0, std * out_scale if leaf in _RESIDUAL_OUT_NAMES else std)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                nn.init.normal_(module.weight, 0.0, std)
+        if self.cfg.init_std is not None:
+            nn.init.normal_(self.embed.weight, 0.0, self.cfg.init_std)
+        elif self.cfg.tie_embeddings:
+            nn.init.normal_(self.embed.weight, 0.0, linear_std(self.head, None))
+        else:
+            nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
     def num_params(self, non_embedding: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())
