@@ -11,25 +11,32 @@ import torch
 
 
 class PackedLayout:
-    """Index maps between the packed (1, T, ...) layout and the padded (N, L, ...) one."""
+    """Index maps between the packed (1, T, ...) layout and the padded (N, L, ...) one.
+
+    Both directions move each token once through one index of T unique slots (`slot`: token t's place in the
+    flattened (N * L) padded rows): pad is an index_copy into zeros and unpad an index_select, so their backward
+    passes are an index_select and an index_add over unique rows. (Gathering the padded rows from the packed ones
+    instead pointed every padding slot at one token, and the backward's accumulation into that one row serialised
+    on the GPU: 28 ms per call at 16k tokens, 96% of an H200 training step.)
+    """
 
     def __init__(self, cu_seqlens: torch.Tensor) -> None:
         cu = cu_seqlens.long()
         lengths = cu.diff()  # (N,)
         self.num_seqs = lengths.numel()
         self.max_len = int(lengths.max())
-        pos = torch.arange(self.max_len, device=cu.device)
-        self.valid = pos[None, :] < lengths[:, None]  # (N, L)
-        self.gather_index = torch.where(self.valid, cu[:-1, None] + pos[None, :], 0)  # (N, L) -> packed position
-        seq_of_token = torch.repeat_interleave(torch.arange(self.num_seqs, device=cu.device), lengths)  # (T,)
-        self.scatter_index = (seq_of_token, torch.arange(int(cu[-1]), device=cu.device) - cu[seq_of_token])
+        self.total = int(cu[-1])
+        seq_of_token = torch.repeat_interleave(torch.arange(self.num_seqs, device=cu.device), lengths,
+                                               output_size=self.total)  # (T,)
+        pos_in_seq = torch.arange(self.total, device=cu.device) - cu[seq_of_token]  # (T,)
+        self.slot = seq_of_token * self.max_len + pos_in_seq  # (T,) unique, into N * L
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         """(1, T, ...) -> (N, L, ...), zeros past each sequence's end."""
-        rows = x[0][self.gather_index]  # (N, L, ...)
-        mask = self.valid.view(*self.valid.shape, *([1] * (rows.dim() - 2)))
-        return torch.where(mask, rows, torch.zeros((), dtype=rows.dtype, device=rows.device))
+        rest = x.shape[2:]
+        rows = x.new_zeros(self.num_seqs * self.max_len, *rest).index_copy(0, self.slot, x[0])
+        return rows.view(self.num_seqs, self.max_len, *rest)
 
     def unpad(self, x: torch.Tensor) -> torch.Tensor:
         """(N, L, ...) -> (1, T, ...)."""
-        return x[self.scatter_index].unsqueeze(0)
+        return x.reshape(self.num_seqs * self.max_len, *x.shape[2:]).index_select(0, self.slot).unsqueeze(0)

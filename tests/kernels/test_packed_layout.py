@@ -1,0 +1,37 @@
+"""kernels/packing.PackedLayout: packed (1, T, ...) <-> zero-padded (N, L, ...) rows, values and gradients."""
+from __future__ import annotations
+
+import torch
+
+from kernels.packing import PackedLayout
+
+
+def _case(lengths: list[int], rest: tuple[int, ...] = (3, 2)):
+    cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()])
+    x = torch.randn(1, sum(lengths), *rest, dtype=torch.float64, requires_grad=True)
+    return PackedLayout(cu), cu, x
+
+
+def test_pad_places_each_document_in_its_own_zero_padded_row():
+    layout, cu, x = _case([5, 1, 7, 3])
+    rows = layout.pad(x)
+    assert rows.shape == (4, 7, 3, 2)
+    for i, (a, b) in enumerate(zip(cu[:-1].tolist(), cu[1:].tolist())):
+        assert torch.equal(rows[i, : b - a], x[0, a:b])
+        assert not rows[i, b - a:].any()  # padding after the document's last token is zero
+    assert torch.equal(layout.unpad(rows), x)  # and back
+
+
+def test_pad_and_unpad_gradients_are_the_identity_on_tokens():
+    layout, _, x = _case([4, 9, 2], rest=(2,))
+    assert torch.autograd.gradcheck(lambda t: layout.pad(t), (x,))
+    rows = layout.pad(x).detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda r: layout.unpad(r), (rows,))
+    g = torch.randn_like(rows)
+    (layout.pad(x) * g).sum().backward()
+    assert torch.equal(x.grad, layout.unpad(g))  # padding slots get no gradient back, tokens get theirs
+
+
+def test_one_document_is_one_row():
+    layout, _, x = _case([6], rest=())
+    assert torch.equal(layout.pad(x), x)
