@@ -166,14 +166,16 @@ def environment() -> dict[str, str]:
 
 
 def report_markdown(runs: dict[str, dict[str, Any]], results: dict[str, dict[str, Any]], env: dict[str, str],
-                    command: str, plots: list[str]) -> str:
+                    command: str, plots: list[str], jobs: int = 1) -> str:
     """The block that goes into the README: provenance, the per-run table and links to the comparison plots."""
     from eval.summary import markdown_table
 
     names = list(runs)
     lines = [f"Command: `{command}`", "",
              f"{env['device']}, torch {env['torch']}, commit {env['commit']}, {env['date']}. "
-             f"Ratios in parentheses are to {names[0]} (1.00 = as good; for the loss, baseline loss / run loss).", "",
+             f"Ratios in parentheses are to {names[0]} (1.00 = as good; for the loss, baseline loss / run loss)."
+             + (f" The runs after {names[0]} trained {jobs} at a time on the one device, so their times are shared."
+                if jobs > 1 else ""), "",
              "| run | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
              "| layout | " + " | ".join(f"`{runs[n]['layout']}`".replace("|", "\\|") for n in names) + " |",
              "| steps (tokens) | " + " | ".join(f"{runs[n]['steps']} ({runs[n]['tokens'] / 1e6:.1f}M)" for n in names)
@@ -207,7 +209,7 @@ def apply_to_readme(out_dir: Path, readme: Path) -> None:
         shutil.copy(p, figures / p.name)
     results = {name: {"summary": rows} for name, rows in data["summary"].items()}
     update_readme(readme, report_markdown(data["runs"], results, data["env"], data["command"],
-                                          [f"validation/{p.name}" for p in plots]))
+                                          [f"validation/{p.name}" for p in plots], data.get("jobs", 1)))
     print(f"wrote the table and {len(plots)} plots into {readme}")
 
 
@@ -243,10 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     plots = plot_comparison(results, args.out_dir / "compare")
     env = environment()
     links = [f"compare/{p.name}" for p in plots]
-    block = report_markdown(runs, results, env, command, links)
+    block = report_markdown(runs, results, env, command, links, args.jobs)
     (args.out_dir / "table.md").write_text(block + "\n")
     (args.out_dir / "validation.json").write_text(json.dumps(
-        {"command": command, "env": env, "runs": runs, "summary": {r: results[r]["summary"] for r in recipes}},
+        {"command": command, "env": env, "jobs": args.jobs, "runs": runs,
+         "summary": {r: results[r]["summary"] for r in recipes}},
         indent=1))
     if args.readme is not None:
         apply_to_readme(args.out_dir, args.readme)

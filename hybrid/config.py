@@ -86,8 +86,8 @@ class ModelConfig:
     pattern: Optional[Any] = None
     """Overrides ratio: a string such as 'LLLA' repeated to n_layers, or an explicit per-layer list of 'L'/'A'."""
     tie_embeddings: bool = False
-    """Share the input embedding and the output head (off: tied, our small softmax-attention stacks were much slower
-    to learn recall; see eval/README.md)."""
+    """Share the input embedding and the output head. Off by default: tied, our small softmax-attention stacks were
+    much slower to learn recall (eval/README.md)."""
     norm_eps: float = 1e-6
     """Epsilon of every RMSNorm."""
     init_std: Optional[float] = None

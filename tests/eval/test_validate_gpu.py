@@ -53,6 +53,7 @@ def test_recipes_after_the_baseline_train_in_parallel_processes(tmp_path):
         rows = {r["metric"]: r for r in data["summary"][name]}
         assert rows["regular-prompt LM loss"]["baseline"] is not None
     assert data["runs"]["gdn_only"]["layout"] != data["runs"]["linear_3to1"]["layout"]
+    assert data["jobs"] == 2 and "trained 2 at a time" in (out / "table.md").read_text()
 
 
 def test_defaults_and_arguments():
