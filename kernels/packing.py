@@ -7,6 +7,8 @@ row can see another.
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 
 
@@ -40,3 +42,18 @@ class PackedLayout:
     def unpad(self, x: torch.Tensor) -> torch.Tensor:
         """(N, L, ...) -> (1, T, ...)."""
         return x.reshape(self.num_seqs * self.max_len, *x.shape[2:]).index_select(0, self.slot).unsqueeze(0)
+
+
+_last: tuple[weakref.ref, int, PackedLayout] | None = None
+
+
+def packed_layout(cu_seqlens: torch.Tensor) -> PackedLayout:
+    """The PackedLayout of `cu_seqlens`, built once per tensor: every layer of a forward pass gets the same
+    cu_seqlens object, and building the layout costs host syncs. Rebuilt when the tensor changes (another object,
+    or the same one modified in place)."""
+    global _last
+    if _last is not None and _last[0]() is cu_seqlens and _last[1] == cu_seqlens._version:
+        return _last[2]
+    layout = PackedLayout(cu_seqlens)
+    _last = (weakref.ref(cu_seqlens), cu_seqlens._version, layout)
+    return layout

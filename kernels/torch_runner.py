@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 
 from kernels.l2norm import l2norm
-from kernels.packing import PackedLayout
+from kernels.packing import packed_layout
 
 Core = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
@@ -41,7 +41,7 @@ def run_core(
         q, k = l2norm(q), l2norm(k)
     q = q * scale
 
-    layout = None if cu_seqlens is None else PackedLayout(cu_seqlens)
+    layout = None if cu_seqlens is None else packed_layout(cu_seqlens)
     if layout is not None:
         q, k, v = (layout.pad(x) for x in (q, k, v))
         per_token = tuple(layout.pad(x) for x in per_token)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from hybrid.attention.masks import sdpa_mask
-from kernels.packing import PackedLayout
+from kernels.packing import packed_layout
 
 
 def _attend_dense(q, k, v, window, cu_seqlens, scale):
@@ -23,7 +23,7 @@ def _attend_dense(q, k, v, window, cu_seqlens, scale):
 
 
 def _attend_documents(q, k, v, window, cu_seqlens, scale):
-    layout = PackedLayout(cu_seqlens.to(q.device))
+    layout = packed_layout(cu_seqlens if cu_seqlens.device == q.device else cu_seqlens.to(q.device))
 
     def docs(x: torch.Tensor) -> torch.Tensor:  # (1, H, T, E) -> (N, H, L, E)
         return layout.pad(x.transpose(1, 2)).transpose(1, 2)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from kernels.packing import PackedLayout
+from kernels.packing import PackedLayout, packed_layout
 
 
 def _case(lengths: list[int], rest: tuple[int, ...] = (3, 2)):
@@ -35,3 +35,14 @@ def test_pad_and_unpad_gradients_are_the_identity_on_tokens():
 def test_one_document_is_one_row():
     layout, _, x = _case([6], rest=())
     assert torch.equal(layout.pad(x), x)
+
+
+def test_packed_layout_is_shared_per_cu_seqlens_tensor_and_rebuilt_when_it_changes():
+    cu = torch.tensor([0, 3, 8])
+    first = packed_layout(cu)
+    assert packed_layout(cu) is first  # every layer of one forward pass
+    assert packed_layout(cu.clone()) is not first  # another batch
+    cu[1] = 5  # modified in place: the layout must follow
+    again = packed_layout(cu)
+    assert again is not first and again.pad(torch.arange(8.0)[None]).tolist() == [
+        [0.0, 1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 0.0, 0.0]]
