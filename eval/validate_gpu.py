@@ -17,6 +17,10 @@ take 20-60 s per recipe, plus Triton compilation and about 10-20 s of probing at
 whose training passes --max-train-s is stopped there (Lightning's Timer) so the whole stays bounded; its row then
 shows fewer steps than the others, the script warns that the comparison is not like for like, and --steps should
 come down.
+
+Finished recipes are kept: each leaves <recipe>/validation_run.json, and a re-run of the same command into the same
+OUT_DIR (same arguments for that recipe) reuses it instead of training again, so a validation cut off by a job's time
+limit is completed by running the command once more.
 """
 from __future__ import annotations
 
@@ -121,6 +125,38 @@ def train_and_probe(argv: list[str], max_train_s: float) -> dict[str, Any]:
     return info
 
 
+RUN_RECORD = "validation_run.json"
+
+
+def reusable(args: argparse.Namespace, recipe: str, argv: list[str]) -> dict[str, Any] | None:
+    """The timings of an earlier run of this recipe in OUT_DIR with the same arguments (baseline path aside)."""
+    record = args.out_dir / recipe / RUN_RECORD
+    if not record.is_file():
+        return None
+    saved = json.loads(record.read_text())
+    if saved.get("argv") != _comparable(argv) or not (Path(saved["info"]["run_dir"]) / "probes.json").is_file():
+        return None
+    return saved["info"]
+
+
+def _comparable(argv: list[str]) -> list[str]:
+    return [a for a in argv if not a.startswith("eval.baseline=")]
+
+
+def train_or_reuse(args: argparse.Namespace, recipe: str, baseline: Path | None) -> dict[str, Any]:
+    """Train and probe one recipe, or reuse its finished run; record it for the next re-run. Picklable for spawn."""
+    argv = run_argv(args, recipe, baseline)
+    info = reusable(args, recipe, argv)
+    if info is not None:
+        return {**info, "reused": True}
+    info = train_and_probe(argv, args.max_train_s)
+    record = Path(info["run_dir"]) / RUN_RECORD
+    tmp = record.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"argv": _comparable(argv), "info": info}, indent=1))
+    tmp.replace(record)
+    return info
+
+
 def run_all(args: argparse.Namespace, recipes: list[str], wall: float) -> dict[str, dict[str, Any]]:
     """Train and probe every recipe; the first (the baseline) alone, then the others --jobs at a time, each in a
     fresh spawned process (CUDA cannot be forked). Returns each recipe's timings, in recipe order."""
@@ -128,23 +164,24 @@ def run_all(args: argparse.Namespace, recipes: list[str], wall: float) -> dict[s
     from multiprocessing import get_context
 
     def done(recipe: str, info: dict[str, Any]) -> None:
-        print(f"--- {recipe}: {info['steps']} steps, train {info['train_s']:.0f}s, probes {info['probe_s']:.0f}s "
-              f"({time.perf_counter() - wall:.0f}s elapsed)", flush=True)
+        reused = " (reused from an earlier run)" if info.pop("reused", False) else ""
+        print(f"--- {recipe}: {info['steps']} steps, train {info['train_s']:.0f}s, probes {info['probe_s']:.0f}s"
+              f"{reused} ({time.perf_counter() - wall:.0f}s elapsed)", flush=True)
 
     first, rest = recipes[0], recipes[1:]
     print(f"=== {first} (the baseline)", flush=True)
-    runs = {first: train_and_probe(run_argv(args, first, None), args.max_train_s)}
+    runs = {first: train_or_reuse(args, first, None)}
     done(first, runs[first])
     baseline = Path(runs[first]["run_dir"]) / "probes.json"
     if args.jobs == 1:
         for i, recipe in enumerate(rest):
             print(f"=== {recipe} ({i + 2}/{len(recipes)})", flush=True)
-            runs[recipe] = train_and_probe(run_argv(args, recipe, baseline), args.max_train_s)
+            runs[recipe] = train_or_reuse(args, recipe, baseline)
             done(recipe, runs[recipe])
         return runs
     print(f"=== {', '.join(rest)} ({args.jobs} at a time)", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-        futures = {r: pool.submit(train_and_probe, run_argv(args, r, baseline), args.max_train_s) for r in rest}
+        futures = {r: pool.submit(train_or_reuse, args, r, baseline) for r in rest}
         for recipe, future in futures.items():
             runs[recipe] = future.result()
             done(recipe, runs[recipe])

@@ -40,6 +40,24 @@ def test_two_recipes_compared_and_written_into_a_readme(tmp_path):
     assert main([str(tmp_path / "nothing"), "--apply", "--readme", str(other)]) == 2
 
 
+def test_a_rerun_reuses_finished_recipes_and_retrains_changed_ones(tmp_path, capsys):
+    out = tmp_path / "val"
+    argv = [str(out), "--size", "tiny", "--steps", "2", "--recipes", "full_attention,linear_3to1", "--examples", "1",
+            "--probes", "multihop", "--workers", "0", "--extra", "data.val_batches=1", "--extra", "eval.regular_docs=4"]
+    assert main(argv) == 0
+    first = json.loads((out / "validation.json").read_text())["runs"]
+    capsys.readouterr()
+    (out / "linear_3to1" / "probes.json").unlink()  # an unfinished run is trained again
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "--- full_attention: 2 steps" in printed and printed.count("reused from an earlier run") == 1
+    again = json.loads((out / "validation.json").read_text())["runs"]
+    assert again["full_attention"] == first["full_attention"]  # same timings: not trained again
+    assert (out / "linear_3to1" / "probes.json").is_file()
+    assert main([*argv[:4], "3", *argv[5:]]) == 0  # other --steps: nothing reused
+    assert "reused" not in capsys.readouterr().out
+
+
 def test_recipes_after_the_baseline_train_in_parallel_processes(tmp_path):
     out = tmp_path / "val"
     rc = main([str(out), "--size", "tiny", "--steps", "2", "--recipes", "full_attention,linear_3to1,gdn_only",
