@@ -41,6 +41,10 @@ class EvalConfig:
     """With state_dtype other than fp32: prefill in segments of this many tokens, rounding the state after each."""
     regular_docs: int = 32
     """Documents for the regular-prompt LM loss (filler text and single-turn dialogues, half each)."""
+    regular_kinds: Optional[List[str]] = None  # noqa: UP006, UP045
+    """Regular documents averaged into the regular-prompt loss: filler | single_turn. None: the kinds the run's loss
+    trains on (both under data.loss_on=all; filler alone under answers, where a single-turn dialogue, which holds no
+    answer, is never scored)."""
     baseline: Optional[str] = None  # noqa: UP045
     """A full-attention run's probes.json (or its run directory): the summary then adds ratios to it."""
     precision: str = "auto"

@@ -21,6 +21,20 @@ KINDS: dict[str, tuple[object, dict]] = {
 """Regular document kinds -> (task, training-length axes)."""
 
 
+def trained_kinds(loss_on: str) -> list[str]:
+    """The regular kinds a run's training loss scores: all of them, or under `data.loss_on=answers` filler alone (it
+    stays fully scored there, while a single-turn dialogue has no answers, so its tokens are never trained)."""
+    return ["filler"] if loss_on == "answers" else list(KINDS)
+
+
+def check_kinds(kinds: list[str] | None) -> None:
+    for kind in kinds or []:
+        if kind not in KINDS:
+            raise ValueError(f"eval.regular_kinds has {kind!r}; valid kinds: {', '.join(KINDS)}")
+    if kinds is not None and not kinds:
+        raise ValueError("eval.regular_kinds=[] averages nothing; name at least one of: " + ", ".join(KINDS))
+
+
 def regular_documents(n: int, seed: int) -> dict[str, list[list[int]]]:
     """`n` documents split evenly over the kinds, as token ids with <|bos|> and <|eos|>, fixed by `seed`."""
     docs: dict[str, list[list[int]]] = {}
@@ -34,8 +48,10 @@ def regular_documents(n: int, seed: int) -> dict[str, list[list[int]]]:
 
 
 @torch.no_grad()
-def regular_loss(model: torch.nn.Module, n: int, seed: int, device: torch.device, batch_size: int = 32) -> dict:
-    """{"loss": token-weighted mean over all documents, "<kind>": the same per kind}; NaN when n == 0."""
+def regular_loss(model: torch.nn.Module, n: int, seed: int, device: torch.device, batch_size: int = 32,
+                 kinds: list[str] | None = None) -> dict:
+    """{"<kind>": mean loss per kind (every kind), "loss": token-weighted mean over the documents of `kinds` (default
+    all), "kinds": those kinds}; NaN when n == 0."""
     out: dict[str, float] = {}
     total_sum, total_count = 0.0, 0
     for name, docs in regular_documents(n, seed).items():
@@ -55,6 +71,8 @@ def regular_loss(model: torch.nn.Module, n: int, seed: int, device: torch.device
                                               reduction="sum"))
             count += int((labels != -100).sum())
         out[name] = loss_sum / count if count else float("nan")
-        total_sum, total_count = total_sum + loss_sum, total_count + count
+        if kinds is None or name in kinds:
+            total_sum, total_count = total_sum + loss_sum, total_count + count
     out["loss"] = total_sum / total_count if total_count else float("nan")
+    out["kinds"] = list(KINDS) if kinds is None else list(kinds)
     return out

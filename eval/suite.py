@@ -16,7 +16,7 @@ import torch
 from eval.config import DEFAULT_EXAMPLES, PRECISIONS, EvalConfig
 from eval.probes import get_probe
 from eval.probes.base import Case
-from eval.regular import regular_loss
+from eval.regular import check_kinds, regular_loss
 from eval.score import score_cases
 from eval.slices import summarize
 from eval.state_precision import storage_dtype
@@ -52,6 +52,7 @@ def check_config(cfg: EvalConfig) -> None:
     for key in ("every", "regular_docs"):
         if getattr(cfg, key) < 0:
             raise ValueError(f"eval.{key}={getattr(cfg, key)} must be >= 0")
+    check_kinds(cfg.regular_kinds)
     if cfg.baseline:
         load_results(cfg.baseline)  # a missing baseline fails before the run, not after it
 
@@ -104,8 +105,8 @@ def run_suite(
                 results["probes"][probe.name] = summarize(probe, rows)
             if progress is not None:
                 progress("regular-prompt loss", done, total)
-            results["regular"] = (regular_loss(model, cfg.regular_docs, cfg.seed, device, cfg.batch_size)
-                                  if cfg.regular_docs else {"loss": math.nan})
+            results["regular"] = (regular_loss(model, cfg.regular_docs, cfg.seed, device, cfg.batch_size,
+                                               cfg.regular_kinds) if cfg.regular_docs else {"loss": math.nan})
     finally:
         model.train(was_training)
     results["config"] = {"examples": n, "seed": cfg.seed, "state_dtype": cfg.state_dtype, "segment": cfg.segment,
@@ -122,6 +123,6 @@ def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
             if acc["n"]:
                 out[f"probe/{name}/{slice_name}"] = float(acc["accuracy"])
     for kind, loss in results.get("regular", {}).items():
-        if not math.isnan(loss):
+        if isinstance(loss, float) and not math.isnan(loss):
             out[f"probe/regular/{kind}_loss" if kind != "loss" else "probe/regular/loss"] = float(loss)
     return out

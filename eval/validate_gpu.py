@@ -4,7 +4,8 @@
                                         [--recipes full_attention,kda_3to1,...] [--readme eval/README.md]
 
 Every recipe is trained at one size with the same data, seed, steps and batch (so the same tokens), then probed with
-the same examples; full_attention goes first and is every other run's baseline. Results go under OUT_DIR:
+the same examples; the first recipe (full_attention) is every other run's baseline, the ratios to it computed once all
+have finished. Results go under OUT_DIR:
 <recipe>/ (the run: checkpoints, probes.json, plots), compare/*.png (one panel per slice, one line per recipe),
 table.md and validation.json; with --readme the table, the plots (copied next to the README) and the command replace
 the block between the validation markers of that README. On a machine whose working tree does not come back (only
@@ -58,7 +59,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--probes", default=None, help="comma-separated probes (default: all)")
     p.add_argument("--workers", type=int, default=4, help="DataLoader workers generating the synthetic data")
     p.add_argument("--jobs", type=int, default=1,
-                   help="recipes trained at once on the one GPU after the baseline (small models leave it idle)")
+                   help="recipes trained at once on the one GPU, baseline included (small models leave it idle)")
     p.add_argument("--readme", type=Path, default=None, help="README to write the table and plots into")
     p.add_argument("--apply", action="store_true",
                    help="train nothing: write --readme from a finished OUT_DIR (e.g. one fetched from the GPU machine)")
@@ -72,7 +73,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run_argv(args: argparse.Namespace, recipe: str, baseline: Path | None) -> list[str]:
+def run_argv(args: argparse.Namespace, recipe: str) -> list[str]:
     """The train.py-style arguments of one recipe's run."""
     argv = [f"recipe={recipe}", f"size={args.size}", f"name={recipe}", f"out_dir={args.out_dir}",
             f"trainer.max_steps={args.steps}", f"trainer.val_every={args.steps}", f"trainer.ckpt_every={args.steps}",
@@ -85,8 +86,6 @@ def run_argv(args: argparse.Namespace, recipe: str, baseline: Path | None) -> li
         argv.append(f"data.batch_size={args.batch_size}")
     if args.probes:
         argv.append(f"eval.probes=[{args.probes}]")
-    if baseline is not None:
-        argv.append(f"eval.baseline={baseline}")
     return argv + list(args.extra)
 
 
@@ -129,37 +128,33 @@ RUN_RECORD = "validation_run.json"
 
 
 def reusable(args: argparse.Namespace, recipe: str, argv: list[str]) -> dict[str, Any] | None:
-    """The timings of an earlier run of this recipe in OUT_DIR with the same arguments (baseline path aside)."""
+    """The timings of an earlier run of this recipe in OUT_DIR with the same arguments."""
     record = args.out_dir / recipe / RUN_RECORD
     if not record.is_file():
         return None
     saved = json.loads(record.read_text())
-    if saved.get("argv") != _comparable(argv) or not (Path(saved["info"]["run_dir"]) / "probes.json").is_file():
+    if saved.get("argv") != argv or not (Path(saved["info"]["run_dir"]) / "probes.json").is_file():
         return None
     return saved["info"]
 
 
-def _comparable(argv: list[str]) -> list[str]:
-    return [a for a in argv if not a.startswith("eval.baseline=")]
-
-
-def train_or_reuse(args: argparse.Namespace, recipe: str, baseline: Path | None) -> dict[str, Any]:
+def train_or_reuse(args: argparse.Namespace, recipe: str) -> dict[str, Any]:
     """Train and probe one recipe, or reuse its finished run; record it for the next re-run. Picklable for spawn."""
-    argv = run_argv(args, recipe, baseline)
+    argv = run_argv(args, recipe)
     info = reusable(args, recipe, argv)
     if info is not None:
         return {**info, "reused": True}
     info = train_and_probe(argv, args.max_train_s)
     record = Path(info["run_dir"]) / RUN_RECORD
     tmp = record.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"argv": _comparable(argv), "info": info}, indent=1))
+    tmp.write_text(json.dumps({"argv": argv, "info": info}, indent=1))
     tmp.replace(record)
     return info
 
 
 def run_all(args: argparse.Namespace, recipes: list[str], wall: float) -> dict[str, dict[str, Any]]:
-    """Train and probe every recipe; the first (the baseline) alone, then the others --jobs at a time, each in a
-    fresh spawned process (CUDA cannot be forked). Returns each recipe's timings, in recipe order."""
+    """Train and probe every recipe, one after another, or --jobs at a time each in a fresh spawned process (CUDA
+    cannot be forked). The ratios to the baseline are computed afterwards. Returns each recipe's timings, in order."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
@@ -168,20 +163,16 @@ def run_all(args: argparse.Namespace, recipes: list[str], wall: float) -> dict[s
         print(f"--- {recipe}: {info['steps']} steps, train {info['train_s']:.0f}s, probes {info['probe_s']:.0f}s"
               f"{reused} ({time.perf_counter() - wall:.0f}s elapsed)", flush=True)
 
-    first, rest = recipes[0], recipes[1:]
-    print(f"=== {first} (the baseline)", flush=True)
-    runs = {first: train_or_reuse(args, first, None)}
-    done(first, runs[first])
-    baseline = Path(runs[first]["run_dir"]) / "probes.json"
+    runs: dict[str, dict[str, Any]] = {}
     if args.jobs == 1:
-        for i, recipe in enumerate(rest):
-            print(f"=== {recipe} ({i + 2}/{len(recipes)})", flush=True)
-            runs[recipe] = train_or_reuse(args, recipe, baseline)
+        for i, recipe in enumerate(recipes):
+            print(f"=== {recipe} ({i + 1}/{len(recipes)})", flush=True)
+            runs[recipe] = train_or_reuse(args, recipe)
             done(recipe, runs[recipe])
         return runs
-    print(f"=== {', '.join(rest)} ({args.jobs} at a time)", flush=True)
+    print(f"=== {', '.join(recipes)} ({args.jobs} at a time)", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-        futures = {r: pool.submit(train_or_reuse, args, r, baseline) for r in rest}
+        futures = {r: pool.submit(train_or_reuse, args, r) for r in recipes}
         for recipe, future in futures.items():
             runs[recipe] = future.result()
             done(recipe, runs[recipe])
@@ -203,7 +194,7 @@ def environment() -> dict[str, str]:
 
 
 def report_markdown(runs: dict[str, dict[str, Any]], results: dict[str, dict[str, Any]], env: dict[str, str],
-                    command: str, plots: list[str], jobs: int = 1) -> str:
+                    command: str, plots: list[str], jobs: int = 1, regular_kinds: list[str] | None = None) -> str:
     """The block that goes into the README: provenance, the per-run table and links to the comparison plots."""
     from eval.summary import markdown_table
 
@@ -211,8 +202,10 @@ def report_markdown(runs: dict[str, dict[str, Any]], results: dict[str, dict[str
     lines = [f"Command: `{command}`", "",
              f"{env['device']}, torch {env['torch']}, commit {env['commit']}, {env['date']}. "
              f"Ratios in parentheses are to {names[0]} (1.00 = as good; for the loss, baseline loss / run loss)."
-             + (f" The runs after {names[0]} trained {jobs} at a time on the one device, so their times are shared."
-                if jobs > 1 else ""), "",
+             + (f" The runs trained {jobs} at a time on the one device, so their times are shared."
+                if jobs > 1 else "")
+             + (f" The regular-prompt loss averages the {' and '.join(regular_kinds)} documents."
+                if regular_kinds else ""), "",
              "| run | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
              "| layout | " + " | ".join(f"`{runs[n]['layout']}`".replace("|", "\\|") for n in names) + " |",
              "| steps (tokens) | " + " | ".join(f"{runs[n]['steps']} ({runs[n]['tokens'] / 1e6:.1f}M)" for n in names)
@@ -246,7 +239,8 @@ def apply_to_readme(out_dir: Path, readme: Path) -> None:
         shutil.copy(p, figures / p.name)
     results = {name: {"summary": rows} for name, rows in data["summary"].items()}
     update_readme(readme, report_markdown(data["runs"], results, data["env"], data["command"],
-                                          [f"validation/{p.name}" for p in plots], data.get("jobs", 1)))
+                                          [f"validation/{p.name}" for p in plots], data.get("jobs", 1),
+                                          data.get("regular_kinds")))
     print(f"wrote the table and {len(plots)} plots into {readme}")
 
 
@@ -261,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         apply_to_readme(args.out_dir, args.readme)
         return 0
     from eval.plots import plot_comparison
-    from eval.summary import load_results
+    from eval.summary import gap_rows, load_results
     from run.errors import ConfigError
 
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
@@ -275,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     results = {r: load_results(runs[r]["run_dir"]) for r in recipes}
+    for r in recipes[1:]:  # every run against the first, computed here so the baseline may train alongside
+        results[r]["summary"] = gap_rows(results[r], results[recipes[0]])
     short = [r for r in recipes if runs[r]["steps"] < args.steps]
     if short:
         print(f"warning: {', '.join(short)} stopped early at --max-train-s={args.max_train_s}: not like for like; "
@@ -282,10 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     plots = plot_comparison(results, args.out_dir / "compare")
     env = environment()
     links = [f"compare/{p.name}" for p in plots]
-    block = report_markdown(runs, results, env, command, links, args.jobs)
+    kinds = results[recipes[0]].get("regular", {}).get("kinds")
+    block = report_markdown(runs, results, env, command, links, args.jobs, kinds)
     (args.out_dir / "table.md").write_text(block + "\n")
     (args.out_dir / "validation.json").write_text(json.dumps(
-        {"command": command, "env": env, "jobs": args.jobs, "runs": runs,
+        {"command": command, "env": env, "jobs": args.jobs, "regular_kinds": kinds, "runs": runs,
          "summary": {r: results[r]["summary"] for r in recipes}},
         indent=1))
     if args.readme is not None:

@@ -147,4 +147,8 @@ def load_run_config(argv: list[str]) -> DictConfig:
     from run.validate import validate  # after merging: choices and cross-field checks
 
     validate(cfg)
+    if cfg.eval.regular_kinds is None:  # derived, so the saved config says what the regular-prompt loss averaged
+        from eval.regular import trained_kinds
+
+        cfg.eval.regular_kinds = trained_kinds(cfg.data.loss_on)
     return cfg

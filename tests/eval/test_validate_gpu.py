@@ -72,12 +72,13 @@ def test_recipes_after_the_baseline_train_in_parallel_processes(tmp_path):
         assert rows["regular-prompt LM loss"]["baseline"] is not None
     assert data["runs"]["gdn_only"]["layout"] != data["runs"]["linear_3to1"]["layout"]
     assert data["jobs"] == 2 and "trained 2 at a time" in (out / "table.md").read_text()
+    assert data["regular_kinds"] == ["filler", "single_turn"]  # data.loss_on=all scores both kinds
 
 
 def test_defaults_and_arguments():
     args = parse_args(["out"])
     assert args.recipes.split(",") == list(RECIPES) and RECIPES[0] == "full_attention"
-    argv = run_argv(args, "gdn_3to1", baseline=None)
+    argv = run_argv(args, "gdn_3to1")
     assert "recipe=gdn_3to1" in argv and "trainer.max_steps=250" in argv and "eval.every=0" in argv
     assert "optim.warmup_steps=25" in argv
     assert {a.split("=")[0] for a in argv if a.startswith("data.mixture.")} >= {
