@@ -47,6 +47,17 @@ def test_l2norm_in_kernel_and_head_dim_64() -> None:
     check_op("gated_delta_rule", torch.float32, 20, 1, 64, 64, chunk_size=16, device=DEVICE, l2=True)
 
 
+def test_l2norm_in_kernel_bf16() -> None:
+    # the models' configuration: bf16 q, k, v, g, beta read as they are, q and k through the fused L2-norm kernel
+    check_op("kda", torch.bfloat16, 40, 2, 32, 16, chunk_size=16, device=DEVICE, l2=True)
+
+
+@pytest.mark.parametrize("op_name", ["linear", "delta_rule"])
+def test_unit_scale_bf16(op_name: str) -> None:
+    # scale 1.0 (what the linear-attention models pass): q is read as it is, not copied to scale it
+    check_op(op_name, torch.bfloat16, 40, 2, 32, 16, chunk_size=16, device=DEVICE, scale=1.0)
+
+
 def test_strong_decays_stay_finite_and_exact() -> None:
     # dg sums many terms that cancel when decays are strong: seen up to ~1e-4, so a looser gate bound
     check_op("kda", torch.float32, 48, 1, 16, 16, chunk_size=16, device=DEVICE, decay_scale=30.0,
