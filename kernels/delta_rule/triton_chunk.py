@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from kernels.chunking import effective_chunk_size, from_chunks
+from kernels.chunking import effective_chunk_size
 from kernels.delta_rule.chunk import as_channel_gate, chunk_gated_delta_rule_torch
 from kernels.triton_chunk_state import chunk_state
 from kernels.triton_intra_chunk import intra_chunk_triton
@@ -48,7 +48,7 @@ def chunk_gated_delta_rule_triton(
     if q.dtype == torch.float64:
         return chunk_gated_delta_rule_torch(q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
                                             use_qk_l2norm_in_kernel, chunk_size)
-    precision = dot_precision(q.dtype)
+    precision, out_dtype = dot_precision(q.dtype), q.dtype
     g = as_channel_gate(g, beta)
 
     def core(q, k, v, g, beta, h0):
@@ -57,8 +57,7 @@ def chunk_gated_delta_rule_triton(
         U0, W, k_to_end, decay_chunk, q_decayed, qk = intra_chunk_triton(q, k, v, g, beta,
                                                                          triton_chunk_size(chunk_size, T), precision)
         decay_chunk = decay_chunk.expand(*decay_chunk.shape[:-1], K)  # per-head decay: the same for every key row
-        o, S = chunk_state(W, U0, k_to_end, decay_chunk, q_decayed, qk, h0, precision)
-        return from_chunks(o, T), S
+        return chunk_state(W, U0, k_to_end, decay_chunk, q_decayed, qk, h0, precision, T, out_dtype)
 
     return run_triton_core(core, q, k, v, (g, beta), scale, initial_state, output_final_state, cu_seqlens,
                            use_qk_l2norm_in_kernel)

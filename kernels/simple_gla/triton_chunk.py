@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from kernels.chunking import from_chunks, to_chunks_contiguous
+from kernels.chunking import to_chunks_contiguous
 from kernels.decay import causal_decayed_scores
 from kernels.delta_rule.triton_chunk import triton_chunk_size
 from kernels.simple_gla.chunk import chunk_simple_gla_torch, head_gate
@@ -32,7 +32,7 @@ def chunk_simple_gla_triton(
     """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
     if q.dtype == torch.float64:
         return chunk_simple_gla_torch(q, k, v, g, scale, initial_state, output_final_state, cu_seqlens, chunk_size)
-    precision = dot_precision(q.dtype)
+    precision, out_dtype = dot_precision(q.dtype), q.dtype
 
     def core(q, k, v, g, h0):
         T, K = q.shape[1], q.shape[-1]
@@ -42,8 +42,7 @@ def chunk_simple_gla_triton(
         G_last = G[..., -1:, :]
         qk = causal_decayed_scores(q.unsqueeze(-3), k, G).squeeze(-3)  # (B, H, N, C, C)
         decay_chunk = G_last.squeeze(-2).exp().expand(*G.shape[:3], K)  # (B, H, N, K)
-        o, S = chunk_state(None, v, k * (G_last - G).exp(), decay_chunk, q * G.exp(), qk, h0, precision)
-        return from_chunks(o, T), S
+        return chunk_state(None, v, k * (G_last - G).exp(), decay_chunk, q * G.exp(), qk, h0, precision, T, out_dtype)
 
     return run_triton_core(core, q, k, v, (head_gate(g, q),), scale, initial_state, output_final_state, cu_seqlens,
                            False)

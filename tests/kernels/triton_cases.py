@@ -58,6 +58,21 @@ def test_unit_scale_bf16(op_name: str) -> None:
     check_op(op_name, torch.bfloat16, 40, 2, 32, 16, chunk_size=16, device=DEVICE, scale=1.0)
 
 
+@pytest.mark.parametrize("op_name", ["kda", "linear"])
+def test_strided_output_gradient(op_name: str) -> None:
+    # the chunk-state backward reads do in place: a transposed-heads do gives the same gradients as a contiguous one
+    op, seed = OPS[op_name], fresh_seed()
+    x = {n: None if t is None else t.to(DEVICE) for n, t in leaves(make_inputs(op, 1, 21, 2, 8, 6, seed),
+                                                                     torch.float32).items()}
+    o, _ = op.chunk(*op.args(x), initial_state=x["h0"], chunk_size=16)
+    w = torch.randn(o.transpose(1, 2).shape, generator=torch.Generator().manual_seed(seed)).to(DEVICE)
+    names = [n for n, t in x.items() if t is not None]
+    strided = torch.autograd.grad((o.transpose(1, 2) * w).sum(), [x[n] for n in names], retain_graph=True)
+    contiguous = torch.autograd.grad(o, [x[n] for n in names], w.transpose(1, 2).contiguous())
+    for n, a, b in zip(names, strided, contiguous):
+        assert_close(f"d{n}", a.cpu(), b.cpu(), 1e-6, seed)
+
+
 def test_strong_decays_stay_finite_and_exact() -> None:
     # dg sums many terms that cancel when decays are strong: seen up to ~1e-4, so a looser gate bound
     check_op("kda", torch.float32, 48, 1, 16, 16, chunk_size=16, device=DEVICE, decay_scale=30.0,
