@@ -13,9 +13,10 @@ The backward walks the chunks in reverse with dS = dL/dS_{n+1} in registers:
 
     du_n = QK_n^T do_n + Kd_n dS_{n+1}
     dS_n = diag(d_n) dS_{n+1} + Qd_n^T do_n - W_n^T du_n
-and stores du_n and dS_{n+1}; the remaining gradients are chunk-parallel products done in torch afterwards
-(dW = -du S^T, dKd = u dS^T, dd = rowsum(S * dS), dQd = do S^T, dQK = do u^T). Memory: one state per chunk
-(S_n forward, dS_{n+1} backward), as the chunked algorithm needs; nothing per token beyond OUT(T D).
+and stores du_n, dS_{n+1} and the decay gradient dd_n = rowsum(S_n * dS_{n+1}) (per V-block, summed in torch: the
+(K, V) product is never stored); the remaining gradients are chunk-parallel products done in torch afterwards
+(dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T). Memory: one state per chunk (S_n forward, dS_{n+1}
+backward), as the chunked algorithm needs; nothing per token beyond OUT(T D).
 
 o is stored straight into the caller's (B, T, H, V) layout and dtype (the padded tail of the last chunk dropped),
 and the backward reads do from there in any dtype and strides, storing the float32 chunked copy that the torch
@@ -65,7 +66,8 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, NC, T, H
 
 
 @triton.jit
-def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, DO_C, DU, DS_NEXT, DH0, NC, T, H, s_db, s_dt, s_dh, s_dv,
+def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, DDECAY, DH0, NC, T, H,
+                     s_db, s_dt, s_dh, s_dv,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
                      HAS_W: tl.constexpr, HAS_DS_OUT: tl.constexpr, PREC: tl.constexpr):
     i_v, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
@@ -85,6 +87,9 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, DO_C, DU, DS_NEXT, DH0, N
     for i in range(NC):
         chunk = i_bh * NC + (NC - 1 - i)
         tl.store(DS_NEXT + chunk * K * V + kv_off, dS, mask=m_kv)
+        s_in = tl.load(S_IN + chunk * K * V + kv_off, mask=m_kv, other=0.0)  # S_n, (BK, BV)
+        dd_part = DDECAY + (i_v * tl.num_programs(1) * NC + chunk) * K  # this V-block's share, (NV, B, H, N, K)
+        tl.store(dd_part + rk, tl.sum(s_in * dS, 1), mask=mk)
         t = (NC - 1 - i) * C + rc.to(tl.int64)
         do = tl.load(do_base + t[:, None] * s_dt + rv[None, :] * s_dv, mask=(t < T)[:, None] & mv[None, :],
                      other=0.0).to(tl.float32)  # (C, BV), zero on the padding
@@ -146,14 +151,15 @@ class ChunkState(torch.autograd.Function):
         dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(B, H, K, V)
         BV = _value_block(K, V)
         grid = (triton.cdiv(V, BV), B * H)
+        ddecay = S_in.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
         has_ds = dS_out is not None
         dS_out = dS_out.float().contiguous() if has_ds else dh0
-        _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, do_c, du, dS_next, dh0, NC,
-                               ctx.T, H, *do.stride(), C=C, K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None,
-                               HAS_DS_OUT=has_ds, PREC=ctx.precision, num_warps=4, num_stages=1)
+        _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, S_in, do_c, du, dS_next,
+                               ddecay, dh0, NC, ctx.T, H, *do.stride(), C=C, K=K, V=V, BK=block(K), BV=BV,
+                               HAS_W=W is not None, HAS_DS_OUT=has_ds, PREC=ctx.precision, num_warps=4, num_stages=1)
         dW = -(du @ S_in.transpose(-1, -2)) if W is not None else None  # (B, H, N, C, K)
         dKd = u @ dS_next.transpose(-1, -2)
-        ddecay = (S_in * dS_next).sum(-1)  # (B, H, N, K)
+        ddecay = ddecay.sum(0)  # (B, H, N, K)
         dQd = do_c @ S_in.transpose(-1, -2)
         dQK = do_c @ u.transpose(-1, -2)
         return dW, du, dKd, ddecay, dQd, dQK, dh0, None, None, None
