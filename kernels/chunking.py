@@ -24,7 +24,32 @@ def to_chunks(x: torch.Tensor, chunk_size: int) -> torch.Tensor:
     return x.reshape(B, n, chunk_size, H, D).permute(0, 3, 1, 2, 4)
 
 
+class _ToChunksContiguous(torch.autograd.Function):
+    """One copy each way: forward writes the chunks; backward hands back a view of the gradient, cast to x's dtype
+    (autograd's CopySlices, for a plain `copy_`, would clone the whole gradient first)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, chunk_size: int, dtype: torch.dtype) -> torch.Tensor:
+        B, T, H, D = x.shape
+        n = math.ceil(T / chunk_size)
+        make = x.new_zeros if n * chunk_size != T else x.new_empty  # only a padded tail needs the zeros
+        out = make(B, H, n, chunk_size, D, dtype=dtype)
+        from_chunks(out, T).copy_(x)  # from_chunks of a contiguous tensor is a view
+        ctx.T, ctx.dtype = T, x.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, dout: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        return from_chunks(dout.contiguous(), ctx.T).to(ctx.dtype), None, None
+
+
+def to_chunks_contiguous(x: torch.Tensor, chunk_size: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """to_chunks(x), materialised contiguous in `dtype` (default: x's) by one copy: the dtype conversion, the layout
+    change and the padding in a single write, where `to_chunks(x.to(dtype)).contiguous()` takes three passes."""
+    return _ToChunksContiguous.apply(x, chunk_size, dtype or x.dtype)
+
+
 def from_chunks(x: torch.Tensor, T: int) -> torch.Tensor:
-    """(B, H, N, C, D) -> (B, T, H, D), dropping the padding."""
+    """(B, H, N, C, D) -> (B, T, H, D), dropping the padding (a view when x is contiguous)."""
     B, H, n, C, D = x.shape
     return x.permute(0, 2, 3, 1, 4).reshape(B, n * C, H, D)[:, :T]

@@ -13,9 +13,14 @@ The backward walks the chunks in reverse with dS = dL/dS_{n+1} in registers:
 
     du_n = QK_n^T do_n + Kd_n dS_{n+1}
     dS_n = diag(d_n) dS_{n+1} + Qd_n^T do_n - W_n^T du_n
-and stores du_n and dS_{n+1}; the remaining gradients are chunk-parallel products done in torch afterwards
-(dW = -du S^T, dKd = u dS^T, dd = rowsum(S * dS), dQd = do S^T, dQK = do u^T). Memory: one state per chunk
-(S_n forward, dS_{n+1} backward), as the chunked algorithm needs; nothing per token beyond OUT(T D).
+and stores du_n, dS_{n+1} and the decay gradient dd_n = rowsum(S_n * dS_{n+1}) (per V-block, summed in torch: the
+(K, V) product is never stored); the remaining gradients are chunk-parallel products done in torch afterwards
+(dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T). Memory: one state per chunk (S_n forward, dS_{n+1}
+backward), as the chunked algorithm needs; nothing per token beyond OUT(T D).
+
+o is stored straight into the caller's (B, T, H, V) layout and dtype (the padded tail of the last chunk dropped),
+and the backward reads do from there in any dtype and strides, storing the float32 chunked copy that the torch
+products need: no reshape, cast or padding of o / do in torch.
 """
 from __future__ import annotations
 
@@ -27,10 +32,11 @@ from kernels.triton_support import block
 
 
 @triton.jit
-def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, NC,
+def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, NC, T, H, s_ob, s_ot, s_oh, s_ov,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
                      HAS_W: tl.constexpr, PREC: tl.constexpr):
     i_v, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
+    out_base = OUT + (i_bh // H) * s_ob + (i_bh % H) * s_oh  # o: (B, T, H, V), the caller's layout and dtype
     rc, rk, rv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = rk < K, rv < V
     m_kv, m_cv, m_ck = mk[:, None] & mv[None, :], mv[None, :] & (rc[:, None] < C), mk[None, :] & (rc[:, None] < C)
@@ -51,7 +57,8 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, NC,
         qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
         qk = tl.load(QK + chunk * C * C + cc_off)
         o = tl.dot(qd, S, input_precision=PREC) + tl.dot(qk, u, input_precision=PREC)
-        tl.store(OUT + chunk * C * V + cv_off, o, mask=m_cv)
+        t = n * C + rc.to(tl.int64)  # tokens of the chunk; those past T are the zero padding
+        tl.store(out_base + t[:, None] * s_ot + rv[None, :] * s_ov, o, mask=(t < T)[:, None] & mv[None, :])
         kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
         d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)  # (BK,)
         S = S * d[:, None] + tl.dot(tl.trans(kd), u, input_precision=PREC)
@@ -59,10 +66,12 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, NC,
 
 
 @triton.jit
-def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, DU, DS_NEXT, DH0, NC,
+def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, DDECAY, DH0, NC, T, H,
+                     s_db, s_dt, s_dh, s_dv,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
                      HAS_W: tl.constexpr, HAS_DS_OUT: tl.constexpr, PREC: tl.constexpr):
     i_v, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
+    do_base = DO + (i_bh // H) * s_db + (i_bh % H) * s_dh  # do: (B, T, H, V), any dtype and strides
     rc, rk, rv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = rk < K, rv < V
     m_kv, m_cv, m_ck = mk[:, None] & mv[None, :], mv[None, :] & (rc[:, None] < C), mk[None, :] & (rc[:, None] < C)
@@ -78,7 +87,13 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, DU, DS_NEXT, DH0, NC,
     for i in range(NC):
         chunk = i_bh * NC + (NC - 1 - i)
         tl.store(DS_NEXT + chunk * K * V + kv_off, dS, mask=m_kv)
-        do = tl.load(DO + chunk * C * V + cv_off, mask=m_cv, other=0.0)  # (C, BV)
+        s_in = tl.load(S_IN + chunk * K * V + kv_off, mask=m_kv, other=0.0)  # S_n, (BK, BV)
+        dd_part = DDECAY + (i_v * tl.num_programs(1) * NC + chunk) * K  # this V-block's share, (NV, B, H, N, K)
+        tl.store(dd_part + rk, tl.sum(s_in * dS, 1), mask=mk)
+        t = (NC - 1 - i) * C + rc.to(tl.int64)
+        do = tl.load(do_base + t[:, None] * s_dt + rv[None, :] * s_dv, mask=(t < T)[:, None] & mv[None, :],
+                     other=0.0).to(tl.float32)  # (C, BV), zero on the padding
+        tl.store(DO_C + chunk * C * V + cv_off, do, mask=m_cv)  # float32 chunked, for dQd and dQK
         qk = tl.load(QK + chunk * C * C + cc_off)
         kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
         du = tl.dot(tl.trans(qk), do, input_precision=PREC) + tl.dot(kd, dS, input_precision=PREC)
@@ -102,25 +117,27 @@ def _value_block(K: int, V: int) -> int:
 
 
 class ChunkState(torch.autograd.Function):
-    """(W | None, U0, Kd, decay, Qd, QK, h0) -> (o, final state); chunk tensors (B, H, N, C, .) float32."""
+    """(W | None, U0, Kd, decay, Qd, QK, h0) -> (o (B, T, H, V) in out_dtype, final state float32); chunk tensors
+    (B, H, N, C, .) float32, N * C >= T."""
 
     @staticmethod
-    def forward(ctx, W, U0, Kd, decay, Qd, QK, h0, precision: str):
+    def forward(ctx, W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype):
         B, H, NC, C, V = U0.shape
         K = Kd.shape[-1]
         W, U0, Kd, decay, Qd, QK = (None if x is None else x.float().contiguous() for x in (W, U0, Kd, decay, Qd, QK))
         h0 = h0.float().contiguous()
-        o = torch.empty_like(U0)
+        o = U0.new_empty(B, T, H, V, dtype=out_dtype)
         u = torch.empty_like(U0) if W is not None else U0
         S_in = U0.new_empty(B, H, NC, K, V)
         S_out = U0.new_empty(B, H, K, V)
         BV = _value_block(K, V)
         grid = (triton.cdiv(V, BV), B * H)
-        _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, NC,
-                               C=C, K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, PREC=precision,
+        _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, NC, T, H,
+                               *o.stride(), C=C, K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, PREC=precision,
                                num_warps=4, num_stages=1)
         ctx.save_for_backward(W, Kd, decay, Qd, QK, S_in, u)
-        ctx.precision = precision
+        ctx.precision, ctx.T = precision, T
+        ctx.set_materialize_grads(False)  # an unused final state's gradient stays None: no zeros to allocate and read
         return o, S_out
 
     @staticmethod
@@ -128,23 +145,28 @@ class ChunkState(torch.autograd.Function):
         W, Kd, decay, Qd, QK, S_in, u = ctx.saved_tensors
         B, H, NC, C, V = u.shape
         K = Kd.shape[-1]
-        do = (torch.zeros_like(u) if do is None else do).float().contiguous()
-        du, dS_next, dh0 = torch.empty_like(u), torch.empty_like(S_in), S_in.new_empty(B, H, K, V)
+        if do is None:
+            do = u.new_zeros(B, ctx.T, H, V)
+        do_c, du = torch.empty_like(u), torch.empty_like(u)  # do_c: do chunked, float32, stored by the kernel
+        dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(B, H, K, V)
         BV = _value_block(K, V)
         grid = (triton.cdiv(V, BV), B * H)
+        ddecay = S_in.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
         has_ds = dS_out is not None
         dS_out = dS_out.float().contiguous() if has_ds else dh0
-        _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, du, dS_next, dh0, NC,
-                               C=C, K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, HAS_DS_OUT=has_ds,
-                               PREC=ctx.precision, num_warps=4, num_stages=1)
+        _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, S_in, do_c, du, dS_next,
+                               ddecay, dh0, NC, ctx.T, H, *do.stride(), C=C, K=K, V=V, BK=block(K), BV=BV,
+                               HAS_W=W is not None, HAS_DS_OUT=has_ds, PREC=ctx.precision, num_warps=4, num_stages=1)
         dW = -(du @ S_in.transpose(-1, -2)) if W is not None else None  # (B, H, N, C, K)
         dKd = u @ dS_next.transpose(-1, -2)
-        ddecay = (S_in * dS_next).sum(-1)  # (B, H, N, K)
-        dQd = do @ S_in.transpose(-1, -2)
-        dQK = do @ u.transpose(-1, -2)
-        return dW, du, dKd, ddecay, dQd, dQK, dh0, None
+        ddecay = ddecay.sum(0)  # (B, H, N, K)
+        dQd = do_c @ S_in.transpose(-1, -2)
+        dQK = do_c @ u.transpose(-1, -2)
+        return dW, du, dKd, ddecay, dQd, dQK, dh0, None, None, None
 
 
-def chunk_state(W, U0, Kd, decay, Qd, QK, h0, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the chunk recurrence (see the module docstring); returns o (B, H, N, C, V) and S_final (B, H, K, V)."""
-    return ChunkState.apply(W, U0, Kd, decay, Qd, QK, h0, precision)
+def chunk_state(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int,
+                out_dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the chunk recurrence (see the module docstring) on chunk tensors (B, H, N, C, .) covering T tokens;
+    returns o (B, T, H, V) contiguous in out_dtype and S_final (B, H, K, V) float32."""
+    return ChunkState.apply(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype)

@@ -25,7 +25,8 @@ Kernels (grid (N chunks, B * H)):
           v-part of dbeta; `_intra_bwd_channel` then walks K blocks and, within each, the 16-row blocks from last to
           first (so the reverse cumsum of dG carries a (BK,) suffix), loading 16-row tiles and their transposes
           from memory (register tensors cannot be sliced).
-All arithmetic is float32 (tl.dot at `dot_precision(q.dtype)`: ieee for fp32 inputs, tf32 for bf16 / fp16).
+All arithmetic is float32 (tl.dot at the caller's `precision`, by default `dot_precision(q.dtype)`: ieee for fp32
+inputs, tf32 for bf16 / fp16); the gradients are stored in float32 or, for autograd, in the inputs' dtypes.
 """
 from __future__ import annotations
 
@@ -262,14 +263,17 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
                     chunk_size: int, U0: torch.Tensor, W: torch.Tensor, Ainv: torch.Tensor,
                     dU0: torch.Tensor | None, dW: torch.Tensor | None, dk_to_end: torch.Tensor | None,
                     ddecay_chunk: torch.Tensor | None, dq_decayed: torch.Tensor | None,
-                    dqk: torch.Tensor | None, precision: str | None = None) -> tuple[torch.Tensor, ...]:
-    """Gradients of `intra_chunk_fwd` (see the module docstring); `precision` is tl.dot's (default: from q's dtype,
-    which is float32 when the caller has upcast half-precision inputs, so it passes the model dtype's).
+                    dqk: torch.Tensor | None, precision: str | None = None,
+                    grads_in_input_dtypes: bool = False) -> tuple[torch.Tensor, ...]:
+    """Gradients of `intra_chunk_fwd` (see the module docstring); `precision` is tl.dot's (default: from q's dtype;
+    pass the model dtype's when q is float32 for another reason, e.g. L2-normalised in float32).
 
     q, k: (B, T, H, K); v: (B, T, H, V); g: (B, T, H, D), D in {1, K}; beta: (B, T, H), any float dtype and strides.
     U0 (B, H, N, C, V), W (B, H, N, C, K), Ainv (B, H, N, C, C): the forward's saved outputs; dU0, dW, dk_to_end
     (B, H, N, C, K), ddecay_chunk (B, H, N, D), dq_decayed (B, H, N, C, K), dqk (B, H, N, C, C): the gradients of
-    its first six outputs (None means zero). Returns float32 (dq, dk, dv, dg, dbeta) in the input layouts.
+    its first six outputs (None means zero). Returns (dq, dk, dv, dg, dbeta) contiguous in the input layouts, float32
+    (the kernels' arithmetic, unrounded), or with `grads_in_input_dtypes` each in its input's dtype, stored so by the
+    kernels themselves (what autograd wants: no float32 copy to cast afterwards).
     """
     B, T, H, K = q.shape
     V, D, C = v.shape[-1], g.shape[-1], chunk_size
@@ -286,21 +290,27 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     U0, W, Ainv, dU0, dW, dkte, dqd, ddc, dqk = (x.to(q.device) for x in (U0, W, Ainv, dU0, dW, dkte, dqd, ddc, dqk))
 
     f32 = dict(dtype=torch.float32, device=q.device)
-    dq, dk = torch.empty(B, T, H, K, **f32), torch.empty(B, T, H, K, **f32)
-    dv, dg, dbeta = torch.empty(B, T, H, V, **f32), torch.empty(B, T, H, D, **f32), torch.empty(B, T, H, **f32)
+
+    def grad_like(x: torch.Tensor, *shape: int) -> torch.Tensor:  # tl.store converts to the pointer's dtype
+        return torch.empty(*shape, dtype=x.dtype if grads_in_input_dtypes else torch.float32, device=q.device)
+
+    dq, dk = grad_like(q, B, T, H, K), grad_like(k, B, T, H, K)
+    dv, dg = grad_like(v, B, T, H, V), grad_like(g, B, T, H, D)
     prec, grid = precision or dot_precision(q.dtype), (N, B * H)
     BK, BV = min(block(K), 64), min(block(V), 64)
     warps = 4 if C <= 32 else 8
     if D == 1:
+        dbeta = grad_like(beta, B, T, H)
         _intra_bwd_head[grid](q, k, v, g, beta, Ainv, U0, W, dU0, dW, dkte, ddc, dqd, dqk, dq, dk, dv, dg, dbeta,
                               *q.stride(), *k.stride(), *v.stride(), *g.stride()[:3], *beta.stride(), T, H, N,
                               C=C, K=K, V=V, BK=BK, BV=BV, PREC=prec, num_warps=warps, num_stages=1)
         return dq, dk, dv, dg, dbeta
     Gcum, dA = torch.empty(B, H, N, C, K, **f32), torch.empty(B, H, N, C, C, **f32)  # scratch
+    dbeta = torch.empty(B, T, H, **f32)  # accumulated over both kernels: float32 until the end
     _intra_bwd_channel_prep[grid](g, v, beta, Ainv, U0, W, dU0, dW, Gcum, dA, dv, dbeta,
                                   *v.stride(), *g.stride(), *beta.stride(), T, H, N,
                                   C=C, K=K, V=V, BK=BK, BV=BV, PREC=prec, num_warps=warps, num_stages=1)
     _intra_bwd_channel[grid](q, k, beta, Ainv, dW, dkte, ddc, dqd, dqk, Gcum, dA, dq, dk, dg, dbeta,
                              *q.stride(), *k.stride(), *beta.stride(), T, H, N,
                              C=C, K=K, BK=min(block(K), 32), PREC=prec, num_warps=4, num_stages=1)
-    return dq, dk, dv, dg, dbeta
+    return dq, dk, dv, dg, (dbeta.to(beta.dtype) if grads_in_input_dtypes else dbeta)

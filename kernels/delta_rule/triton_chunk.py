@@ -6,19 +6,21 @@ unit-lower-triangular WY/UT solve, U0 and W) is one Triton kernel per chunk forw
 walk over chunks, which PyTorch runs as a Python loop of T / C steps, is one Triton kernel forward and one backward
 (`kernels/triton_chunk_state.py`).
 
-float64 inputs stay on the PyTorch path (the kernels compute in float32); chunks are clamped to [16, 64] tokens
-because tl.dot needs 16-wide tiles and the state tiles must fit in registers (results do not depend on the chunk
-beyond rounding).
+The kernels read q, k, v, g and beta in the caller's dtype (bf16 / fp16 / fp32), in place, and compute in float32:
+nothing is upcast beforehand (`kernels/triton_runner.py`; q and k are float32 after the fused L2 norm), and the
+backward kernels write the gradients in the inputs' dtypes. float64 inputs stay on the PyTorch path; chunks are
+clamped to [16, 64] tokens because tl.dot needs 16-wide tiles and the state tiles must fit in registers (results do
+not depend on the chunk beyond rounding).
 """
 from __future__ import annotations
 
 import torch
 
-from kernels.chunking import effective_chunk_size, from_chunks
+from kernels.chunking import effective_chunk_size
 from kernels.delta_rule.chunk import as_channel_gate, chunk_gated_delta_rule_torch
-from kernels.torch_runner import run_core
 from kernels.triton_chunk_state import chunk_state
 from kernels.triton_intra_chunk import intra_chunk_triton
+from kernels.triton_runner import run_triton_core
 from kernels.triton_support import MIN_BLOCK, dot_precision
 
 MAX_CHUNK = 64
@@ -46,17 +48,16 @@ def chunk_gated_delta_rule_triton(
     if q.dtype == torch.float64:
         return chunk_gated_delta_rule_torch(q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
                                             use_qk_l2norm_in_kernel, chunk_size)
-    precision = dot_precision(q.dtype)
+    precision, out_dtype = dot_precision(q.dtype), q.dtype
     g = as_channel_gate(g, beta)
 
     def core(q, k, v, g, beta, h0):
         T, K = q.shape[1], q.shape[-1]
-        # the inputs arrive upcast to float32; the products keep the precision of the caller's dtype
+        # the products keep the precision of the caller's dtype, also where q and k arrive float32 (L2 norm)
         U0, W, k_to_end, decay_chunk, q_decayed, qk = intra_chunk_triton(q, k, v, g, beta,
                                                                          triton_chunk_size(chunk_size, T), precision)
         decay_chunk = decay_chunk.expand(*decay_chunk.shape[:-1], K)  # per-head decay: the same for every key row
-        o, S = chunk_state(W, U0, k_to_end, decay_chunk, q_decayed, qk, h0, precision)
-        return from_chunks(o, T), S
+        return chunk_state(W, U0, k_to_end, decay_chunk, q_decayed, qk, h0, precision, T, out_dtype)
 
-    return run_core(core, q, k, v, (g, beta), scale, initial_state, output_final_state, cu_seqlens,
-                    use_qk_l2norm_in_kernel)
+    return run_triton_core(core, q, k, v, (g, beta), scale, initial_state, output_final_state, cu_seqlens,
+                           use_qk_l2norm_in_kernel)

@@ -2,18 +2,19 @@
 
 Per chunk with cumulative log decay G: o = (q e^G) S + (causal decayed q.k) v and S' = e^{G_C} S + (k e^{G_C - G})^T v.
 The scores are batched over all chunks in float32 (torch); the walk over chunks is the shared Triton kernel pair
-(`kernels/triton_chunk_state.py`) with no delta-rule solve (u = v). float64 inputs stay on the PyTorch path.
+(`kernels/triton_chunk_state.py`) with no delta-rule solve (u = v). The inputs arrive in the caller's dtype
+(`kernels/triton_runner.py`) and become float32 chunks in one copy each. float64 inputs stay on the PyTorch path.
 """
 from __future__ import annotations
 
 import torch
 
-from kernels.chunking import from_chunks, to_chunks
+from kernels.chunking import to_chunks_contiguous
 from kernels.decay import causal_decayed_scores
 from kernels.delta_rule.triton_chunk import triton_chunk_size
 from kernels.simple_gla.chunk import chunk_simple_gla_torch, head_gate
-from kernels.torch_runner import run_core
 from kernels.triton_chunk_state import chunk_state
+from kernels.triton_runner import run_triton_core
 from kernels.triton_support import dot_precision
 
 
@@ -31,17 +32,17 @@ def chunk_simple_gla_triton(
     """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
     if q.dtype == torch.float64:
         return chunk_simple_gla_torch(q, k, v, g, scale, initial_state, output_final_state, cu_seqlens, chunk_size)
-    precision = dot_precision(q.dtype)
+    precision, out_dtype = dot_precision(q.dtype), q.dtype
 
     def core(q, k, v, g, h0):
         T, K = q.shape[1], q.shape[-1]
         C = triton_chunk_size(chunk_size, T)
-        q, k, v, g = (to_chunks(x, C).contiguous() for x in (q, k, v, g))  # (B, H, N, C, .)
+        q, k, v, g = (to_chunks_contiguous(x, C, torch.float32) for x in (q, k, v, g))  # (B, H, N, C, .) float32
         G = g.cumsum(-2)  # (B, H, N, C, 1)
         G_last = G[..., -1:, :]
         qk = causal_decayed_scores(q.unsqueeze(-3), k, G).squeeze(-3)  # (B, H, N, C, C)
         decay_chunk = G_last.squeeze(-2).exp().expand(*G.shape[:3], K)  # (B, H, N, K)
-        o, S = chunk_state(None, v, k * (G_last - G).exp(), decay_chunk, q * G.exp(), qk, h0, precision)
-        return from_chunks(o, T), S
+        return chunk_state(None, v, k * (G_last - G).exp(), decay_chunk, q * G.exp(), qk, h0, precision, T, out_dtype)
 
-    return run_core(core, q, k, v, (head_gate(g, q),), scale, initial_state, output_final_state, cu_seqlens, False)
+    return run_triton_core(core, q, k, v, (head_gate(g, q),), scale, initial_state, output_final_state, cu_seqlens,
+                           False)

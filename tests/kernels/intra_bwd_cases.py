@@ -54,9 +54,10 @@ def _ainv(k: torch.Tensor, g: torch.Tensor, beta: torch.Tensor, C: int) -> torch
 
 
 def _check(gate: str, dtype: torch.dtype, T: int, K: int, V: int, C: int, bound: float, *, B: int = 1, H: int = 2,
-           decay: str = "normal", strided: bool = False, dg_bound: float | None = None) -> dict[str, float]:
+           decay: str = "normal", strided: bool = False, dg_bound: float | None = None,
+           grads_in_input_dtypes: bool = False) -> dict[str, float]:
     """Kernel vs float64 autograd for one case; asserts every gradient within `bound` (dg within `dg_bound` when
-    given) and returns the ratios."""
+    given) and in float32 (in `dtype` with grads_in_input_dtypes), and returns the ratios."""
     seed = fresh_seed()
     x = {n: t.to(dtype).double() for n, t in _inputs(gate, B, T, H, K, V, seed, decay).items()}  # round once
     ref_x = {n: t.clone().requires_grad_() for n, t in x.items()}
@@ -72,10 +73,12 @@ def _check(gate: str, dtype: torch.dtype, T: int, K: int, V: int, C: int, bound:
         dev = {n: t.transpose(1, 2).contiguous().transpose(1, 2) for n, t in dev.items()}
         assert not dev["q"].is_contiguous()
     saved = [t.to(_DEVICE, torch.float32) for t in (U0, W, Ainv, *cot)]
-    got = intra_chunk_bwd(dev["q"], dev["k"], dev["v"], dev["g"], dev["beta"], C, *saved)
+    got = intra_chunk_bwd(dev["q"], dev["k"], dev["v"], dev["g"], dev["beta"], C, *saved,
+                          grads_in_input_dtypes=grads_in_input_dtypes)
     ratios = {}
+    want_dtype = dtype if grads_in_input_dtypes else torch.float32
     for name, got_t, ref_t in zip(_GRADS, got, ref):
-        assert got_t.dtype == torch.float32, f"{name}: dtype {got_t.dtype}; {seed_note(seed)}"
+        assert got_t.dtype == want_dtype, f"{name}: dtype {got_t.dtype}; {seed_note(seed)}"
         assert_close(name, got_t.cpu(), ref_t, dg_bound if name == "dg" and dg_bound else bound, seed)
         ratios[name] = error_ratio(got_t.cpu(), ref_t)
     print(gate, dtype, T, K, V, C, decay, {n: f"{r:.1e}" for n, r in ratios.items()})
@@ -98,6 +101,12 @@ def test_intra_bwd_chunk_64_and_several_head_dim_blocks(gate: str) -> None:
 @pytest.mark.parametrize("gate", ["channel", "head"])
 def test_intra_bwd_bf16_inputs(gate: str) -> None:
     _check(gate, torch.bfloat16, 48, 32, 16, 16, 2e-2)  # T a multiple of C: no tail chunk
+
+
+@pytest.mark.parametrize("gate", ["channel", "head"])
+def test_intra_bwd_writes_grads_in_the_input_dtypes(gate: str) -> None:
+    # what the autograd op asks for: the kernels store bf16 directly (dbeta of the channel path via float32 scratch)
+    _check(gate, torch.bfloat16, 45, 32, 16, 16, 2e-2, grads_in_input_dtypes=True)
 
 
 @pytest.mark.parametrize("C", [16, 32])

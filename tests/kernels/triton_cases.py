@@ -47,6 +47,50 @@ def test_l2norm_in_kernel_and_head_dim_64() -> None:
     check_op("gated_delta_rule", torch.float32, 20, 1, 64, 64, chunk_size=16, device=DEVICE, l2=True)
 
 
+def test_l2norm_in_kernel_bf16() -> None:
+    # the models' configuration: bf16 q, k, v, g, beta read as they are, q and k through the fused L2-norm kernel
+    check_op("kda", torch.bfloat16, 40, 2, 32, 16, chunk_size=16, device=DEVICE, l2=True)
+
+
+@pytest.mark.parametrize("op_name", ["linear", "delta_rule"])
+def test_unit_scale_bf16(op_name: str) -> None:
+    # scale 1.0 (what the linear-attention models pass): q is read as it is, not copied to scale it
+    check_op(op_name, torch.bfloat16, 40, 2, 32, 16, chunk_size=16, device=DEVICE, scale=1.0)
+
+
+@pytest.mark.parametrize("op_name", ["gated_delta_rule", "linear"])
+def test_strided_output_gradient(op_name: str) -> None:
+    # the chunk-state backward reads do in place: a transposed-heads do gives the same gradients as a contiguous one
+    op, seed = OPS[op_name], fresh_seed()
+    x = {n: None if t is None else t.to(DEVICE) for n, t in leaves(make_inputs(op, 1, 21, 2, 8, 6, seed),
+                                                                     torch.float32).items()}
+    o, _ = op.chunk(*op.args(x), initial_state=x["h0"], chunk_size=16)
+    w = torch.randn(o.transpose(1, 2).shape, generator=torch.Generator().manual_seed(seed)).to(DEVICE)
+    names = [n for n, t in x.items() if t is not None]
+    strided = torch.autograd.grad((o.transpose(1, 2) * w).sum(), [x[n] for n in names], retain_graph=True)
+    contiguous = torch.autograd.grad(o, [x[n] for n in names], w.transpose(1, 2).contiguous())
+    for n, a, b in zip(names, strided, contiguous):
+        assert_close(f"d{n}", a.cpu(), b.cpu(), 1e-6, seed)
+
+
+@pytest.mark.parametrize("op_name", ["gated_delta_rule", "linear"])
+def test_gradient_through_only_the_output_or_only_the_state(op_name: str) -> None:
+    # an unused output's gradient reaches the chunk-state backward as None: the parts must add up to the whole
+    op, seed = OPS[op_name], fresh_seed()
+    x = {n: None if t is None else t.to(DEVICE) for n, t in leaves(make_inputs(op, 1, 21, 2, 8, 6, seed),
+                                                                     torch.float32).items()}
+    o, S = op.chunk(*op.args(x), initial_state=x["h0"], output_final_state=True, chunk_size=16)
+    gen = torch.Generator().manual_seed(seed)
+    w, z = (torch.randn(t.shape, generator=gen).to(DEVICE) for t in (o, S))
+    names = [n for n, t in x.items() if t is not None]
+    inputs = [x[n] for n in names]
+    only_o = torch.autograd.grad((o * w).sum(), inputs, retain_graph=True)
+    only_S = torch.autograd.grad((S * z).sum(), inputs, retain_graph=True)
+    both = torch.autograd.grad((o * w).sum() + (S * z).sum(), inputs)
+    for n, a, b, ab in zip(names, only_o, only_S, both):
+        assert_close(f"d{n}", (a + b).cpu(), ab.cpu(), 1e-6, seed)
+
+
 def test_strong_decays_stay_finite_and_exact() -> None:
     # dg sums many terms that cancel when decays are strong: seen up to ~1e-4, so a looser gate bound
     check_op("kda", torch.float32, 48, 1, 16, 16, chunk_size=16, device=DEVICE, decay_scale=30.0,

@@ -23,15 +23,15 @@ def _pack(parts: list[dict]) -> dict:
     return packed
 
 
-def _reference(op, x: dict, l2: bool, reference: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _reference(op, x: dict, l2: bool, reference: str, scale: float | None) -> tuple[torch.Tensor, torch.Tensor]:
     if l2:
         x = dict(x, q=l2norm(x["q"]), k=l2norm(x["k"]))
     if reference == "naive":
-        return op.reference(x, initial_state=x["h0"])
+        return op.reference(x, scale=scale, initial_state=x["h0"])
     before = kernels.get_backend()
     kernels.set_backend("torch")  # the chunked float64 path, held to the naive one at 1e-8 by the CPU suite
     try:
-        return op.chunk(*op.args(x), initial_state=x["h0"], output_final_state=True, chunk_size=64)
+        return op.chunk(*op.args(x), scale=scale, initial_state=x["h0"], output_final_state=True, chunk_size=64)
     finally:
         kernels.set_backend(before)
 
@@ -39,8 +39,9 @@ def _reference(op, x: dict, l2: bool, reference: str) -> tuple[torch.Tensor, tor
 def check_op(op_name: str, dtype: torch.dtype, T: int | list[int], H: int, K: int, V: int, *, B: int = 1,
              chunk_size: int = 64, device: str = "cpu", l2: bool = False, state: bool = True,
              decay_scale: float = 1.0, path: str = "chunk", reference: str = "naive", seed: int | None = None,
-             bounds: tuple[float, float, float] | None = None) -> dict:
-    """Run one case; T a list of lengths means packed sequences (cu_seqlens, B = 1). Returns the error ratios."""
+             bounds: tuple[float, float, float] | None = None, scale: float | None = None) -> dict:
+    """Run one case; T a list of lengths means packed sequences (cu_seqlens, B = 1); scale None means K^-0.5.
+    Returns the error ratios."""
     op, seed = OPS[op_name], fresh_seed() if seed is None else seed
     if l2 and not op.has_beta:  # FLA's simple_gla has no use_qk_l2norm_in_kernel either
         raise ValueError(f"l2=True: {op_name} has no in-kernel L2 norm; only the delta-rule ops (with beta) do")
@@ -62,7 +63,7 @@ def check_op(op_name: str, dtype: torch.dtype, T: int | list[int], H: int, K: in
     if op.has_beta:
         kw["use_qk_l2norm_in_kernel"] = l2
     fn = op.chunk if path == "chunk" else op.recurrent
-    o, S = fn(*op.args(x), initial_state=x["h0"], output_final_state=True, cu_seqlens=cu, **kw)
+    o, S = fn(*op.args(x), scale=scale, initial_state=x["h0"], output_final_state=True, cu_seqlens=cu, **kw)
     assert o.dtype == dtype and S.dtype == torch.float32
 
     gen = torch.Generator().manual_seed(seed + 1)
@@ -81,7 +82,7 @@ def check_op(op_name: str, dtype: torch.dtype, T: int | list[int], H: int, K: in
         part = ref_x if lengths is None else {
             n: None if t is None else (t[i:i + 1] if n == "h0" else t[:, starts[i]:starts[i + 1]])
             for n, t in ref_x.items()}
-        o_i, S_i = _reference(op, part, l2, reference)
+        o_i, S_i = _reference(op, part, l2, reference, scale)
         outs.append(o_i)
         states.append(S_i)
     o_ref, S_ref = torch.cat(outs, 1), torch.cat(states)

@@ -1,0 +1,96 @@
+"""The fused L2-norm kernel pair (`kernels/triton_l2norm.py`) against the eager `kernels/l2norm.py: l2norm` in float64.
+
+Inputs are drawn fresh in float64 and rounded once to the test dtype; the reference runs on the rounded values in
+float64 (forward, and autograd for dx with a random dy), so the bounds measure the kernel's float32 arithmetic and,
+for half-precision inputs, the final rounding of dx to the input dtype. Rows of every size, including ones whose
+sum of squares is of the order of eps, so the eps term is checked too.
+
+Run by test_triton_interpret.py: natively on a CUDA GPU, or on CPU in a fresh process with TRITON_INTERPRET=1.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kernels.l2norm import l2norm
+from kernels.triton_support import interpreting
+from tests.kernels.harness import assert_close, fresh_seed, seed_note
+
+pytest.importorskip("triton")
+if not torch.cuda.is_available() and not interpreting():
+    raise RuntimeError("tests/kernels/l2norm_cases.py needs a CUDA GPU or TRITON_INTERPRET=1 set before Python starts")
+from kernels.triton_l2norm import l2norm_triton  # noqa: E402  (after the interpreter check)
+
+_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+# (y, dx) error-ratio bounds: y is float32 always; dx is rounded to the input dtype (bf16 2^-9, fp16 2^-11 relative)
+_BOUNDS = {torch.float32: (1e-6, 1e-6), torch.bfloat16: (1e-6, 5e-3), torch.float16: (1e-6, 1e-3)}
+
+
+def _rows(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """Float64 rows of mixed norms: most O(1), some ~1e-3 (sum of squares ~ eps), one row all zeros."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(*shape, generator=gen, dtype=torch.float64)
+    small = torch.rand(*shape[:-1], 1, generator=gen, dtype=torch.float64) < 0.2
+    x = torch.where(small, x * 1e-3 / shape[-1] ** 0.5, x)
+    x.view(-1, shape[-1])[0] = 0.0
+    return x
+
+
+def _check(shape: tuple[int, ...], dtype: torch.dtype, scale: float, view=None) -> None:
+    seed = fresh_seed()
+    base = _rows(shape, seed).to(dtype).double()  # round once: the reference sees the kernel's input values
+    gen = torch.Generator().manual_seed(seed + 1)
+    dy = torch.randn(shape, generator=gen, dtype=torch.float64).float().double()  # the kernel's dy is float32
+
+    x = base.to(_DEVICE, dtype)
+    if view is not None:
+        x = view(x)
+        assert not x.is_contiguous()
+    x.requires_grad_()
+    y = l2norm_triton(x, scale)
+    assert y.dtype == torch.float32 and y.shape == x.shape and y.is_contiguous(), seed_note(seed)
+    (dx,) = torch.autograd.grad(y, x, dy.to(_DEVICE, torch.float32))
+    assert dx.dtype == dtype and dx.shape == x.shape, seed_note(seed)
+
+    ref_x = base.clone().requires_grad_()
+    ref_y = l2norm(ref_x) * scale
+    (ref_dx,) = torch.autograd.grad(ref_y, ref_x, dy)
+    y_bound, dx_bound = _BOUNDS[dtype]
+    assert_close("y", y.detach().cpu(), ref_y.detach(), y_bound, seed)
+    assert_close("dx", dx.cpu(), ref_dx, dx_bound, seed)
+
+
+@pytest.mark.parametrize("scale", [1.0, 128 ** -0.5])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=["f32", "bf16", "f16"])
+def test_l2norm_kernel_matches_float64(dtype: torch.dtype, scale: float) -> None:
+    _check((2, 37, 3, 128), dtype, scale)
+
+
+@pytest.mark.parametrize("D", [1, 8, 100, 256])
+def test_l2norm_kernel_any_head_dim(D: int) -> None:
+    # a non-power-of-two width is masked up to its block; 256 is the widest head dim in use
+    _check((1, 21, 2, D), torch.float32, 0.3)
+
+
+def test_l2norm_kernel_reads_strided_inputs() -> None:
+    def sliced_transposed(x):  # q sliced out of a wider projection, heads transposed in memory: (B, H, T, 2K)
+        wide = torch.cat((x, torch.zeros_like(x)), -1)
+        return wide.transpose(1, 2).contiguous().transpose(1, 2)[..., :x.shape[-1]]
+
+    _check((2, 19, 3, 32), torch.bfloat16, 0.5, view=sliced_transposed)
+
+
+@pytest.mark.parametrize("shape", [(64,), (5, 16), (2, 3, 16), (2, 2, 3, 4, 16)], ids=lambda s: f"{len(s)}d")
+def test_l2norm_kernel_any_number_of_leading_dims(shape: tuple[int, ...]) -> None:
+    _check(shape, torch.float32, 1.0)
+
+
+def test_l2norm_kernel_out_dtype_and_empty_input() -> None:
+    x = torch.randn(3, 4, 2, 16, device=_DEVICE, dtype=torch.bfloat16)
+    y = l2norm_triton(x, out_dtype=torch.bfloat16)
+    assert y.dtype == torch.bfloat16
+    assert_close("y", y.cpu(), l2norm(x.double()).cpu(), 5e-3, 0)
+    empty = torch.zeros(0, 4, 2, 16, device=_DEVICE, requires_grad=True)
+    out = l2norm_triton(empty)
+    (d,) = torch.autograd.grad(out.sum(), empty)
+    assert out.shape == empty.shape and d.shape == empty.shape
