@@ -34,7 +34,10 @@ def test_strong_decays_stay_finite_and_accurate_in_float32(op_name: str, decay_s
         assert torch.isfinite(got[name]).all(), f"d{name} not finite; {seed_note(seed)}"
         if name in ("g", "h0") and decay_scale > 100:
             continue  # dg, dh0 are O(exp(g)) ~ e^-200 here: below float32's range, only finiteness is meaningful
-        assert_close(f"d{name}", got[name], want[name], 1e-4, seed)
+        # dg sums terms that cancel (|g| ~ 30 per step, cumulative decays in the thousands): in float32 its error
+        # ratio has a tail to ~1e-4 over random seeds (measured: 40 seeds per op, worst 9.6e-5; 1.08e-4 seen once),
+        # the other gradients stay near 1e-6. A wrong gradient is off by 1e-1 or more.
+        assert_close(f"d{name}", got[name], want[name], 1e-3 if name == "g" else 1e-4, seed)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "f16"])
