@@ -111,10 +111,12 @@ def test_intra_bwd_writes_grads_in_the_input_dtypes(gate: str) -> None:
 
 @pytest.mark.parametrize("C", [16, 32])
 def test_intra_bwd_strong_decays_stay_finite_and_accurate(C: int) -> None:
-    # g = -30 * rand: chunk decays reach e^{-900}; any exp(G_t) * exp(-G_j) split would overflow to inf. dg sums
-    # terms that cancel: float32 autograd through the PyTorch intra_chunk itself lands at 3e-6..7e-6 here, so 5e-5.
+    # g = -30 * rand: chunk decays reach e^{-900}; any exp(G_t) * exp(-G_j) split would overflow to inf. Cumulative
+    # decays of hundreds are rounded to ~6e-5 absolute in float32, and dg sums terms that cancel: over 188 random
+    # cases (interpreter) the worst ratios were dg 4.1e-5, dk 5.4e-6, dq 2.5e-6, so 2e-4 and 5e-5 leave room for the
+    # tail while a wrong gradient (1e-2 and up) still fails.
     for gate in ("channel", "head"):
-        _check(gate, torch.float32, 50, 16, 8, C, 1e-5, decay="strong", dg_bound=5e-5)
+        _check(gate, torch.float32, 50, 16, 8, C, 5e-5, decay="strong", dg_bound=2e-4)
 
 
 def test_intra_bwd_reads_strided_inputs() -> None:

@@ -75,6 +75,12 @@ def _check(x: tuple[torch.Tensor, ...], C: int, dtype: torch.dtype, seed: int, s
             # whole-chunk decays of e^-hundreds underflow float32: hold them absolutely, not as a ratio
             assert torch.isfinite(out).all() and torch.allclose(out.double(), want, rtol=bound, atol=1e-37), name
             continue
+        if strong and name == "k_to_end":
+            # k e^{G_C - G_t} with cumulative decays of hundreds: float32 rounds G to ~6e-5 absolute at |G| ~ 1000,
+            # so each entry carries up to ~6e-5 relative error, and with most entries underflowed the RMS of the
+            # reference is small: the ratio has a tail to ~1e-5 (seed 613550918: 1.12e-5; 24 other cases <= 2.9e-6)
+            assert_close(name, out, want, 1e-4, seed)
+            continue
         assert_close(name, out, want, bound, seed)
     assert_close("Ainv", got[6].cpu(), _ainv_reference(x[1], x[3], x[4], C), bound, seed)
 
