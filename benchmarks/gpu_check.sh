@@ -6,12 +6,12 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=.:$PYTHONPATH
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
-STAGES=${STAGES:-"small gpu prof bench"}  # bench: one op per call fits (BENCH_ARGS="--ops kda ...")
+STAGES=${STAGES:-"small gpu prof bench"}  # also: step; bench: one op per call fits (BENCH_ARGS="--ops kda ...")
 if [[ $STAGES == *small* ]]; then
-  timeout 150 python -m pytest -q -p no:cacheprovider tests/kernels/test_triton_interpret.py 2>&1 | tee "$OUT/small.log" | tail -5
+  timeout ${SMALL_TIMEOUT:-300} python -m pytest -q -p no:cacheprovider tests/kernels/test_triton_interpret.py 2>&1 | tee "$OUT/small.log" | tail -5
 fi
 if [[ $STAGES == *gpu* ]]; then
-  timeout ${GPU_TIMEOUT:-240} python -m pytest -q -rA -p no:cacheprovider -m gpu tests/kernels/test_triton_gpu.py ${1:+-k "$1"} 2>&1 \
+  timeout ${GPU_TIMEOUT:-300} python -m pytest -q -rA -p no:cacheprovider -m gpu tests/kernels/test_triton_gpu.py ${1:+-k "$1"} 2>&1 \
     | tee "$OUT/gpu.log" | grep -E "passed|failed|error|Error|PASSED|FAILED" | tail -40
 fi
 if [[ $STAGES == *prof* ]]; then
@@ -19,4 +19,10 @@ if [[ $STAGES == *prof* ]]; then
 fi
 if [[ $STAGES == *bench* ]]; then
   timeout ${BENCH_TIMEOUT:-300} python benchmarks/kernels.py --section-file "$OUT/section.md" $BENCH_ARGS 2>&1 | tee "$OUT/bench.log" | tail -30
+fi
+if [[ $STAGES == *step* ]]; then  # a packed training step of the validation mixture (eval/validate_gpu.py)
+  MIX="data.loss_on=answers $(python -c 'from eval.validate_gpu import MIXTURE as m; print(" ".join(f"data.mixture.{k}={v}" for k, v in m.items()))')"
+  for r in full_attention kda_3to1; do
+    timeout 150 python benchmarks/step_profile.py --recipe $r --steps 8 $MIX 2>&1 | tee "$OUT/step_$r.log" | grep -v Warning | head -12
+  done
 fi
