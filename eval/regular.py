@@ -28,11 +28,13 @@ def trained_kinds(loss_on: str) -> list[str]:
 
 
 def check_kinds(kinds: list[str] | None) -> None:
-    for kind in kinds or []:
+    if kinds is None:
+        return
+    if not kinds:
+        raise ValueError("eval.regular_kinds=[] averages nothing; name at least one of: " + ", ".join(KINDS))
+    for kind in kinds:
         if kind not in KINDS:
             raise ValueError(f"eval.regular_kinds has {kind!r}; valid kinds: {', '.join(KINDS)}")
-    if kinds is not None and not kinds:
-        raise ValueError("eval.regular_kinds=[] averages nothing; name at least one of: " + ", ".join(KINDS))
 
 
 def regular_documents(n: int, seed: int) -> dict[str, list[list[int]]]:
@@ -51,7 +53,7 @@ def regular_documents(n: int, seed: int) -> dict[str, list[list[int]]]:
 def regular_loss(model: torch.nn.Module, n: int, seed: int, device: torch.device, batch_size: int = 32,
                  kinds: list[str] | None = None) -> dict:
     """{"<kind>": mean loss per kind (every kind), "loss": token-weighted mean over the documents of `kinds` (default
-    all), "kinds": those kinds}; NaN when n == 0."""
+    all)}; NaN when n == 0."""
     out: dict[str, float] = {}
     total_sum, total_count = 0.0, 0
     for name, docs in regular_documents(n, seed).items():
@@ -74,5 +76,4 @@ def regular_loss(model: torch.nn.Module, n: int, seed: int, device: torch.device
         if kinds is None or name in kinds:
             total_sum, total_count = total_sum + loss_sum, total_count + count
     out["loss"] = total_sum / total_count if total_count else float("nan")
-    out["kinds"] = list(KINDS) if kinds is None else list(kinds)
     return out

@@ -16,7 +16,7 @@ import torch
 from eval.config import DEFAULT_EXAMPLES, PRECISIONS, EvalConfig
 from eval.probes import get_probe
 from eval.probes.base import Case
-from eval.regular import check_kinds, regular_loss
+from eval.regular import KINDS, check_kinds, regular_loss
 from eval.score import score_cases
 from eval.slices import summarize
 from eval.state_precision import storage_dtype
@@ -110,6 +110,7 @@ def run_suite(
     finally:
         model.train(was_training)
     results["config"] = {"examples": n, "seed": cfg.seed, "state_dtype": cfg.state_dtype, "segment": cfg.segment,
+                         "regular_kinds": list(cfg.regular_kinds or KINDS),
                          "precision": cfg.precision, "probes": names}
     results["elapsed_s"] = time.perf_counter() - start
     return results
@@ -123,6 +124,6 @@ def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
             if acc["n"]:
                 out[f"probe/{name}/{slice_name}"] = float(acc["accuracy"])
     for kind, loss in results.get("regular", {}).items():
-        if isinstance(loss, float) and not math.isnan(loss):
+        if not math.isnan(loss):
             out[f"probe/regular/{kind}_loss" if kind != "loss" else "probe/regular/loss"] = float(loss)
     return out

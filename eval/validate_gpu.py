@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     plots = plot_comparison(results, args.out_dir / "compare")
     env = environment()
     links = [f"compare/{p.name}" for p in plots]
-    kinds = results[recipes[0]].get("regular", {}).get("kinds")
+    kinds = results[recipes[0]]["config"].get("regular_kinds")
     block = report_markdown(runs, results, env, command, links, args.jobs, kinds)
     (args.out_dir / "table.md").write_text(block + "\n")
     (args.out_dir / "validation.json").write_text(json.dumps(
