@@ -21,6 +21,11 @@ backward), as the chunked algorithm needs; nothing per token beyond OUT(T D).
 o is stored straight into the caller's (B, T, H, V) layout and dtype (the padded tail of the last chunk dropped),
 and the backward reads do from there in any dtype and strides, storing the float32 chunked copy that the torch
 products need: no reshape, cast or padding of o / do in torch.
+
+Packed sequences (VARLEN): the chunk tensors are one chunk-aligned row (B = 1, `chunk_packing.py`: each document
+zero-padded to whole chunks), and the grid is (V-block, sequence * head), not (V-block, batch * head): program
+(i, h) walks only sequence i's chunks [chunk_starts[i], chunk_starts[i + 1]), from h0[i] to S[i] (backward: to
+dh0[i]), and stores / reads o / do at its tokens [seq_starts[i], seq_starts[i + 1]) of the packed (1, T, H, V) row.
 """
 from __future__ import annotations
 
@@ -32,11 +37,26 @@ from kernels.triton_support import block
 
 
 @triton.jit
-def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, NC, T, H, s_ob, s_ot, s_oh, s_ov,
+def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_START, CHUNK_START, NC, T, H,
+                     s_ob, s_ot, s_oh, s_ov,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-                     HAS_W: tl.constexpr, PREC: tl.constexpr):
-    i_v, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
-    out_base = OUT + (i_bh // H) * s_ob + (i_bh % H) * s_oh  # o: (B, T, H, V), the caller's layout and dtype
+                     HAS_W: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr):
+    i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)  # i_nh: (sequence, head)
+    i_n, i_h = i_nh // H, i_nh % H
+    if VARLEN:  # B = 1, sequences chunk-aligned in one row (`chunk_packing.py`): i_n owns chunks [c0, c0 + n_chunks)
+        c0 = tl.load(CHUNK_START + i_n).to(tl.int64)
+        n_chunks = tl.load(CHUNK_START + i_n + 1).to(tl.int64) - c0
+        first = i_h * NC + c0  # its first chunk in the (1, H, NC) chunk grid
+        bos = tl.load(SEQ_START + i_n).to(tl.int64)  # and its tokens [bos, bos + seq_len) of the packed (1, T) row
+        seq_len = tl.load(SEQ_START + i_n + 1).to(tl.int64) - bos
+        i_b = i_n * 0
+    else:  # one sequence per batch row: all NC chunks of row i_n
+        n_chunks = NC
+        first = i_nh * NC
+        bos = i_n * 0
+        seq_len = T
+        i_b = i_n
+    out_base = OUT + i_b * s_ob + i_h * s_oh + bos * s_ot  # o: (B, T, H, V), the caller's layout and dtype
     rc, rk, rv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = rk < K, rv < V
     m_kv, m_cv, m_ck = mk[:, None] & mv[None, :], mv[None, :] & (rc[:, None] < C), mk[None, :] & (rc[:, None] < C)
@@ -45,9 +65,9 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, NC, T, H
     ck_off = rc[:, None] * K + rk[None, :]  # (C, BK) inside one chunk of keys
     cc_off = rc[:, None] * C + rc[None, :]  # (C, C)
 
-    S = tl.load(H0 + i_bh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV) float32
-    for n in range(NC):
-        chunk = i_bh * NC + n
+    S = tl.load(H0 + i_nh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV) float32
+    for n in range(n_chunks):
+        chunk = first + n
         tl.store(S_IN + chunk * K * V + kv_off, S, mask=m_kv)
         u = tl.load(U0 + chunk * C * V + cv_off, mask=m_cv, other=0.0)  # (C, BV)
         if HAS_W:
@@ -57,21 +77,35 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, NC, T, H
         qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
         qk = tl.load(QK + chunk * C * C + cc_off)
         o = tl.dot(qd, S, input_precision=PREC) + tl.dot(qk, u, input_precision=PREC)
-        t = n * C + rc.to(tl.int64)  # tokens of the chunk; those past T are the zero padding
-        tl.store(out_base + t[:, None] * s_ot + rv[None, :] * s_ov, o, mask=(t < T)[:, None] & mv[None, :])
+        t = n * C + rc.to(tl.int64)  # tokens of the chunk in its sequence; those past its end are the zero padding
+        tl.store(out_base + t[:, None] * s_ot + rv[None, :] * s_ov, o, mask=(t < seq_len)[:, None] & mv[None, :])
         kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
         d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)  # (BK,)
         S = S * d[:, None] + tl.dot(tl.trans(kd), u, input_precision=PREC)
-    tl.store(S_OUT + i_bh * K * V + kv_off, S, mask=m_kv)
+    tl.store(S_OUT + i_nh * K * V + kv_off, S, mask=m_kv)
 
 
 @triton.jit
-def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, DDECAY, DH0, NC, T, H,
-                     s_db, s_dt, s_dh, s_dv,
+def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, DDECAY, DH0, SEQ_START, CHUNK_START,
+                     NC, T, H, ALL_CHUNKS, s_db, s_dt, s_dh, s_dv,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-                     HAS_W: tl.constexpr, HAS_DS_OUT: tl.constexpr, PREC: tl.constexpr):
-    i_v, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
-    do_base = DO + (i_bh // H) * s_db + (i_bh % H) * s_dh  # do: (B, T, H, V), any dtype and strides
+                     HAS_W: tl.constexpr, HAS_DS_OUT: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr):
+    i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)
+    i_n, i_h = i_nh // H, i_nh % H
+    if VARLEN:  # as in the forward
+        c0 = tl.load(CHUNK_START + i_n).to(tl.int64)
+        n_chunks = tl.load(CHUNK_START + i_n + 1).to(tl.int64) - c0
+        first = i_h * NC + c0  # its first chunk in the (1, H, NC) chunk grid
+        bos = tl.load(SEQ_START + i_n).to(tl.int64)  # and its tokens [bos, bos + seq_len) of the packed (1, T) row
+        seq_len = tl.load(SEQ_START + i_n + 1).to(tl.int64) - bos
+        i_b = i_n * 0
+    else:  # one sequence per batch row: all NC chunks of row i_n
+        n_chunks = NC
+        first = i_nh * NC
+        bos = i_n * 0
+        seq_len = T
+        i_b = i_n
+    do_base = DO + i_b * s_db + i_h * s_dh + bos * s_dt  # do: (B, T, H, V), any dtype and strides
     rc, rk, rv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = rk < K, rv < V
     m_kv, m_cv, m_ck = mk[:, None] & mv[None, :], mv[None, :] & (rc[:, None] < C), mk[None, :] & (rc[:, None] < C)
@@ -81,17 +115,18 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
     cc_off = rc[:, None] * C + rc[None, :]
 
     if HAS_DS_OUT:
-        dS = tl.load(DS_OUT + i_bh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV)
+        dS = tl.load(DS_OUT + i_nh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV)
     else:
         dS = tl.zeros([BK, BV], dtype=tl.float32)
-    for i in range(NC):
-        chunk = i_bh * NC + (NC - 1 - i)
+    for i in range(n_chunks):
+        n = n_chunks - 1 - i  # the sequence's chunks in reverse
+        chunk = first + n
         tl.store(DS_NEXT + chunk * K * V + kv_off, dS, mask=m_kv)
         s_in = tl.load(S_IN + chunk * K * V + kv_off, mask=m_kv, other=0.0)  # S_n, (BK, BV)
-        dd_part = DDECAY + (i_v * tl.num_programs(1) * NC + chunk) * K  # this V-block's share, (NV, B, H, N, K)
+        dd_part = DDECAY + (i_v * ALL_CHUNKS + chunk) * K  # this V-block's share, (NV, B, H, N, K)
         tl.store(dd_part + rk, tl.sum(s_in * dS, 1), mask=mk)
-        t = (NC - 1 - i) * C + rc.to(tl.int64)
-        do = tl.load(do_base + t[:, None] * s_dt + rv[None, :] * s_dv, mask=(t < T)[:, None] & mv[None, :],
+        t = n * C + rc.to(tl.int64)
+        do = tl.load(do_base + t[:, None] * s_dt + rv[None, :] * s_dv, mask=(t < seq_len)[:, None] & mv[None, :],
                      other=0.0).to(tl.float32)  # (C, BV), zero on the padding
         tl.store(DO_C + chunk * C * V + cv_off, do, mask=m_cv)  # float32 chunked, for dQd and dQK
         qk = tl.load(QK + chunk * C * C + cc_off)
@@ -104,7 +139,7 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
         if HAS_W:
             w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0)
             dS -= tl.dot(tl.trans(w), du, input_precision=PREC)
-    tl.store(DH0 + i_bh * K * V + kv_off, dS, mask=m_kv)
+    tl.store(DH0 + i_nh * K * V + kv_off, dS, mask=m_kv)
 
 
 # num_stages=1: software pipelining would keep 2-3 copies of every (C, K) fp32 tile of the loop in shared memory
@@ -117,26 +152,36 @@ def _value_block(K: int, V: int) -> int:
 
 
 class ChunkState(torch.autograd.Function):
-    """(W | None, U0, Kd, decay, Qd, QK, h0) -> (o (B, T, H, V) in out_dtype, final state float32); chunk tensors
-    (B, H, N, C, .) float32, N * C >= T."""
+    """(W | None, U0, Kd, decay, Qd, QK, h0) -> (o (B, T, H, V) in out_dtype, final state (N, H, K, V) float32);
+    chunk tensors (B, H, NC, C, .) float32.
+
+    Without `seqs` each batch row is one sequence (N = B, NC * C >= T). With seqs = (seq_starts, chunk_starts),
+    int32 (N + 1,) each, B = 1: sequence i is tokens [seq_starts[i], seq_starts[i + 1]) of the packed (1, T) o and
+    chunks [chunk_starts[i], chunk_starts[i + 1]) of the chunk-aligned row (`chunk_packing.py`); one program walks
+    each (sequence, head, V-block) from h0[i] to S[i]."""
 
     @staticmethod
-    def forward(ctx, W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype):
+    def forward(ctx, W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
+                seqs: tuple[torch.Tensor, torch.Tensor] | None = None):
         B, H, NC, C, V = U0.shape
         K = Kd.shape[-1]
+        N = B if seqs is None else seqs[0].numel() - 1
+        if h0.shape != (N, H, K, V):
+            raise ValueError(f"chunk_state: h0 must be {(N, H, K, V)}, got {tuple(h0.shape)}")
         W, U0, Kd, decay, Qd, QK = (None if x is None else x.float().contiguous() for x in (W, U0, Kd, decay, Qd, QK))
         h0 = h0.float().contiguous()
+        seq_starts, chunk_starts = (h0, h0) if seqs is None else seqs  # unread without VARLEN
         o = U0.new_empty(B, T, H, V, dtype=out_dtype)
         u = torch.empty_like(U0) if W is not None else U0
         S_in = U0.new_empty(B, H, NC, K, V)
-        S_out = U0.new_empty(B, H, K, V)
+        S_out = U0.new_empty(N, H, K, V)
         BV = _value_block(K, V)
-        grid = (triton.cdiv(V, BV), B * H)
-        _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, NC, T, H,
-                               *o.stride(), C=C, K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, PREC=precision,
-                               num_warps=4, num_stages=1)
+        grid = (triton.cdiv(V, BV), N * H)
+        _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, seq_starts,
+                               chunk_starts, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K), BV=BV,
+                               HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision, num_warps=4, num_stages=1)
         ctx.save_for_backward(W, Kd, decay, Qd, QK, S_in, u)
-        ctx.precision, ctx.T = precision, T
+        ctx.precision, ctx.T, ctx.seqs = precision, T, seqs
         ctx.set_materialize_grads(False)  # an unused final state's gradient stays None: no zeros to allocate and read
         return o, S_out
 
@@ -145,28 +190,33 @@ class ChunkState(torch.autograd.Function):
         W, Kd, decay, Qd, QK, S_in, u = ctx.saved_tensors
         B, H, NC, C, V = u.shape
         K = Kd.shape[-1]
+        seqs = ctx.seqs
+        N = B if seqs is None else seqs[0].numel() - 1
         if do is None:
             do = u.new_zeros(B, ctx.T, H, V)
         do_c, du = torch.empty_like(u), torch.empty_like(u)  # do_c: do chunked, float32, stored by the kernel
-        dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(B, H, K, V)
+        dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(N, H, K, V)
         BV = _value_block(K, V)
-        grid = (triton.cdiv(V, BV), B * H)
+        grid = (triton.cdiv(V, BV), N * H)
         ddecay = S_in.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
         has_ds = dS_out is not None
         dS_out = dS_out.float().contiguous() if has_ds else dh0
+        seq_starts, chunk_starts = (dh0, dh0) if seqs is None else seqs
         _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, S_in, do_c, du, dS_next,
-                               ddecay, dh0, NC, ctx.T, H, *do.stride(), C=C, K=K, V=V, BK=block(K), BV=BV,
-                               HAS_W=W is not None, HAS_DS_OUT=has_ds, PREC=ctx.precision, num_warps=4, num_stages=1)
+                               ddecay, dh0, seq_starts, chunk_starts, NC, ctx.T, H, B * H * NC, *do.stride(), C=C,
+                               K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, HAS_DS_OUT=has_ds,
+                               VARLEN=seqs is not None, PREC=ctx.precision, num_warps=4, num_stages=1)
         dW = -(du @ S_in.transpose(-1, -2)) if W is not None else None  # (B, H, N, C, K)
         dKd = u @ dS_next.transpose(-1, -2)
         ddecay = ddecay.sum(0)  # (B, H, N, K)
         dQd = do_c @ S_in.transpose(-1, -2)
         dQK = do_c @ u.transpose(-1, -2)
-        return dW, du, dKd, ddecay, dQd, dQK, dh0, None, None, None
+        return dW, du, dKd, ddecay, dQd, dQK, dh0, None, None, None, None
 
 
-def chunk_state(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int,
-                out_dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the chunk recurrence (see the module docstring) on chunk tensors (B, H, N, C, .) covering T tokens;
-    returns o (B, T, H, V) contiguous in out_dtype and S_final (B, H, K, V) float32."""
-    return ChunkState.apply(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype)
+def chunk_state(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
+                seqs: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the chunk recurrence (see the module docstring) on chunk tensors (B, H, NC, C, .) covering T tokens;
+    returns o (B, T, H, V) contiguous in out_dtype and S_final (N, H, K, V) float32. `seqs` = (seq_starts,
+    chunk_starts): packed sequences, chunk-aligned in one row (see ChunkState); None: one sequence per batch row."""
+    return ChunkState.apply(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype, seqs)

@@ -9,18 +9,29 @@ dtype and with any strides, and compute in float32, so here the caller's tensors
   - otherwise q is scaled in float32 (`q.float() * scale`, skipped for scale 1.0; the models always normalise, or,
     for linear attention, pass scale 1.0).
 The state is float32 (h0 included), whatever the inputs; o comes back in q's dtype.
+
+Packed sequences (cu_seqlens) reach the core chunk-aligned (`chunk_packing.py`): each document zero-padded to whole
+chunks, all in one (1, T', ...) row, not the (N, L_max, ...) batch of the PyTorch paths, whose padding to the longest
+document is most of the batch when documents are short. The core gets the layout, so that its chunk-state kernels
+walk each document on its own and write o straight into the packed (1, T, H, V) row.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
-from kernels.packing import packed_layout
-from kernels.torch_runner import Core
+from kernels.chunk_packing import ChunkAlignedLayout, chunk_aligned_layout
 from kernels.triton_l2norm import l2norm_triton
+
+TritonCore = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+"""core(q, k, v, *per_token, h0, chunk, layout) -> (o (B, T, H, V), S (N, H, K, V)); layout a ChunkAlignedLayout
+(q, k, v and per_token then in its (1, T', ...) row, o in the packed (1, T, ...) one) or None (one sequence per
+batch row)."""
 
 
 def run_triton_core(
-    core: Core,
+    core: TritonCore,
     q: torch.Tensor,  # (B, T, H, K)
     k: torch.Tensor,  # (B, T, H, K)
     v: torch.Tensor,  # (B, T, H, V)
@@ -30,23 +41,27 @@ def run_triton_core(
     output_final_state: bool,
     cu_seqlens: torch.Tensor | None,  # (N + 1,)
     use_qk_l2norm: bool,
+    chunk_for: Callable[[int], int],  # sequence length -> the chunk the kernels use
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Call core(q, k, v, *per_token, h0) -> (o, S) with q scaled (and q, k normalised when asked), the other inputs
-    untouched, h0 float32; packed sequences as a padded batch. Returns (o in q's dtype, S or None)."""
+    """Call core(q, k, v, *per_token, h0, chunk, layout) -> (o, S) with q scaled (and q, k normalised when asked), the
+    other inputs untouched, h0 float32; packed sequences chunk-aligned, with chunk_for(longest document) as the chunk.
+    Returns (o in q's dtype, S or None)."""
     out_dtype = q.dtype
     if use_qk_l2norm:
         q, k = l2norm_triton(q, scale), l2norm_triton(k)
     elif scale != 1.0:
         q = q.float() * scale
 
-    layout = None if cu_seqlens is None else packed_layout(cu_seqlens)
-    if layout is not None:
+    layout: ChunkAlignedLayout | None = None
+    if cu_seqlens is None:
+        chunk = chunk_for(q.shape[1])
+    else:
+        layout = chunk_aligned_layout(cu_seqlens, chunk_for)
+        chunk = layout.chunk
         q, k, v = (layout.pad(x) for x in (q, k, v))
         per_token = tuple(layout.pad(x) for x in per_token)
-    B, _, H, K = q.shape
-    h0 = q.new_zeros(B, H, K, v.shape[-1], dtype=torch.float32) if initial_state is None else initial_state.float()
+    N, H, K = q.shape[0] if layout is None else layout.num_seqs, q.shape[2], q.shape[3]
+    h0 = q.new_zeros(N, H, K, v.shape[-1], dtype=torch.float32) if initial_state is None else initial_state.float()
 
-    o, state = core(q, k, v, *per_token, h0)
-    if layout is not None:
-        o = layout.unpad(o)
+    o, state = core(q, k, v, *per_token, h0, chunk, layout)
     return o.to(out_dtype), (state if output_final_state else None)

@@ -51,13 +51,13 @@ def chunk_gated_delta_rule_triton(
     precision, out_dtype = dot_precision(q.dtype), q.dtype
     g = as_channel_gate(g, beta)
 
-    def core(q, k, v, g, beta, h0):
-        T, K = q.shape[1], q.shape[-1]
+    def core(q, k, v, g, beta, h0, chunk, layout):
+        # packed documents (layout) arrive chunk-aligned in one row: the per-chunk kernel runs on it unchanged
         # the products keep the precision of the caller's dtype, also where q and k arrive float32 (L2 norm)
-        U0, W, k_to_end, decay_chunk, q_decayed, qk = intra_chunk_triton(q, k, v, g, beta,
-                                                                         triton_chunk_size(chunk_size, T), precision)
-        decay_chunk = decay_chunk.expand(*decay_chunk.shape[:-1], K)  # per-head decay: the same for every key row
-        return chunk_state(W, U0, k_to_end, decay_chunk, q_decayed, qk, h0, precision, T, out_dtype)
+        U0, W, k_to_end, decay_chunk, q_decayed, qk = intra_chunk_triton(q, k, v, g, beta, chunk, precision)
+        decay_chunk = decay_chunk.expand(*decay_chunk.shape[:-1], q.shape[-1])  # per-head decay: same for every row
+        T, seqs = (q.shape[1], None) if layout is None else (layout.total, (layout.seq_starts, layout.chunk_starts))
+        return chunk_state(W, U0, k_to_end, decay_chunk, q_decayed, qk, h0, precision, T, out_dtype, seqs)
 
     return run_triton_core(core, q, k, v, (g, beta), scale, initial_state, output_final_state, cu_seqlens,
-                           use_qk_l2norm_in_kernel)
+                           use_qk_l2norm_in_kernel, lambda T: triton_chunk_size(chunk_size, T))

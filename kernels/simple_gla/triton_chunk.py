@@ -34,15 +34,17 @@ def chunk_simple_gla_triton(
         return chunk_simple_gla_torch(q, k, v, g, scale, initial_state, output_final_state, cu_seqlens, chunk_size)
     precision, out_dtype = dot_precision(q.dtype), q.dtype
 
-    def core(q, k, v, g, h0):
-        T, K = q.shape[1], q.shape[-1]
-        C = triton_chunk_size(chunk_size, T)
+    def core(q, k, v, g, h0, C, layout):
+        # packed documents (layout) arrive chunk-aligned in one row: the scores are per chunk, unchanged
+        K = q.shape[-1]
+        T, seqs = (q.shape[1], None) if layout is None else (layout.total, (layout.seq_starts, layout.chunk_starts))
         q, k, v, g = (to_chunks_contiguous(x, C, torch.float32) for x in (q, k, v, g))  # (B, H, N, C, .) float32
         G = g.cumsum(-2)  # (B, H, N, C, 1)
         G_last = G[..., -1:, :]
         qk = causal_decayed_scores(q.unsqueeze(-3), k, G).squeeze(-3)  # (B, H, N, C, C)
         decay_chunk = G_last.squeeze(-2).exp().expand(*G.shape[:3], K)  # (B, H, N, K)
-        return chunk_state(None, v, k * (G_last - G).exp(), decay_chunk, q * G.exp(), qk, h0, precision, T, out_dtype)
+        return chunk_state(None, v, k * (G_last - G).exp(), decay_chunk, q * G.exp(), qk, h0, precision, T, out_dtype,
+                           seqs)
 
     return run_triton_core(core, q, k, v, (head_gate(g, q),), scale, initial_state, output_final_state, cu_seqlens,
-                           False)
+                           False, lambda T: triton_chunk_size(chunk_size, T))

@@ -1,5 +1,5 @@
-"""The Triton backend on a CUDA GPU (`pytest -m gpu`): the benchmark shapes and randomised shapes, forward and every
-gradient against float64 references, with the issue's bf16 bounds.
+"""The Triton backend on a CUDA GPU (`pytest -m gpu`): the benchmark shapes, a packed training batch and randomised
+shapes, forward and every gradient against float64 references, with the issue's bf16 bounds.
 
 At the benchmark shapes the float64 reference is the chunked PyTorch path run in float64 on the GPU (the CPU suite
 holds it to the naive recurrence at 1e-8; the naive token loop would need one saved state per token for autograd).
@@ -7,6 +7,7 @@ Randomised shapes use the naive recurrence itself. A fresh seed each run; KERNEL
 """
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -37,6 +38,26 @@ def test_benchmark_shapes_bf16(op_name: str, BT: tuple[int, int]) -> None:
     B, T = BT
     ratios = check_op(op_name, torch.bfloat16, T, 16, 128, 128, B=B, device="cuda", l2=True, reference="chunked64")
     print(op_name, BT, {n: f"{r:.1e}" for n, r in ratios.items()})
+
+
+def packed_batch_lengths(seed: int, n: int = 219, total: int = 16384) -> list[int]:
+    """n document lengths summing to total, as a packed training batch of many short documents: log-uniform in
+    [8, 512], scaled to the total, one single-token document."""
+    rng = random.Random(seed)
+    x = [math.exp(rng.uniform(math.log(8), math.log(512))) for _ in range(n)]
+    lengths = [1] + [max(1, round(v * (total - 1) / sum(x[1:]))) for v in x[1:]]
+    lengths[lengths.index(max(lengths))] += total - sum(lengths)
+    return lengths
+
+
+@pytest.mark.parametrize("op_name", ["gated_delta_rule", "kda"])
+def test_packed_training_batch_bf16(op_name: str) -> None:
+    # 219 documents in 16,384 tokens, chunk-aligned on the Triton path (kernels/chunk_packing.py), each from its own
+    # initial state; the reference runs each document on its own (chunked PyTorch path, float64)
+    seed = fresh_seed()
+    ratios = check_op(op_name, torch.bfloat16, packed_batch_lengths(seed), 16, 128, 128, device="cuda", l2=True,
+                      reference="chunked64", seed=seed)
+    print(op_name, {n: f"{r:.1e}" for n, r in ratios.items()})
 
 
 @pytest.mark.parametrize("i", range(12))

@@ -38,9 +38,26 @@ def test_chunk_bf16_matches_reference(op_name: str) -> None:
     check_op(op_name, torch.bfloat16, 40, 2, 32, 16, chunk_size=16, device=DEVICE)
 
 
-@pytest.mark.parametrize("op_name", ["delta_rule", "kda", "linear"])
+# Packed documents (cu_seqlens) reach the kernels chunk-aligned (kernels/chunk_packing.py), each walked from its own
+# h0 to its own final state; held to the naive float64 recurrence run per document (o, states, every gradient).
+# At C = 16: one chunk with a tail, three chunks with a tail, a single token, exactly one chunk, a tail again.
+PACKED = [5, 37, 1, 16, 10]
+
+
+@pytest.mark.parametrize("op_name", list(OPS))
 def test_packed_sequences(op_name: str) -> None:
-    check_op(op_name, torch.float32, [5, 19, 1, 20], 2, 8, 6, chunk_size=16, device=DEVICE)
+    check_op(op_name, torch.float32, PACKED, 2, 8, 6, chunk_size=16, device=DEVICE)
+
+
+def test_packed_sequences_chunk_32_two_value_blocks_no_initial_state() -> None:
+    # V = 40: two V-blocks of the chunk-state kernels (the backward's per-block decay gradients); h0 = None: zeros
+    check_op("gated_delta_rule", torch.float32, [33, 1, 70, 9], 1, 16, 40, chunk_size=32, device=DEVICE,
+             state=False)
+
+
+def test_packed_sequences_bf16_l2norm() -> None:
+    # the models' configuration: bf16 inputs, q and k L2-normalised in the packed row before the chunk-aligned one
+    check_op("gated_delta_rule", torch.bfloat16, PACKED, 2, 16, 16, chunk_size=16, device=DEVICE, l2=True)
 
 
 def test_l2norm_in_kernel_and_head_dim_64() -> None:
