@@ -15,7 +15,9 @@ reverse cumulative sum of dG over the chunk (G_t sums g up to t), plus the G_las
 
 Numerics: every exponent is a difference G_later - G_earlier <= 0 (masked before exp). Per-head decay (D = 1)
 factors out of the scores, so the score gradients are (C, C) x (C, BK) products with a masked (C, C) decay matrix.
-Per-channel decay does not: the chunk is cut into 16-row blocks; a block pair (row block i, earlier column block)
+Per-channel decay does not. When the chunk's decay stays within SAFE_SPAN of its middle row (see the forward), the
+split e^{G_t - G_j} = e^{G_t - G_m} e^{G_m - G_j} makes every score gradient a (C, C) x (C, BK) tl.dot again (checked
+per chunk and K-block at run time). Otherwise the chunk is cut into 16-row blocks; a block pair (row block i, earlier column block)
 splits the decay through a boundary row r between them, e^{G_t - G_j} = e^{G_t - G_r} e^{G_r - G_j}, so it is one
 tl.dot with both factors in [0, 1], and the 16x16 diagonal blocks are summed explicitly column by column.
 
@@ -38,6 +40,7 @@ from kernels.triton_support import MIN_BLOCK, block, dot_precision
 
 CHUNK_SIZES = (16, 32, 64)
 SUB = MIN_BLOCK  # 16-row sub-blocks: the smallest tile tl.dot accepts
+SAFE_SPAN = tl.constexpr(60.0)  # the forward's fast-path bound (triton_intra_fwd.py)
 
 
 @triton.jit
@@ -185,69 +188,98 @@ def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, DDC, DQD, DQK, GCUM, DA, DQ
         # k_to_end and decay_chunk depend on G_last, which sums every g of the chunk: a gradient for all tokens.
         suffix = tl.sum(kf * tl.exp(G_last[None, :] - Gf) * tl.load(DKTE + ck_off, mask=mk[None, :], other=0.0), 0)
         suffix += tl.load(DDC + chunk * K + ck, mask=mk, other=0.0) * tl.exp(G_last)
-        for ib in range(NB):
-            i = NB - 1 - ib  # last row block first: the reverse cumsum carries `suffix` towards the chunk start
-            rb = i * S + rs  # (S,) rows of this block inside the chunk
-            tb = i_n * C + rb
-            m_b = (tb < T)[:, None] & mk[None, :]
-            sk_off = chunk * C * K + rb[:, None] * K + ck[None, :]  # (S, BK)
-            Gi = tl.load(GCUM + sk_off, mask=mk[None, :], other=0.0)
-            qi = tl.load(q_ptr + tb[:, None] * s_qt + ck[None, :] * s_qd, mask=m_b, other=0.0).to(tl.float32)
-            ki = tl.load(k_ptr + tb[:, None] * s_kt + ck[None, :] * s_kd, mask=m_b, other=0.0).to(tl.float32)
-            beta_i = tl.load(BETA + i_b * s_bb + i_h * s_bh + tb * s_bt, mask=tb < T, other=0.0).to(tl.float32)
-            da_q = tl.zeros([S, BK], dtype=tl.float32)  # d(qk) / dq rows of this block
-            da_k = tl.zeros([S, BK], dtype=tl.float32)  # dA through kk to its row keys (beta_t not applied)
-            db = tl.zeros([S, BK], dtype=tl.float32)  # both score matrices to their column keys
-            if i > 0:
-                # Columns of earlier blocks, through the boundary r = i*S - 1: e^{G_t - G_r} e^{G_r - G_j}.
-                G_r = tl.load(GCUM + chunk * C * K + (i * S - 1) * K + ck, mask=mk, other=0.0)  # (BK,)
-                before = (rc < i * S)[:, None]
-                kr = tl.where(before, kf * tl.exp(tl.where(before, G_r[None, :] - Gf, 0.0)), 0.0)  # (C, BK)
-                rows_cc = cc + rb[:, None] * C + rc[None, :]  # (S, C) row tiles of dqk and dA
-                e_r = tl.exp(Gi - G_r[None, :])
-                da_q += tl.dot(tl.load(DQK + rows_cc), kr, input_precision=PREC) * e_r
-                da_k += tl.dot(tl.load(DA + rows_cc), kr, input_precision=PREC) * e_r
-            if i < NB - 1:
-                # Rows of later blocks, through the boundary r = the last row of this block.
-                G_r = tl.load(GCUM + chunk * C * K + (i * S + S - 1) * K + ck, mask=mk, other=0.0)
-                after = (rc >= i * S + S)[:, None]
-                e_a = tl.exp(tl.where(after, Gf - G_r[None, :], 0.0))
-                qf = tl.load(q_ptr + row[:, None] * s_qt + ck[None, :] * s_qd, mask=m, other=0.0).to(tl.float32)
-                qr = tl.where(after, qf * e_a, 0.0)  # (C, BK)
-                kbr = tl.where(after, beta[:, None] * kf * e_a, 0.0)  # beta_t: dkk = beta dA
-                cols_cc = cc + rc[None, :] * C + rb[:, None]  # (S, C): [jj, t] = M[t, i*S + jj], transposed tiles
-                db += (tl.dot(tl.load(DQK + cols_cc), qr, input_precision=PREC)
-                       + tl.dot(tl.load(DA + cols_cc), kbr, input_precision=PREC)) * tl.exp(G_r[None, :] - Gi)
-            # Diagonal block: explicit per-channel decay, one column j at a time.
-            for jj in tl.static_range(S):  # unrolled: the column loads do not wait on the previous column
-                j = i * S + jj
-                k_j = tl.load(k_ptr + (i_n * C + j) * s_kt + ck * s_kd, mask=mk & (ck * 0 + i_n * C + j < T),
-                              other=0.0).to(tl.float32)  # (BK,)
-                G_j = tl.load(GCUM + chunk * C * K + j * K + ck, mask=mk, other=0.0)
-                dqk_c = tl.load(DQK + cc + rb * C + j)  # (S,) column j of this block's rows
-                dA_c = tl.load(DA + cc + rb * C + j)  # zero at t = j: dA is strictly lower
-                e = tl.exp(tl.where((rs >= jj)[:, None], Gi - G_j[None, :], float("-inf")))  # (S, BK)
-                kje = k_j[None, :] * e
-                da_q += dqk_c[:, None] * kje
-                da_k += dA_c[:, None] * kje
-                db_j = tl.sum((dqk_c[:, None] * qi + (dA_c * beta_i)[:, None] * ki) * e, 0)  # (BK,)
-                db += tl.where((rs == jj)[:, None], db_j[None, :], 0.0)
-            ainv_t = tl.load(AINV + cc + rc[None, :] * C + rb[:, None])  # (S, C): Ainv^T rows of this block
+        # Fast path (as in the forward): every |G - G_m| <= SAFE_SPAN around the middle row m, so the whole chunk's
+        # decayed products are (C, C) x (C, BK) tl.dots with the decay split e^{G_t - G_m} e^{G_m - G_j}.
+        G_m = tl.load(GCUM + chunk * C * K + (C // 2) * K + ck, mask=mk, other=0.0)  # (BK,)
+        rel = Gf - G_m[None, :]
+        if tl.max(tl.max(tl.abs(rel), 1), 0) <= SAFE_SPAN:
+            to_m, from_m = tl.exp(rel), tl.exp(-rel)  # (C, BK)
+            qf = tl.load(q_ptr + row[:, None] * s_qt + ck[None, :] * s_qd, mask=m, other=0.0).to(tl.float32)
+            cc_off = cc + rc[:, None] * C + rc[None, :]
+            dqk = tl.where(rc[None, :] <= rc[:, None], tl.load(DQK + cc_off), 0.0)  # j <= t: the rest is inert
+            dA = tl.load(DA + cc_off)  # strictly lower already
+            k_m = kf * from_m
+            da_q = tl.dot(dqk, k_m, input_precision=PREC) * to_m
+            da_k = tl.dot(dA, k_m, input_precision=PREC) * to_m  # beta_t not applied: dbeta needs it raw
+            db = (tl.dot(tl.trans(dqk), qf * to_m, input_precision=PREC)
+                  + tl.dot(tl.trans(dA), beta[:, None] * kf * to_m, input_precision=PREC)) * from_m
+            ainv_t = tl.trans(tl.load(AINV + cc_off))
             dRw = tl.dot(ainv_t, tl.load(DW + ck_off, mask=mk[None, :], other=0.0), input_precision=PREC)
-            eG = tl.exp(Gi)
-            eL = tl.exp(G_last[None, :] - Gi)
-            dqd = tl.load(DQD + sk_off, mask=mk[None, :], other=0.0)
-            dkte = tl.load(DKTE + sk_off, mask=mk[None, :], other=0.0)
-            kg = ki * eG
-            out = i_b * T * H * K + i_h * K + tb[:, None] * H * K + ck[None, :]
-            tl.store(DQ + out, da_q + dqd * eG, mask=m_b)
-            tl.store(DK + out, beta_i[:, None] * (da_k + eG * dRw) + db + dkte * eL, mask=m_b)
-            dbeta_i = tl.sum(ki * da_k + kg * dRw, 1)  # (S,)
-            dbeta += tl.sum(tl.where(rc[None, :] == rb[:, None], dbeta_i[:, None], 0.0), 0)  # into (C,)
-            dG = (qi * da_q + beta_i[:, None] * (ki * da_k + kg * dRw) - ki * db - ki * eL * dkte
-                  + qi * eG * dqd)  # (S, BK)
-            tl.store(DG + out, tl.cumsum(dG, 0, reverse=True) + suffix[None, :], mask=m_b)
-            suffix += tl.sum(dG, 0)
+            eG = tl.exp(Gf)
+            eL = tl.exp(G_last[None, :] - Gf)
+            dqd = tl.load(DQD + ck_off, mask=mk[None, :], other=0.0)
+            dkte = tl.load(DKTE + ck_off, mask=mk[None, :], other=0.0)
+            kg = kf * eG
+            out = i_b * T * H * K + i_h * K + row[:, None] * H * K + ck[None, :]
+            tl.store(DQ + out, da_q + dqd * eG, mask=m)
+            tl.store(DK + out, beta[:, None] * (da_k + eG * dRw) + db + dkte * eL, mask=m)
+            dbeta += tl.sum(kf * da_k + kg * dRw, 1)
+            dG = (qf * da_q + beta[:, None] * (kf * da_k + kg * dRw) - kf * db - kf * eL * dkte + qf * eG * dqd)
+            tl.store(DG + out, tl.cumsum(dG, 0, reverse=True) + suffix[None, :], mask=m)
+        else:
+            for ib in range(NB):
+                i = NB - 1 - ib  # last row block first: the reverse cumsum carries `suffix` towards the chunk start
+                rb = i * S + rs  # (S,) rows of this block inside the chunk
+                tb = i_n * C + rb
+                m_b = (tb < T)[:, None] & mk[None, :]
+                sk_off = chunk * C * K + rb[:, None] * K + ck[None, :]  # (S, BK)
+                Gi = tl.load(GCUM + sk_off, mask=mk[None, :], other=0.0)
+                qi = tl.load(q_ptr + tb[:, None] * s_qt + ck[None, :] * s_qd, mask=m_b, other=0.0).to(tl.float32)
+                ki = tl.load(k_ptr + tb[:, None] * s_kt + ck[None, :] * s_kd, mask=m_b, other=0.0).to(tl.float32)
+                beta_i = tl.load(BETA + i_b * s_bb + i_h * s_bh + tb * s_bt, mask=tb < T, other=0.0).to(tl.float32)
+                da_q = tl.zeros([S, BK], dtype=tl.float32)  # d(qk) / dq rows of this block
+                da_k = tl.zeros([S, BK], dtype=tl.float32)  # dA through kk to its row keys (beta_t not applied)
+                db = tl.zeros([S, BK], dtype=tl.float32)  # both score matrices to their column keys
+                if i > 0:
+                    # Columns of earlier blocks, through the boundary r = i*S - 1: e^{G_t - G_r} e^{G_r - G_j}.
+                    G_r = tl.load(GCUM + chunk * C * K + (i * S - 1) * K + ck, mask=mk, other=0.0)  # (BK,)
+                    before = (rc < i * S)[:, None]
+                    kr = tl.where(before, kf * tl.exp(tl.where(before, G_r[None, :] - Gf, 0.0)), 0.0)  # (C, BK)
+                    rows_cc = cc + rb[:, None] * C + rc[None, :]  # (S, C) row tiles of dqk and dA
+                    e_r = tl.exp(Gi - G_r[None, :])
+                    da_q += tl.dot(tl.load(DQK + rows_cc), kr, input_precision=PREC) * e_r
+                    da_k += tl.dot(tl.load(DA + rows_cc), kr, input_precision=PREC) * e_r
+                if i < NB - 1:
+                    # Rows of later blocks, through the boundary r = the last row of this block.
+                    G_r = tl.load(GCUM + chunk * C * K + (i * S + S - 1) * K + ck, mask=mk, other=0.0)
+                    after = (rc >= i * S + S)[:, None]
+                    e_a = tl.exp(tl.where(after, Gf - G_r[None, :], 0.0))
+                    qf = tl.load(q_ptr + row[:, None] * s_qt + ck[None, :] * s_qd, mask=m, other=0.0).to(tl.float32)
+                    qr = tl.where(after, qf * e_a, 0.0)  # (C, BK)
+                    kbr = tl.where(after, beta[:, None] * kf * e_a, 0.0)  # beta_t: dkk = beta dA
+                    cols_cc = cc + rc[None, :] * C + rb[:, None]  # (S, C): [jj, t] = M[t, i*S + jj], transposed tiles
+                    db += (tl.dot(tl.load(DQK + cols_cc), qr, input_precision=PREC)
+                           + tl.dot(tl.load(DA + cols_cc), kbr, input_precision=PREC)) * tl.exp(G_r[None, :] - Gi)
+                # Diagonal block: explicit per-channel decay, one column j at a time.
+                for jj in tl.static_range(S):  # unrolled: the column loads do not wait on the previous column
+                    j = i * S + jj
+                    k_j = tl.load(k_ptr + (i_n * C + j) * s_kt + ck * s_kd, mask=mk & (ck * 0 + i_n * C + j < T),
+                                  other=0.0).to(tl.float32)  # (BK,)
+                    G_j = tl.load(GCUM + chunk * C * K + j * K + ck, mask=mk, other=0.0)
+                    dqk_c = tl.load(DQK + cc + rb * C + j)  # (S,) column j of this block's rows
+                    dA_c = tl.load(DA + cc + rb * C + j)  # zero at t = j: dA is strictly lower
+                    e = tl.exp(tl.where((rs >= jj)[:, None], Gi - G_j[None, :], float("-inf")))  # (S, BK)
+                    kje = k_j[None, :] * e
+                    da_q += dqk_c[:, None] * kje
+                    da_k += dA_c[:, None] * kje
+                    db_j = tl.sum((dqk_c[:, None] * qi + (dA_c * beta_i)[:, None] * ki) * e, 0)  # (BK,)
+                    db += tl.where((rs == jj)[:, None], db_j[None, :], 0.0)
+                ainv_t = tl.load(AINV + cc + rc[None, :] * C + rb[:, None])  # (S, C): Ainv^T rows of this block
+                dRw = tl.dot(ainv_t, tl.load(DW + ck_off, mask=mk[None, :], other=0.0), input_precision=PREC)
+                eG = tl.exp(Gi)
+                eL = tl.exp(G_last[None, :] - Gi)
+                dqd = tl.load(DQD + sk_off, mask=mk[None, :], other=0.0)
+                dkte = tl.load(DKTE + sk_off, mask=mk[None, :], other=0.0)
+                kg = ki * eG
+                out = i_b * T * H * K + i_h * K + tb[:, None] * H * K + ck[None, :]
+                tl.store(DQ + out, da_q + dqd * eG, mask=m_b)
+                tl.store(DK + out, beta_i[:, None] * (da_k + eG * dRw) + db + dkte * eL, mask=m_b)
+                dbeta_i = tl.sum(ki * da_k + kg * dRw, 1)  # (S,)
+                dbeta += tl.sum(tl.where(rc[None, :] == rb[:, None], dbeta_i[:, None], 0.0), 0)  # into (C,)
+                dG = (qi * da_q + beta_i[:, None] * (ki * da_k + kg * dRw) - ki * db - ki * eL * dkte
+                      + qi * eG * dqd)  # (S, BK)
+                tl.store(DG + out, tl.cumsum(dG, 0, reverse=True) + suffix[None, :], mask=m_b)
+                suffix += tl.sum(dG, 0)
     tl.store(DBETA + i_b * T * H + i_h + row * H, dbeta, mask=m_row)
 
 

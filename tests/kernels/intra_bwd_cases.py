@@ -37,6 +37,9 @@ def _inputs(gate: str, B: int, T: int, H: int, K: int, V: int, seed: int, decay:
     D = K if gate == "channel" else 1
     if decay == "strong":
         g = -30.0 * torch.rand(B, T, H, D, generator=gen, dtype=torch.float64)
+    elif decay == "edge":  # first half of the channels just inside the fast path's SAFE_SPAN at C = 64, rest beyond
+        rate = torch.where(torch.arange(D) < D // 2, 1.8, 3.0).to(torch.float64)
+        g = -rate * (0.9 + 0.1 * torch.rand(B, T, H, D, generator=gen, dtype=torch.float64))
     else:
         g = F.logsigmoid(randn(B, T, H, D))
     if gate == "none":
@@ -136,3 +139,9 @@ def test_intra_bwd_rejects_bad_arguments() -> None:
         intra_chunk_bwd(*args, x["g"][..., :3], x["beta"], 16, *saved)
     with pytest.raises(ValueError, match="dW must have shape"):
         intra_chunk_bwd(*args, x["g"], x["beta"], 16, *saved[:4], chunked[0], *saved[5:])
+
+
+def test_intra_bwd_decays_at_the_fast_path_edge() -> None:
+    # K = 64, two 32-wide blocks: |G_t - G_middle| reaches ~57 in the first (one-dot path, factors up to e^57) and
+    # ~96 in the second (exact sub-block path), in the same chunks; bounds of the strong-decay test
+    _check("channel", torch.float32, 64 + 9, 64, 8, 64, 5e-5, decay="edge", dg_bound=2e-4)
