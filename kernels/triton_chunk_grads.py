@@ -108,6 +108,8 @@ def chunk_grads(S_in: torch.Tensor, dS_next: torch.Tensor, u: torch.Tensor, du: 
     dW = u.new_empty(B, H, NC, C, K) if has_w else None
     BK, BV = _tiles(C, K, V)
     grid = ((triton.cdiv(K, BK) + 1) * B * H * NC,)  # per chunk: its K-blocks, then its dQK program
+    # num_stages=2: the V loop's loads of step v + 1 overlap the dots of step v; one stage of tiles is at most
+    # 3 (64, 32) + 2 (32, 32) floats = 32 KB, so two stages fit several programs per SM (227 KB on Hopper).
     _chunk_grads[grid](S_in, dS_next, u, du, do_c, dW if has_w else dKd, dKd, dQd, dQK, C=C, K=K, V=V, BK=BK, BV=BV,
                        HAS_W=has_w, PREC=precision, num_warps=4, num_stages=2)
     return dW, dKd, dQd, dQK

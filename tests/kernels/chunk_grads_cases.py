@@ -69,7 +69,7 @@ def test_chunk_grads_match_reference(precision: str, C: int, has_w: bool) -> Non
 
 
 def test_chunk_grads_head_dims_below_one_tile_chunk_32() -> None:
-    # K = 8, V = 6: both padded (masked) up to the 16-wide tl.dot minimum; C = 32 (BK = 64 caps at block(K) = 16)
+    # K = 8, V = 6: both padded (masked) up to the 16-wide tl.dot minimum; C = 32, where BK = block(K) = 16
     _check(1, 2, 2, 32, 8, 6, True, "ieee")
 
 
