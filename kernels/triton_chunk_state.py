@@ -14,12 +14,12 @@ The backward walks the chunks in reverse with dS = dL/dS_{n+1} in registers:
     du_n = QK_n^T do_n + Kd_n dS_{n+1}
     dS_n = diag(d_n) dS_{n+1} + Qd_n^T do_n - W_n^T du_n
 and stores du_n, dS_{n+1} and the decay gradient dd_n = rowsum(S_n * dS_{n+1}) (per V-block, summed in torch: the
-(K, V) product is never stored); the remaining gradients are chunk-parallel products done in torch afterwards
-(dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T). Memory: one state per chunk (S_n forward, dS_{n+1}
-backward), as the chunked algorithm needs; nothing per token beyond OUT(T D).
+(K, V) product is never stored); the remaining gradients are chunk-parallel products, all four in one launch
+afterwards (`triton_chunk_grads.py`: dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T). Memory: one state
+per chunk (S_n forward, dS_{n+1} backward), as the chunked algorithm needs; nothing per token beyond OUT(T D).
 
 o is stored straight into the caller's (B, T, H, V) layout and dtype (the padded tail of the last chunk dropped),
-and the backward reads do from there in any dtype and strides, storing the float32 chunked copy that the torch
+and the backward reads do from there in any dtype and strides, storing the float32 chunked copy that the chunk
 products need: no reshape, cast or padding of o / do in torch.
 
 Packed sequences (VARLEN): the chunk tensors are one chunk-aligned row (B = 1, `chunk_packing.py`: each document
@@ -33,6 +33,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.triton_chunk_grads import chunk_grads
 from kernels.triton_support import block
 
 
@@ -206,11 +207,9 @@ class ChunkState(torch.autograd.Function):
                                ddecay, dh0, seq_starts, chunk_starts, NC, ctx.T, H, B * H * NC, *do.stride(), C=C,
                                K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, HAS_DS_OUT=has_ds,
                                VARLEN=seqs is not None, PREC=ctx.precision, num_warps=4, num_stages=1)
-        dW = -(du @ S_in.transpose(-1, -2)) if W is not None else None  # (B, H, N, C, K)
-        dKd = u @ dS_next.transpose(-1, -2)
+        # dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T: one chunk-parallel launch (`triton_chunk_grads.py`)
+        dW, dKd, dQd, dQK = chunk_grads(S_in, dS_next, u, du, do_c, W is not None, ctx.precision)
         ddecay = ddecay.sum(0)  # (B, H, N, K)
-        dQd = do_c @ S_in.transpose(-1, -2)
-        dQK = do_c @ u.transpose(-1, -2)
         return dW, du, dKd, ddecay, dQd, dQK, dh0, None, None, None, None
 
 
