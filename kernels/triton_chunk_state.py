@@ -70,17 +70,17 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
     for n in range(n_chunks):
         chunk = first + n
         tl.store(S_IN + chunk * K * V + kv_off, S, mask=m_kv)
-        u = tl.load(U0 + chunk * C * V + cv_off, mask=m_cv, other=0.0)  # (C, BV)
+        u = tl.load(U0 + chunk * C * V + cv_off, mask=m_cv, other=0.0).to(tl.float32)  # (C, BV)
         if HAS_W:
-            w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0)  # (C, BK)
+            w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)  # (C, BK)
             u -= tl.dot(w, S, input_precision=PREC)
             tl.store(U + chunk * C * V + cv_off, u, mask=m_cv)
-        qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
-        qk = tl.load(QK + chunk * C * C + cc_off)
+        qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
+        qk = tl.load(QK + chunk * C * C + cc_off).to(tl.float32)
         o = tl.dot(qd, S, input_precision=PREC) + tl.dot(qk, u, input_precision=PREC)
         t = n * C + rc.to(tl.int64)  # tokens of the chunk in its sequence; those past its end are the zero padding
         tl.store(out_base + t[:, None] * s_ot + rv[None, :] * s_ov, o, mask=(t < seq_len)[:, None] & mv[None, :])
-        kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
+        kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
         d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)  # (BK,)
         S = S * d[:, None] + tl.dot(tl.trans(kd), u, input_precision=PREC)
     tl.store(S_OUT + i_nh * K * V + kv_off, S, mask=m_kv)
@@ -130,15 +130,15 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
         do = tl.load(do_base + t[:, None] * s_dt + rv[None, :] * s_dv, mask=(t < seq_len)[:, None] & mv[None, :],
                      other=0.0).to(tl.float32)  # (C, BV), zero on the padding
         tl.store(DO_C + chunk * C * V + cv_off, do, mask=m_cv)  # float32 chunked, for dQd and dQK
-        qk = tl.load(QK + chunk * C * C + cc_off)
-        kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
+        qk = tl.load(QK + chunk * C * C + cc_off).to(tl.float32)
+        kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
         du = tl.dot(tl.trans(qk), do, input_precision=PREC) + tl.dot(kd, dS, input_precision=PREC)
         tl.store(DU + chunk * C * V + cv_off, du, mask=m_cv)
-        qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)
+        qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
         d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)
         dS = dS * d[:, None] + tl.dot(tl.trans(qd), do, input_precision=PREC)
         if HAS_W:
-            w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0)
+            w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
             dS -= tl.dot(tl.trans(w), du, input_precision=PREC)
     tl.store(DH0 + i_nh * K * V + kv_off, dS, mask=m_kv)
 
@@ -147,9 +147,70 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
 # (C=64, K=128: 390 KB at the default 3 stages, over Hopper's 227 KB; 74 KB at 1 stage, 100 KB for K=256).
 
 
-def _value_block(K: int, V: int) -> int:
-    # The (K, BV) state lives in registers: keep it at <= 128 x 32 floats per program, more programs if smaller.
-    return min(block(V), 32 if K <= 128 else 16)
+def _launch(K: int, V: int, compact: bool) -> tuple[int, int]:
+    """(BV, num_warps): the (K, BV) state lives in registers. Timed on an H200 (KDA, B=4, T=4096, K=V=128, C=64,
+    tf32; fwd / bwd ms): float32 chunk tensors BV=32 4 warps 0.94 / 1.27, BV=64 8 warps 0.85 / 1.01, BV=16 1.53 /
+    2.27; 16-bit W, Kd, Qd (compact) BV=32 4 warps fastest (bf16 all: 0.56 / 0.64; BV=64 8 warps 0.73 / 0.83)."""
+    if K > 128:
+        return min(block(V), 16), 4
+    return (min(block(V), 32), 4) if compact else (min(block(V), 64), 8)
+
+
+def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
+                  seqs: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """The forward walk (module docstring) on chunk tensors (B, H, NC, C, .): U0, decay, QK float32; W, Kd, Qd float32
+    or float16 (read and widened in the kernel). Returns (o (B, T, H, V) in out_dtype, S_out (N, H, K, V) float32,
+    u, S_in), the last two what `state_backward` needs; see ChunkState for `seqs`."""
+    B, H, NC, C, V = U0.shape
+    K = Kd.shape[-1]
+    N = B if seqs is None else seqs[0].numel() - 1
+    if h0.shape != (N, H, K, V):
+        raise ValueError(f"chunk_state: h0 must be {(N, H, K, V)}, got {tuple(h0.shape)}")
+    U0, decay, QK = (x.float().contiguous() for x in (U0, decay, QK))
+    W, Kd, Qd = (None if x is None else _compact_or_float(x) for x in (W, Kd, Qd))
+    h0 = h0.float().contiguous()
+    seq_starts, chunk_starts = (h0, h0) if seqs is None else seqs  # unread without VARLEN
+    o = U0.new_empty(B, T, H, V, dtype=out_dtype)
+    u = torch.empty_like(U0) if W is not None else U0
+    S_in = U0.new_empty(B, H, NC, K, V)
+    S_out = U0.new_empty(N, H, K, V)
+    BV, warps = _launch(K, V, Kd.dtype == torch.float16)
+    grid = (triton.cdiv(V, BV), N * H)
+    _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, seq_starts,
+                           chunk_starts, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K), BV=BV,
+                           HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision, num_warps=warps, num_stages=1)
+    return o, S_out, u, S_in
+
+
+def state_backward(W, Kd, decay, Qd, QK, S_in, u, do, dS_out, precision: str, T: int,
+                   seqs: tuple[torch.Tensor, torch.Tensor] | None = None):
+    """Gradients of `state_forward` from the tensors it used and returned (W, Kd, Qd in the dtypes it read):
+    (dW | None, dU0, dKd, ddecay (B, H, NC, K), dQd, dQK, dh0), all float32. do: (B, T, H, V) any dtype and strides,
+    or None; dS_out: (N, H, K, V) or None (zero)."""
+    B, H, NC, C, V = u.shape
+    K = Kd.shape[-1]
+    N = B if seqs is None else seqs[0].numel() - 1
+    if do is None:
+        do = u.new_zeros(B, T, H, V)
+    do_c, du = torch.empty_like(u), torch.empty_like(u)  # do_c: do chunked, float32, stored by the kernel
+    dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(N, H, K, V)
+    BV, warps = _launch(K, V, Kd.dtype == torch.float16)
+    grid = (triton.cdiv(V, BV), N * H)
+    ddecay = S_in.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
+    has_ds = dS_out is not None
+    dS_out = dS_out.float().contiguous() if has_ds else dh0
+    seq_starts, chunk_starts = (dh0, dh0) if seqs is None else seqs
+    _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, S_in, do_c, du, dS_next,
+                           ddecay, dh0, seq_starts, chunk_starts, NC, T, H, B * H * NC, *do.stride(), C=C,
+                           K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, HAS_DS_OUT=has_ds,
+                           VARLEN=seqs is not None, PREC=precision, num_warps=warps, num_stages=1)
+    # dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T: one chunk-parallel launch (`triton_chunk_grads.py`)
+    dW, dKd, dQd, dQK = chunk_grads(S_in, dS_next, u, du, do_c, W is not None, precision)
+    return dW, du, dKd, ddecay.sum(0), dQd, dQK, dh0
+
+
+def _compact_or_float(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous() if x.dtype == torch.float16 else x.float().contiguous()
 
 
 class ChunkState(torch.autograd.Function):
@@ -164,23 +225,9 @@ class ChunkState(torch.autograd.Function):
     @staticmethod
     def forward(ctx, W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
                 seqs: tuple[torch.Tensor, torch.Tensor] | None = None):
-        B, H, NC, C, V = U0.shape
-        K = Kd.shape[-1]
-        N = B if seqs is None else seqs[0].numel() - 1
-        if h0.shape != (N, H, K, V):
-            raise ValueError(f"chunk_state: h0 must be {(N, H, K, V)}, got {tuple(h0.shape)}")
+        # float32 throughout: the gradients autograd hands back must not be rounded to a 16-bit input's dtype
         W, U0, Kd, decay, Qd, QK = (None if x is None else x.float().contiguous() for x in (W, U0, Kd, decay, Qd, QK))
-        h0 = h0.float().contiguous()
-        seq_starts, chunk_starts = (h0, h0) if seqs is None else seqs  # unread without VARLEN
-        o = U0.new_empty(B, T, H, V, dtype=out_dtype)
-        u = torch.empty_like(U0) if W is not None else U0
-        S_in = U0.new_empty(B, H, NC, K, V)
-        S_out = U0.new_empty(N, H, K, V)
-        BV = _value_block(K, V)
-        grid = (triton.cdiv(V, BV), N * H)
-        _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, seq_starts,
-                               chunk_starts, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K), BV=BV,
-                               HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision, num_warps=4, num_stages=1)
+        o, S_out, u, S_in = state_forward(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype, seqs)
         ctx.save_for_backward(W, Kd, decay, Qd, QK, S_in, u)
         ctx.precision, ctx.T, ctx.seqs = precision, T, seqs
         ctx.set_materialize_grads(False)  # an unused final state's gradient stays None: no zeros to allocate and read
@@ -189,28 +236,8 @@ class ChunkState(torch.autograd.Function):
     @staticmethod
     def backward(ctx, do, dS_out):
         W, Kd, decay, Qd, QK, S_in, u = ctx.saved_tensors
-        B, H, NC, C, V = u.shape
-        K = Kd.shape[-1]
-        seqs = ctx.seqs
-        N = B if seqs is None else seqs[0].numel() - 1
-        if do is None:
-            do = u.new_zeros(B, ctx.T, H, V)
-        do_c, du = torch.empty_like(u), torch.empty_like(u)  # do_c: do chunked, float32, stored by the kernel
-        dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(N, H, K, V)
-        BV = _value_block(K, V)
-        grid = (triton.cdiv(V, BV), N * H)
-        ddecay = S_in.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
-        has_ds = dS_out is not None
-        dS_out = dS_out.float().contiguous() if has_ds else dh0
-        seq_starts, chunk_starts = (dh0, dh0) if seqs is None else seqs
-        _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, S_in, do_c, du, dS_next,
-                               ddecay, dh0, seq_starts, chunk_starts, NC, ctx.T, H, B * H * NC, *do.stride(), C=C,
-                               K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, HAS_DS_OUT=has_ds,
-                               VARLEN=seqs is not None, PREC=ctx.precision, num_warps=4, num_stages=1)
-        # dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T: one chunk-parallel launch (`triton_chunk_grads.py`)
-        dW, dKd, dQd, dQK = chunk_grads(S_in, dS_next, u, du, do_c, W is not None, ctx.precision)
-        ddecay = ddecay.sum(0)  # (B, H, N, K)
-        return dW, du, dKd, ddecay, dQd, dQK, dh0, None, None, None, None
+        grads = state_backward(W, Kd, decay, Qd, QK, S_in, u, do, dS_out, ctx.precision, ctx.T, ctx.seqs)
+        return (*grads, None, None, None, None)
 
 
 def chunk_state(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
