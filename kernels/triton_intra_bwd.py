@@ -69,7 +69,8 @@ def _wy_backward(AINV, U0, W, DU0, DW, v_ptr, s_vt, s_vd, dv_ptr, s_dvt, beta, r
         mk = ck < K
         off = chunk * C * K + rc[:, None] * K + ck[None, :]
         dR = tl.dot(ainv_t, tl.load(DW + off, mask=mk[None, :], other=0.0), input_precision=PREC)  # (C, BK)
-        dA += tl.dot(dR, tl.trans(tl.load(W + off, mask=mk[None, :], other=0.0)), input_precision=PREC)
+        dA += tl.dot(dR, tl.trans(tl.load(W + off, mask=mk[None, :], other=0.0).to(tl.float32)),
+                     input_precision=PREC)  # W: float32 or float16 (compact forward)
     dA = tl.where(rc[:, None] > rc[None, :], -dA, 0.0)  # A is strictly lower: only that part has a gradient
     return dA, dbeta, ainv
 
@@ -284,12 +285,12 @@ def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, DDC, DQD, DQK, GCUM, DA, DQ
     tl.store(DBETA + i_b * T * H + i_h + row * H, dbeta, mask=m_row)
 
 
-def _chunked(x: torch.Tensor | None, shape: tuple[int, ...], name: str) -> torch.Tensor:
+def _chunked(x: torch.Tensor | None, shape: tuple[int, ...], name: str, keep_half: bool = False) -> torch.Tensor:
     if x is None:  # an output autograd saw no gradient for
         return torch.zeros(shape, dtype=torch.float32)
     if tuple(x.shape) != shape:
         raise ValueError(f"intra_chunk_bwd: {name} must have shape {shape}, got {tuple(x.shape)}")
-    return x.float().contiguous()
+    return x.contiguous() if keep_half and x.dtype == torch.float16 else x.float().contiguous()
 
 
 def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
@@ -316,7 +317,8 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
         raise ValueError(f"intra_chunk_bwd: g's last dim must be 1 or K={K}, got {D}")
     N = triton.cdiv(T, C)
     U0 = _chunked(U0, (B, H, N, C, V), "U0")
-    W, Ainv = _chunked(W, (B, H, N, C, K), "W"), _chunked(Ainv, (B, H, N, C, C), "Ainv")
+    W = _chunked(W, (B, H, N, C, K), "W", keep_half=True)  # the compact forward's float16 W, widened in-kernel
+    Ainv = _chunked(Ainv, (B, H, N, C, C), "Ainv")
     dU0, dW = _chunked(dU0, (B, H, N, C, V), "dU0"), _chunked(dW, (B, H, N, C, K), "dW")
     dkte, dqd = _chunked(dk_to_end, (B, H, N, C, K), "dk_to_end"), _chunked(dq_decayed, (B, H, N, C, K), "dq_decayed")
     ddc, dqk = _chunked(ddecay_chunk, (B, H, N, D), "ddecay_chunk"), _chunked(dqk, (B, H, N, C, C), "dqk")
@@ -334,6 +336,8 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     warps = 4 if C <= 32 else 8
     if D == 1:
         dbeta = grad_like(beta, B, T, H)
+        if prec != "ieee":  # H200, GDN, B=4, T=4096, C=64, tf32: 32-wide blocks at 4 warps 1.01 ms, 64 at 8: 1.27 ms
+            BK, BV, warps = min(BK, 32), min(BV, 32), 4
         _intra_bwd_head[grid](q, k, v, g, beta, Ainv, U0, W, dU0, dW, dkte, ddc, dqd, dqk, dq, dk, dv, dg, dbeta,
                               *q.stride(), *k.stride(), *v.stride(), *g.stride()[:3], *beta.stride(), T, H, N,
                               C=C, K=K, V=V, BK=BK, BV=BV, PREC=prec, num_warps=warps, num_stages=1)

@@ -81,7 +81,7 @@ def _channel_scores_exact(qk, kk, q, k, Gc, g_base, k_base, rk, mk, rc, sub_star
 @triton.jit
 def _intra_chunk_fwd_kernel(
     Q, KEY, VAL, G, BETA,  # inputs, (B, T, H, .) with any strides
-    U0, W, KEND, DECAY, QDEC, QK, AINV,  # float32 outputs, contiguous (B, H, N, C, .)
+    U0, W, KEND, DECAY, QDEC, QK, AINV,  # float32 outputs (W, KEND, QDEC float16 if compact), (B, H, N, C, .)
     T, H,
     sq_b, sq_t, sq_h, sq_d, sk_b, sk_t, sk_h, sk_d, sv_b, sv_t, sv_h, sv_d, sg_b, sg_t, sg_h, sg_d, sb_b, sb_t, sb_h,
     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
@@ -130,8 +130,8 @@ def _intra_chunk_fwd_kernel(
             g = tl.load(g_base + rc[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
             Gc = tl.cumsum(g, 0)  # (C, BK) log decay since the chunk start
             G_last = tl.sum(tl.where(rc[:, None] == C - 1, Gc, 0.0), 0)  # (BK,)
-            tl.store(QDEC + ck_off, q * tl.exp(Gc), mask=mk[None, :])
-            tl.store(KEND + ck_off, k * tl.exp(G_last[None, :] - Gc), mask=mk[None, :])
+            tl.store(QDEC + ck_off, (q * tl.exp(Gc)).to(QDEC.dtype.element_ty), mask=mk[None, :])
+            tl.store(KEND + ck_off, (k * tl.exp(G_last[None, :] - Gc)).to(KEND.dtype.element_ty), mask=mk[None, :])
             tl.store(DECAY + chunk * K + rk, tl.exp(G_last), mask=mk)
 
             # Fast path, when no channel's log decay strays more than SAFE_SPAN from the chunk's middle row m:
@@ -147,8 +147,9 @@ def _intra_chunk_fwd_kernel(
                                                sg_t, sg_d, sk_t, sk_d, C, BK, PREC)
         else:
             e_G = tl.exp(Gh)
-            tl.store(QDEC + ck_off, q * e_G[:, None], mask=mk[None, :])
-            tl.store(KEND + ck_off, k * tl.exp(Gh_last - Gh)[:, None], mask=mk[None, :])
+            tl.store(QDEC + ck_off, (q * e_G[:, None]).to(QDEC.dtype.element_ty), mask=mk[None, :])
+            tl.store(KEND + ck_off, (k * tl.exp(Gh_last - Gh)[:, None]).to(KEND.dtype.element_ty),
+                     mask=mk[None, :])
             qk += tl.dot(q, tl.trans(k), input_precision=PREC)
             kk += tl.dot(k, tl.trans(k), input_precision=PREC)
     if not PER_CHANNEL:
@@ -195,7 +196,7 @@ def _intra_chunk_fwd_kernel(
         else:
             k_in = k * (tl.exp(Gh) * beta)[:, None]
         w = tl.dot(Ainv, k_in, input_precision=PREC)
-        tl.store(W + rc[:, None] * K + rk[None, :], w, mask=mk[None, :])
+        tl.store(W + rc[:, None] * K + rk[None, :], w.to(W.dtype.element_ty), mask=mk[None, :])
 
 
 def _check(chunk_size: int, q: torch.Tensor, g: torch.Tensor) -> None:
@@ -217,13 +218,17 @@ def _tile(n: int) -> int:
 
 
 def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
-                    chunk_size: int, precision: str | None = None) -> tuple[torch.Tensor, ...]:
+                    chunk_size: int, precision: str | None = None, compact: bool = False) -> tuple[torch.Tensor, ...]:
     """q, k: (B, T, H, K) (q already scaled); v: (B, T, H, V); g: (B, T, H, D), D in {1, K}, log decay (zeros for
     DeltaNet); beta: (B, T, H). Returns float32 (U0 (B,H,N,C,V), W (B,H,N,C,K), k_to_end (B,H,N,C,K),
     decay_chunk (B,H,N,D), q_decayed (B,H,N,C,K), qk (B,H,N,C,C), Ainv (B,H,N,C,C)), N = ceil(T / C).
 
     `precision` is tl.dot's input precision for the score and output products (default: `dot_precision` of the
     input dtype; pass the model's when the inputs were upcast to float32), the solve's included.
+    `compact`: W, k_to_end and q_decayed in float16 instead (half the bytes for the chunk-state walk, which reads
+    them once per value block). float16 keeps tf32's 10-bit mantissa, so for tf32 products nothing is lost beyond
+    one more rounding; its range (6e-5 normal, 65504 max) suits unit-norm q and k, whose decayed entries and W's
+    stay below 1 in magnitude, and costs only entries too small to matter. Use it only with L2-normalised q, k.
     """
     _check(chunk_size, q, g)
     B, T, H, K = q.shape
@@ -234,7 +239,10 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     def out(*shape):
         return torch.empty(B, H, N, *shape, dtype=torch.float32, device=q.device)
 
-    U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = out(C, V), out(C, K), out(C, K), out(D), out(C, K), \
+    def out16(*shape):
+        return torch.empty(B, H, N, *shape, dtype=torch.float16 if compact else torch.float32, device=q.device)
+
+    U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = out(C, V), out16(C, K), out16(C, K), out(D), out16(C, K), \
         out(C, C), out(C, C)
     g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
     _intra_chunk_fwd_kernel[(N, B * H)](

@@ -1,10 +1,11 @@
 """Chunked gated delta rule on the Triton backend: two fused kernel pairs, chunk-parallel part then chunk recurrence.
 
 Same algorithm and plumbing as the PyTorch path (`chunk.py`). The chunk-parallel part (decayed scores, the
-unit-lower-triangular WY/UT solve, U0 and W) is one Triton kernel per chunk forward and one backward
-(`kernels/triton_intra_chunk.py`, the fused form of `intra_chunk`), in float32 with log-space decays; the sequential
-walk over chunks, which PyTorch runs as a Python loop of T / C steps, is one Triton kernel forward and one backward
-(`kernels/triton_chunk_state.py`).
+unit-lower-triangular WY/UT solve, U0 and W) is one Triton kernel per chunk forward and one or two backward
+(`kernels/triton_intra_fwd.py` / `triton_intra_bwd.py`, the fused form of `intra_chunk`), in float32 with log-space
+decays; the sequential walk over chunks, which PyTorch runs as a Python loop of T / C steps, is one Triton kernel
+forward and one backward (`kernels/triton_chunk_state.py`). Both run as one autograd op
+(`kernels/triton_delta_chunk.py`), whose chunk tensors in between may be float16 (see `compact` below).
 
 The kernels read q, k, v, g and beta in the caller's dtype (bf16 / fp16 / fp32), in place, and compute in float32:
 nothing is upcast beforehand (`kernels/triton_runner.py`; q and k are float32 after the fused L2 norm), and the
@@ -18,8 +19,7 @@ import torch
 
 from kernels.chunking import effective_chunk_size
 from kernels.delta_rule.chunk import as_channel_gate, chunk_gated_delta_rule_torch
-from kernels.triton_chunk_state import chunk_state
-from kernels.triton_intra_chunk import intra_chunk_triton
+from kernels.triton_delta_chunk import delta_rule_chunk
 from kernels.triton_runner import run_triton_core
 from kernels.triton_support import MIN_BLOCK, dot_precision
 
@@ -51,13 +51,15 @@ def chunk_gated_delta_rule_triton(
     precision, out_dtype = dot_precision(q.dtype), q.dtype
     g = as_channel_gate(g, beta)
 
+    # float16 chunk tensors between the two parts (`triton_delta_chunk.py`) where q and k are unit vectors and the
+    # products tf32 anyway; float32 for fp32 models and unnormalised q / k (no bound on their magnitude)
+    compact = use_qk_l2norm_in_kernel and precision != "ieee"
+
     def core(q, k, v, g, beta, h0, chunk, layout):
         # packed documents (layout) arrive chunk-aligned in one row: the per-chunk kernel runs on it unchanged
         # the products keep the precision of the caller's dtype, also where q and k arrive float32 (L2 norm)
-        U0, W, k_to_end, decay_chunk, q_decayed, qk = intra_chunk_triton(q, k, v, g, beta, chunk, precision)
-        decay_chunk = decay_chunk.expand(*decay_chunk.shape[:-1], q.shape[-1])  # per-head decay: same for every row
         T, seqs = (q.shape[1], None) if layout is None else (layout.total, (layout.seq_starts, layout.chunk_starts))
-        return chunk_state(W, U0, k_to_end, decay_chunk, q_decayed, qk, h0, precision, T, out_dtype, seqs)
+        return delta_rule_chunk(q, k, v, g, beta, h0, chunk, precision, T, out_dtype, seqs, compact)
 
     return run_triton_core(core, q, k, v, (g, beta), scale, initial_state, output_final_state, cu_seqlens,
                            use_qk_l2norm_in_kernel, lambda T: triton_chunk_size(chunk_size, T))

@@ -189,3 +189,19 @@ def test_intra_fwd_decays_at_the_fast_path_edge(C: int) -> None:
     g = torch.cat([-1.8 * (0.95 + 0.05 * torch.rand(1, C + 7, 2, 32, generator=gen, dtype=torch.float64)),
                    -3.0 * (0.9 + 0.1 * torch.rand(1, C + 7, 2, 32, generator=gen, dtype=torch.float64))], dim=-1)
     _check((q, k, v, g, beta), C, torch.float32, seed, strong=True)
+
+
+@pytest.mark.parametrize("per_channel", [True, False], ids=["kda", "gdn"])
+def test_intra_fwd_compact_stores_float16_roundings(per_channel: bool) -> None:
+    # compact: W, k_to_end, q_decayed in float16 (what the chunk walk reads), the same values up to that rounding
+    # (2^-11 relative, ~3e-4 as an RMS ratio); the other outputs unchanged
+    seed = fresh_seed()
+    q, k, v, g, beta = (t.to(_DEVICE, torch.float32) for t in _inputs(1, 45, 2, 32, 16, per_channel, seed))
+    full = intra_chunk_fwd(q, k, v, g, beta, 16)
+    compact = intra_chunk_fwd(q, k, v, g, beta, 16, compact=True)
+    for name, a, b in zip(("U0", "W", "k_to_end", "decay_chunk", "q_decayed", "qk", "Ainv"), compact, full):
+        if name in ("W", "k_to_end", "q_decayed"):
+            assert a.dtype == torch.float16, name
+            assert_close(name, a.float().cpu(), b.double().cpu(), 5e-4, seed)
+        else:
+            assert a.dtype == torch.float32 and torch.equal(a, b), name

@@ -1,0 +1,55 @@
+"""The delta rule's chunked pass on the Triton kernels as one differentiable op: the chunk-parallel part
+(`triton_intra_fwd.py` / `triton_intra_bwd.py`), then the walk over chunks (`triton_chunk_state.py`).
+
+Between the two parts lie chunk tensors the walk reads once per value block, forward and backward: W, the keys
+decayed to the chunk end and the decayed queries. With L2-normalised q and k and tf32 products (bf16 / fp16 models)
+they are stored in float16 (`compact`; see `intra_chunk_fwd`), which halves those reads: on an H200 (KDA, B=4,
+T=4096, H=16, K=V=128) the walk took 0.94 ms forward and 1.27 ms backward with float32 chunk tensors and 0.56 /
+0.64 ms with all of them in 16 bits. As separate autograd ops (`IntraChunk`, `ChunkState`, still used elsewhere)
+their gradients would come back rounded to float16, whose normal range ends at 6e-5: small gradients would lose
+their digits or flush to zero. Here they never leave the op: its backward runs the walk's backward, then the
+intra-chunk backward, with float32 gradients in between, and returns dq, dk, dv, dg, dbeta in the inputs' dtypes.
+"""
+from __future__ import annotations
+
+import torch
+
+from kernels.triton_chunk_state import state_backward, state_forward
+from kernels.triton_intra_bwd import intra_chunk_bwd
+from kernels.triton_intra_fwd import intra_chunk_fwd
+
+
+class DeltaRuleChunk(torch.autograd.Function):
+    """(q, k, v, g, beta, h0) -> (o (B, T, H, V) in out_dtype, final state (N, H, K, V) float32); q, k, v, g (per
+    head (.., 1) or per channel (.., K)), beta in any float dtype and layout; h0 float32. `seqs`: packed sequences,
+    chunk-aligned in one row (see `triton_chunk_state.ChunkState`), T the packed length."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, g, beta, h0, chunk_size: int, precision: str, T: int, out_dtype: torch.dtype,
+                seqs: tuple[torch.Tensor, torch.Tensor] | None, compact: bool):
+        U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = intra_chunk_fwd(q, k, v, g, beta, chunk_size, precision,
+                                                                             compact)
+        decay = decay_chunk.expand(*decay_chunk.shape[:-1], q.shape[-1]).contiguous()  # per head: same for all rows
+        o, S_out, u, S_in = state_forward(W, U0, k_to_end, decay, q_decayed, qk, h0, precision, T, out_dtype, seqs)
+        ctx.save_for_backward(q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, S_in, u)
+        ctx.chunk_size, ctx.precision, ctx.T, ctx.seqs = chunk_size, precision, T, seqs
+        ctx.set_materialize_grads(False)  # an unused o or final state: None, no zeros to allocate and read
+        return o, S_out
+
+    @staticmethod
+    def backward(ctx, do, dS_out):
+        q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, S_in, u = ctx.saved_tensors
+        dW, dU0, dKd, ddecay, dQd, dQK, dh0 = state_backward(W, k_to_end, decay, q_decayed, qk, S_in, u, do, dS_out,
+                                                             ctx.precision, ctx.T, ctx.seqs)
+        if g.shape[-1] == 1:
+            ddecay = ddecay.sum(-1, keepdim=True)  # the per-head decay was expanded over the key rows
+        dq, dk, dv, dg, dbeta = intra_chunk_bwd(q, k, v, g, beta, ctx.chunk_size, U0, W, Ainv, dU0, dW, dKd, ddecay,
+                                                dQd, dQK, precision=ctx.precision, grads_in_input_dtypes=True)
+        return dq, dk, dv, dg, dbeta, dh0, None, None, None, None, None, None
+
+
+def delta_rule_chunk(q, k, v, g, beta, h0, chunk_size: int, precision: str, T: int, out_dtype: torch.dtype,
+                     seqs: tuple[torch.Tensor, torch.Tensor] | None = None,
+                     compact: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """o, S_final of the chunked delta rule (see DeltaRuleChunk); compact only for L2-normalised q and k."""
+    return DeltaRuleChunk.apply(q, k, v, g, beta, h0, chunk_size, precision, T, out_dtype, seqs, compact)
