@@ -38,16 +38,14 @@ from kernels.triton_support import block
 
 
 @triton.jit
-def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_START, CHUNK_START, NC, T, H,
-                     s_ob, s_ot, s_oh, s_ov,
-                     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-                     HAS_W: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr):
-    i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)  # i_nh: (sequence, head)
+def _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN: tl.constexpr):
+    """What program (sequence, head) i_nh walks: (batch row, head, first chunk in the (B, H, NC) chunk grid, number
+    of chunks, first token in its row, number of tokens)."""
     i_n, i_h = i_nh // H, i_nh % H
     if VARLEN:  # B = 1, sequences chunk-aligned in one row (`chunk_packing.py`): i_n owns chunks [c0, c0 + n_chunks)
         c0 = tl.load(CHUNK_START + i_n).to(tl.int64)
         n_chunks = tl.load(CHUNK_START + i_n + 1).to(tl.int64) - c0
-        first = i_h * NC + c0  # its first chunk in the (1, H, NC) chunk grid
+        first = i_h * NC + c0
         bos = tl.load(SEQ_START + i_n).to(tl.int64)  # and its tokens [bos, bos + seq_len) of the packed (1, T) row
         seq_len = tl.load(SEQ_START + i_n + 1).to(tl.int64) - bos
         i_b = i_n * 0
@@ -57,6 +55,16 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
         bos = i_n * 0
         seq_len = T
         i_b = i_n
+    return i_b, i_h, first, n_chunks, bos, seq_len
+
+
+@triton.jit
+def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_START, CHUNK_START, NC, T, H,
+                     s_ob, s_ot, s_oh, s_ov,
+                     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+                     HAS_W: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr):
+    i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)  # i_nh: (sequence, head)
+    i_b, i_h, first, n_chunks, bos, seq_len = _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN)
     out_base = OUT + i_b * s_ob + i_h * s_oh + bos * s_ot  # o: (B, T, H, V), the caller's layout and dtype
     rc, rk, rv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = rk < K, rv < V
@@ -91,21 +99,8 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
                      NC, T, H, ALL_CHUNKS, s_db, s_dt, s_dh, s_dv,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
                      HAS_W: tl.constexpr, HAS_DS_OUT: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr):
-    i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)
-    i_n, i_h = i_nh // H, i_nh % H
-    if VARLEN:  # as in the forward
-        c0 = tl.load(CHUNK_START + i_n).to(tl.int64)
-        n_chunks = tl.load(CHUNK_START + i_n + 1).to(tl.int64) - c0
-        first = i_h * NC + c0  # its first chunk in the (1, H, NC) chunk grid
-        bos = tl.load(SEQ_START + i_n).to(tl.int64)  # and its tokens [bos, bos + seq_len) of the packed (1, T) row
-        seq_len = tl.load(SEQ_START + i_n + 1).to(tl.int64) - bos
-        i_b = i_n * 0
-    else:  # one sequence per batch row: all NC chunks of row i_n
-        n_chunks = NC
-        first = i_nh * NC
-        bos = i_n * 0
-        seq_len = T
-        i_b = i_n
+    i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)  # i_nh: (sequence, head)
+    i_b, i_h, first, n_chunks, bos, seq_len = _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN)
     do_base = DO + i_b * s_db + i_h * s_dh + bos * s_dt  # do: (B, T, H, V), any dtype and strides
     rc, rk, rv = tl.arange(0, C), tl.arange(0, BK), i_v * BV + tl.arange(0, BV)
     mk, mv = rk < K, rv < V

@@ -163,6 +163,24 @@ def _intra_bwd_channel_prep(G, VAL, BETA, AINV, U0, W, DU0, DW, GCUM, DA, DV, DB
 
 
 @triton.jit
+def _finish_rows(da_q, da_k, db, dRw, q, k, G, G_last, beta, ck_off, mk, DQD, DKTE, DQ, DK, DG, out, m, suffix):
+    """The last step for a block of rows (the whole chunk, or one 16-row block) of one K-block: given the score and
+    solve terms da_q, da_k, db, dRw, add the direct terms of q e^G and k e^{G_last - G}, store dq, dk and the gate
+    gradient (reverse cumsum of dG over these rows, plus `suffix` from the rows after them); returns the rows' dbeta
+    terms and dG summed over the rows (the next suffix)."""
+    eG = tl.exp(G)
+    eL = tl.exp(G_last[None, :] - G)
+    dqd = tl.load(DQD + ck_off, mask=mk[None, :], other=0.0)
+    dkte = tl.load(DKTE + ck_off, mask=mk[None, :], other=0.0)
+    kg = k * eG
+    tl.store(DQ + out, da_q + dqd * eG, mask=m)
+    tl.store(DK + out, beta[:, None] * (da_k + eG * dRw) + db + dkte * eL, mask=m)
+    dG = q * da_q + beta[:, None] * (k * da_k + kg * dRw) - k * db - k * eL * dkte + q * eG * dqd
+    tl.store(DG + out, tl.cumsum(dG, 0, reverse=True) + suffix[None, :], mask=m)
+    return tl.sum(k * da_k + kg * dRw, 1), tl.sum(dG, 0)
+
+
+@triton.jit
 def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, DDC, DQD, DQK, GCUM, DA, DQ, DK, DG, DBETA,
                        s_qb, s_qt, s_qh, s_qd, s_kb, s_kt, s_kh, s_kd, s_bb, s_bt, s_bh, T, H, N,
                        C: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr):
@@ -207,17 +225,10 @@ def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, DDC, DQD, DQK, GCUM, DA, DQ
                   + tl.dot(tl.trans(dA), beta[:, None] * kf * to_m, input_precision=PREC)) * from_m
             ainv_t = tl.trans(tl.load(AINV + cc_off))
             dRw = tl.dot(ainv_t, tl.load(DW + ck_off, mask=mk[None, :], other=0.0), input_precision=PREC)
-            eG = tl.exp(Gf)
-            eL = tl.exp(G_last[None, :] - Gf)
-            dqd = tl.load(DQD + ck_off, mask=mk[None, :], other=0.0)
-            dkte = tl.load(DKTE + ck_off, mask=mk[None, :], other=0.0)
-            kg = kf * eG
             out = i_b * T * H * K + i_h * K + row[:, None] * H * K + ck[None, :]
-            tl.store(DQ + out, da_q + dqd * eG, mask=m)
-            tl.store(DK + out, beta[:, None] * (da_k + eG * dRw) + db + dkte * eL, mask=m)
-            dbeta += tl.sum(kf * da_k + kg * dRw, 1)
-            dG = (qf * da_q + beta[:, None] * (kf * da_k + kg * dRw) - kf * db - kf * eL * dkte + qf * eG * dqd)
-            tl.store(DG + out, tl.cumsum(dG, 0, reverse=True) + suffix[None, :], mask=m)
+            dbeta_rows, _ = _finish_rows(da_q, da_k, db, dRw, qf, kf, Gf, G_last, beta, ck_off, mk, DQD, DKTE,
+                                         DQ, DK, DG, out, m, suffix)
+            dbeta += dbeta_rows
         else:
             for ib in range(NB):
                 i = NB - 1 - ib  # last row block first: the reverse cumsum carries `suffix` towards the chunk start
@@ -268,20 +279,11 @@ def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, DDC, DQD, DQK, GCUM, DA, DQ
                     db += tl.where((rs == jj)[:, None], db_j[None, :], 0.0)
                 ainv_t = tl.load(AINV + cc + rc[None, :] * C + rb[:, None])  # (S, C): Ainv^T rows of this block
                 dRw = tl.dot(ainv_t, tl.load(DW + ck_off, mask=mk[None, :], other=0.0), input_precision=PREC)
-                eG = tl.exp(Gi)
-                eL = tl.exp(G_last[None, :] - Gi)
-                dqd = tl.load(DQD + sk_off, mask=mk[None, :], other=0.0)
-                dkte = tl.load(DKTE + sk_off, mask=mk[None, :], other=0.0)
-                kg = ki * eG
                 out = i_b * T * H * K + i_h * K + tb[:, None] * H * K + ck[None, :]
-                tl.store(DQ + out, da_q + dqd * eG, mask=m_b)
-                tl.store(DK + out, beta_i[:, None] * (da_k + eG * dRw) + db + dkte * eL, mask=m_b)
-                dbeta_i = tl.sum(ki * da_k + kg * dRw, 1)  # (S,)
+                dbeta_i, dG_sum = _finish_rows(da_q, da_k, db, dRw, qi, ki, Gi, G_last, beta_i, sk_off, mk, DQD,
+                                               DKTE, DQ, DK, DG, out, m_b, suffix)  # (S,), (BK,)
                 dbeta += tl.sum(tl.where(rc[None, :] == rb[:, None], dbeta_i[:, None], 0.0), 0)  # into (C,)
-                dG = (qi * da_q + beta_i[:, None] * (ki * da_k + kg * dRw) - ki * db - ki * eL * dkte
-                      + qi * eG * dqd)  # (S, BK)
-                tl.store(DG + out, tl.cumsum(dG, 0, reverse=True) + suffix[None, :], mask=m_b)
-                suffix += tl.sum(dG, 0)
+                suffix += dG_sum
     tl.store(DBETA + i_b * T * H + i_h + row * H, dbeta, mask=m_row)
 
 
