@@ -6,7 +6,7 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=.:$PYTHONPATH
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
-STAGES=${STAGES:-"small gpu prof bench"}  # also: step; bench: one op per call fits (BENCH_ARGS="--ops kda ...")
+STAGES=${STAGES:-"small gpu prof bench"}  # also: step; bench alone fits a call (BENCH_ARGS="--budget 0.15 --torch-path-max-tokens 0")
 if [[ $STAGES == *small* ]]; then
   timeout ${SMALL_TIMEOUT:-300} python -m pytest -q -p no:cacheprovider tests/kernels/test_triton_interpret.py 2>&1 | tee "$OUT/small.log" | tail -5
 fi
