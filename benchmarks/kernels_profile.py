@@ -1,6 +1,8 @@
 """Where the time goes in our Triton-backend GDN/KDA forward+backward: the top CUDA kernels by total time.
 
-    python benchmarks/kernels_profile.py [--op kda] [--B 4] [--T 4096]
+    python benchmarks/kernels_profile.py [--op kda] [--B 4] [--T 4096] [--impl ours|fla] [--fwd-only]
+
+--impl fla profiles FLA's kernels at the same shape (fla-core installed), to compare kernel by kernel.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 _spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).resolve().parent / "kernels.py")
 bench_kernels = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_kernels)
-make_inputs, ours = bench_kernels.make_inputs, bench_kernels.ours
+make_inputs, ours, fla = bench_kernels.make_inputs, bench_kernels.ours, bench_kernels.fla
 
 
 def main() -> None:
@@ -25,17 +27,33 @@ def main() -> None:
     ap.add_argument("--op", default="kda")
     ap.add_argument("--B", type=int, default=4)
     ap.add_argument("--T", type=int, default=4096)
+    ap.add_argument("--impl", choices=("ours", "fla"), default="ours")
+    ap.add_argument("--fwd-only", action="store_true", help="forward under no_grad")
     a = ap.parse_args()
     x = make_inputs(a.op, a.B, a.T, seed=0)
-    call = ours(a.op, "triton")
+    if a.impl == "ours":
+        call = ours(a.op, "triton")
+    else:
+        call, why = fla(a.op)
+        if call is None:
+            sys.exit(f"kernels_profile: --impl fla: {why}")
     do = torch.randn_like(x["v"])
+
+    def step():
+        if a.fwd_only:
+            with torch.no_grad():
+                call(x)
+        else:
+            call(x).backward(do)
+
     for _ in range(3):
-        call(x).backward(do)
+        step()
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for _ in range(3):
-            call(x).backward(do)
+            step()
         torch.cuda.synchronize()
+    print(f"{a.impl} {a.op} B={a.B} T={a.T} {'fwd' if a.fwd_only else 'fwd+bwd'}, 3 calls:")
     print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25, max_name_column_width=70))
 
 

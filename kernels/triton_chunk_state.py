@@ -34,7 +34,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_chunk_grads import chunk_grads
-from kernels.triton_support import block
+from kernels.triton_support import block, multiprocessors
 
 
 @triton.jit
@@ -142,13 +142,18 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
 # (C=64, K=128: 390 KB at the default 3 stages, over Hopper's 227 KB; 74 KB at 1 stage, 100 KB for K=256).
 
 
-def _launch(K: int, V: int, compact: bool) -> tuple[int, int]:
-    """(BV, num_warps): the (K, BV) state lives in registers. Timed on an H200 (KDA, B=4, T=4096, K=V=128, C=64,
-    tf32; fwd / bwd ms): float32 chunk tensors BV=32 4 warps 0.94 / 1.27, BV=64 8 warps 0.85 / 1.01, BV=16 1.53 /
-    2.27; 16-bit W, Kd, Qd (compact) BV=32 4 warps fastest (bf16 all: 0.56 / 0.64; BV=64 8 warps 0.73 / 0.83)."""
+def _launch(K: int, V: int, compact: bool, walks: int, sms: int) -> tuple[int, int]:
+    """(BV, num_warps): the (K, BV) state lives in registers; walks = sequences * heads, sms = the device's SMs.
+    Timed on an H200 (KDA, B=4, T=4096, K=V=128, C=64, tf32; fwd / bwd ms): float32 chunk tensors BV=32 4 warps
+    0.94 / 1.27, BV=64 8 warps 0.85 / 1.01, BV=16 1.53 / 2.27; 16-bit W, Kd, Qd (compact) BV=32 4 warps fastest
+    (bf16 all: 0.56 / 0.64; BV=64 8 warps 0.73 / 0.83). With few walks (B <= 2 at H = 16: at most one program per
+    SM at BV=32) BV=16 doubles the programs, and the whole KDA forward+backward gets faster (B=2, T=8192: 6.74 ->
+    6.41 ms; B=1, T=32768: 16.2 -> 14.9 ms)."""
     if K > 128:
         return min(block(V), 16), 4
-    return (min(block(V), 32), 4) if compact else (min(block(V), 64), 8)
+    if compact:
+        return (min(block(V), 16 if walks * triton.cdiv(V, 32) <= sms else 32), 4)
+    return min(block(V), 64), 8
 
 
 def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
@@ -169,7 +174,7 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
     u = torch.empty_like(U0) if W is not None else U0
     S_in = U0.new_empty(B, H, NC, K, V)
     S_out = U0.new_empty(N, H, K, V)
-    BV, warps = _launch(K, V, Kd.dtype == torch.float16)
+    BV, warps = _launch(K, V, Kd.dtype == torch.float16, N * H, multiprocessors(Kd.device))
     grid = (triton.cdiv(V, BV), N * H)
     _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, seq_starts,
                            chunk_starts, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K), BV=BV,
@@ -189,7 +194,7 @@ def state_backward(W, Kd, decay, Qd, QK, S_in, u, do, dS_out, precision: str, T:
         do = u.new_zeros(B, T, H, V)
     do_c, du = torch.empty_like(u), torch.empty_like(u)  # do_c: do chunked, float32, stored by the kernel
     dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(N, H, K, V)
-    BV, warps = _launch(K, V, Kd.dtype == torch.float16)
+    BV, warps = _launch(K, V, Kd.dtype == torch.float16, N * H, multiprocessors(Kd.device))
     grid = (triton.cdiv(V, BV), N * H)
     ddecay = S_in.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
     has_ds = dS_out is not None

@@ -19,7 +19,8 @@ Otherwise (checked per chunk and K-block, at run time) the exact path builds it 
 With one decay per head it factors out: scores = (q k^T) * exp(G_t - G_j), masked to j <= t before the exp.
 
 The solve: forward substitution on the 16 x 16 diagonal blocks of I + A, all blocks side by side in one (C, C)
-tile (their columns are disjoint, so one row per block is updated per step: 15 steps), gives D^-1 of the
+tile (their columns are disjoint, so one row per block is updated per step: 15 steps; the tile is first sent
+through global memory to leave tl.dot's register layout, see `_diagonal_block_inverse`), gives D^-1 of the
 block-diagonal part D; with E the strictly block-lower rest, N = D^-1 E is nilpotent (N^{C/16} = 0) and
 (I + A)^-1 = (I + N)^-1 D^-1 = (I - N)(I + N^2) D^-1 for C = 64 ((I - N) D^-1 for 32): four tl.dot in all, at
 the products' precision. In tf32 (bf16 / fp16 inputs) that costs Ainv ~7e-4 relative error at worst (emulated with
@@ -76,6 +77,25 @@ def _channel_scores_exact(qk, kk, q, k, Gc, g_base, k_base, rk, mk, rc, sub_star
         qk += tl.where(at_col, tl.sum(q * k_col, 1)[:, None], 0.0)
         kk += tl.where(at_col, tl.sum(k * k_col, 1)[:, None], 0.0)
     return qk, kk
+
+
+@triton.jit
+def _diagonal_block_inverse(A, AINV, rc, sub_row, cc_off, same_sub):
+    """D^-1 for D = I + (the 16 x 16 diagonal blocks of A), A strictly lower (C, C): forward substitution on all
+    blocks side by side, one row of each per step (15 steps). A comes out of tl.dot in the tensor cores' register
+    layout, in which each step's column sums cross warps through shared memory; so it makes a round trip through
+    the chunk's AINV slot (global memory, L1/L2 resident) and comes back in a load layout. Timed on an H200 (B=4,
+    T=4096, C=64, tf32, the whole forward kernel): KDA 1.80 -> 0.91 ms, GDN 0.92 -> 0.65 ms; substituting the
+    (C / 16, 16, 16) diagonal blocks alone instead of the (C, C) tile was no faster (0.92 / 0.64 ms)."""
+    tl.store(AINV + cc_off, A)
+    tl.debug_barrier()  # the block's threads stored A; each now reads entries other threads wrote
+    X = tl.where(same_sub, -tl.load(AINV + cc_off), 0.0)  # becomes D^-1 - I, the diagonal blocks' inverses
+    for i in tl.static_range(1, SUB):
+        rows = (sub_row == i)[:, None]
+        a = tl.sum(tl.where(rows, X, 0.0), 0)  # (C,) row i of every diagonal block, side by side
+        a += tl.sum(a[:, None] * X, 0)  # rows < i of each block are final: X_t = -A_t - A_t X
+        X = tl.where(rows & same_sub, a[None, :], X)
+    return X + tl.where(rc[:, None] == rc[None, :], 1.0, 0.0)
 
 
 @triton.jit
@@ -161,13 +181,7 @@ def _intra_chunk_fwd_kernel(
     # ---- the solve: Ainv = (I + A)^-1, A = beta kk strictly below the diagonal
     A = tl.where(rc[None, :] < rc[:, None], kk * beta[:, None], 0.0)  # (C, C)
     same_sub = (rc // SUB)[:, None] == (rc // SUB)[None, :]
-    X = tl.where(same_sub, -A, 0.0)  # becomes D^-1 - I, the diagonal blocks' inverses
-    for i in tl.static_range(1, SUB):
-        rows = (sub_row == i)[:, None]
-        a = tl.sum(tl.where(rows, X, 0.0), 0)  # (C,) row i of every diagonal block, side by side
-        a += tl.sum(a[:, None] * X, 0)  # rows < i of each block are final: X_t = -A_t - A_t X
-        X = tl.where(rows & same_sub, a[None, :], X)
-    Ainv = X + tl.where(rc[:, None] == rc[None, :], 1.0, 0.0)  # D^-1
+    Ainv = _diagonal_block_inverse(A, AINV, rc, sub_row, cc_off, same_sub)  # D^-1
     if C > SUB:
         N = tl.dot(Ainv, tl.where(same_sub, 0.0, A), input_precision=PREC)  # D^-1 E, strictly block-lower
         Y = Ainv - tl.dot(N, Ainv, input_precision=PREC)  # (I - N) D^-1: exact for two blocks
@@ -175,6 +189,7 @@ def _intra_chunk_fwd_kernel(
             N2 = tl.dot(N, N, input_precision=PREC)  # N^4 = 0 for four blocks
             Y += tl.dot(N2, Y, input_precision=PREC)
         Ainv = Y
+    tl.debug_barrier()  # every thread has read A back from the AINV slot before it is overwritten
     tl.store(AINV + cc_off, Ainv)
 
     # ---- pass 2: U0 = Ainv (beta v) and W = Ainv (beta k e^G), block by block
@@ -212,8 +227,8 @@ def _tile(n: int) -> int:
     # chunk size and K = V = 128 / 256 free of register spills (C = 64, 8 warps: ~248 registers; C = 32, 4 warps:
     # ~233), unit or arbitrary head-dim strides; 64 spills a few hundred bytes when the stride is not specialised
     # to 1. ("ieee" products, for fp32 models, spill ~1.5 KB at C = 64: FMA dots.) Warps, timed on an H200 (KDA,
-    # B=4, T=4096, C=64, tf32): 4 warps 1.91 ms, 8 warps 2.87 ms (BK = BV = 64 at 4 warps, 2 stages: 1.84 ms, but
-    # 64-wide tiles spill in ieee); ieee keeps 8 warps at C = 64 (9.1 ms vs 10.6 ms with 4, before the fast path).
+    # B=4, T=4096, C=64, tf32, the solve in a load layout): 4 warps 0.91 ms, 8 warps 1.76 ms, BK = BV = 64 at 4
+    # warps 0.95 ms; ieee keeps 8 warps at C = 64 (9.1 ms vs 10.6 ms with 4, before the fast path).
     return min(block(n), 32)
 
 

@@ -32,6 +32,11 @@ def check_triton_device(op: str, x: torch.Tensor) -> None:
                      f"{x.device}; use backend 'auto' or 'torch'")
 
 
+def multiprocessors(device: torch.device) -> int:
+    """Streaming multiprocessors of a CUDA device (cached by torch); 1 elsewhere (the interpreter)."""
+    return torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 1
+
+
 def block(n: int) -> int:
     """The power-of-two block (>= MIN_BLOCK) that covers a dimension of size n."""
     return max(MIN_BLOCK, 1 << (n - 1).bit_length())
