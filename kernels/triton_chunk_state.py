@@ -148,7 +148,8 @@ def _launch(K: int, V: int, compact: bool, walks: int, sms: int) -> tuple[int, i
     0.94 / 1.27, BV=64 8 warps 0.85 / 1.01, BV=16 1.53 / 2.27; 16-bit W, Kd, Qd (compact) BV=32 4 warps fastest
     (bf16 all: 0.56 / 0.64; BV=64 8 warps 0.73 / 0.83). With few walks (B <= 2 at H = 16: at most one program per
     SM at BV=32) BV=16 doubles the programs, and the whole KDA forward+backward gets faster (B=2, T=8192: 6.74 ->
-    6.41 ms; B=1, T=32768: 16.2 -> 14.9 ms)."""
+    6.41 ms; B=1, T=32768: 16.2 -> 14.9 ms). Compiled offline with Triton 3.6 (benchmarks/kernel_registers.py),
+    compact, 4 warps: BV=16 spills nothing, BV=32 24 / 160 bytes per thread forward / backward."""
     if K > 128:
         return min(block(V), 16), 4
     if compact:

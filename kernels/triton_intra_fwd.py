@@ -223,10 +223,11 @@ def _check(chunk_size: int, q: torch.Tensor, g: torch.Tensor) -> None:
 
 
 def _tile(n: int) -> int:
-    # Head-dim block. Compiled offline for sm_90 (bf16 or fp32 inputs, tf32 products), BK = BV = 32 keeps every
-    # chunk size and K = V = 128 / 256 free of register spills (C = 64, 8 warps: ~248 registers; C = 32, 4 warps:
-    # ~233), unit or arbitrary head-dim strides; 64 spills a few hundred bytes when the stride is not specialised
-    # to 1. ("ieee" products, for fp32 models, spill ~1.5 KB at C = 64: FMA dots.) Warps, timed on an H200 (KDA,
+    # Head-dim block, 32 wide. Compiled offline for sm_90 with Triton 3.6 (the GPU image's; bf16 inputs, tf32,
+    # K = V = 128 or 256): C = 64 at 4 warps takes 255 registers and spills 192 bytes per thread for KDA (none for
+    # GDN), C = 32 at 4 warps 239 registers and no spill; "ieee" products (fp32 models, FMA dots) at 8 warps spill
+    # 648 bytes. (Spills are ptxas' STACK figure; an earlier check of these kernels read LOCAL, which stays 0, and
+    # called them spill-free.) Warps, timed on an H200 (KDA,
     # B=4, T=4096, C=64, tf32, the solve in a load layout): 4 warps 0.91 ms, 8 warps 1.76 ms, BK = BV = 64 at 4
     # warps 0.95 ms; ieee keeps 8 warps at C = 64 (9.1 ms vs 10.6 ms with 4, before the fast path).
     return min(block(n), 32)

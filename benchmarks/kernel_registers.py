@@ -1,0 +1,108 @@
+"""Registers, spills and shared memory of our Triton kernels compiled for sm_90 (Hopper) on any machine, no GPU.
+
+    python benchmarks/kernel_registers.py            # every kernel at the benchmark's launch configs
+    python benchmarks/kernel_registers.py --warps 8  # override num_warps everywhere
+
+Each kernel is compiled the way the KDA / GDN benchmark launches it (bf16 q/k/v/beta, fp32 gates, C=64, K=V=128,
+tf32 products, the compact float16 chunk tensors) and ptxas' resource usage is read back with cuobjdump: REG
+(registers per thread, 255 at most), STACK (bytes per thread spilled to local memory; LOCAL stays 0 for spills)
+and Triton's shared memory. Register allocation changes between Triton releases, so run it with the version the
+GPU runs (the device image has 3.6: `pip install triton==3.6.0` in a spare venv); the header says which ran.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from kernels import triton_chunk_grads, triton_chunk_state, triton_intra_bwd, triton_intra_fwd  # noqa: E402
+
+F32, BF16, F16, I32 = "*fp32", "*bf16", "*fp16", "i32"
+
+
+def ints(names: str) -> dict:
+    return {n: I32 for n in names.split()}
+
+
+def resources(fn, signature: dict, constexprs: dict, num_warps: int, num_stages: int) -> tuple[int, int, int]:
+    """(registers, spilled bytes per thread, shared bytes) of fn compiled for sm_90."""
+    sig = dict(signature, **{name: "constexpr" for name in constexprs})
+    compiled = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=constexprs), target=GPUTarget("cuda", 90, 32),
+                              options={"num_warps": num_warps, "num_stages": num_stages})
+    cuobjdump = Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump"
+    with tempfile.TemporaryDirectory() as tmp:
+        cubin = Path(tmp) / "kernel.cubin"
+        cubin.write_bytes(compiled.asm["cubin"])
+        usage = subprocess.run([str(cuobjdump), "-res-usage", str(cubin)], capture_output=True, text=True,
+                               check=True).stdout
+    regs, stack = re.search(r"REG:(\d+)", usage), re.search(r"STACK:(\d+)", usage)
+    return int(regs.group(1)), int(stack.group(1)), compiled.metadata.shared
+
+
+def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str, object, dict, dict, int, int]]:
+    """(name, kernel, signature, constexprs, num_warps, num_stages) as the KDA / GDN benchmark launches them."""
+    fwd_sig = dict(Q=BF16, KEY=BF16, VAL=BF16, G=F32, BETA=BF16, U0=F32, W=F16, KEND=F16, DECAY=F32, QDEC=F16, QK=F32,
+                   AINV=F32, T=I32, H=I32, **ints("sq_b sq_t sq_h sq_d sk_b sk_t sk_h sk_d sv_b sv_t sv_h sv_d "
+                                                  "sg_b sg_t sg_h sg_d sb_b sb_t sb_h"))
+    prep_sig = dict(G=F32, VAL=BF16, BETA=BF16, AINV=F32, U0=F32, W=F16, DU0=F32, DW=F32, GCUM=F32, DA=F32, DV=BF16,
+                    DBETA=F32, **ints("s_vb s_vt s_vh s_vd s_gb s_gt s_gh s_gd s_bb s_bt s_bh T H N"))
+    channel_sig = dict(Q=BF16, KEY=BF16, BETA=BF16, AINV=F32, DW=F32, DKTE=F32, DDC=F32, DQD=F32, DQK=F32, GCUM=F32,
+                       DA=F32, DQ=BF16, DK=BF16, DG=F32, DBETA=F32,
+                       **ints("s_qb s_qt s_qh s_qd s_kb s_kt s_kh s_kd s_bb s_bt s_bh T H N"))
+    head_sig = dict(Q=BF16, KEY=BF16, VAL=BF16, G=F32, BETA=BF16, AINV=F32, U0=F32, W=F16, DU0=F32, DW=F32, DKTE=F32,
+                    DDC=F32, DQD=F32, DQK=F32, DQ=BF16, DK=BF16, DV=BF16, DG=F32, DBETA=F32,
+                    **ints("s_qb s_qt s_qh s_qd s_kb s_kt s_kh s_kd s_vb s_vt s_vh s_vd s_gb s_gt s_gh s_bb s_bt s_bh "
+                           "T H N"))
+    walk_fwd_sig = dict(W=F16, U0=F32, KD=F16, DECAY=F32, QD=F16, QK=F32, H0=F32, OUT=BF16, U=F32, S_IN=F32, S_OUT=F32,
+                        SEQ_START="*i32", CHUNK_START="*i32", NC=I32, T=I32, H=I32, **ints("s_ob s_ot s_oh s_ov"))
+    walk_bwd_sig = dict(DO=BF16, DS_OUT=F32, W=F16, KD=F16, DECAY=F32, QD=F16, QK=F32, S_IN=F32, DO_C=F32, DU=F32,
+                        DS_NEXT=F32, DDECAY=F32, DH0=F32, SEQ_START="*i32", CHUNK_START="*i32", NC=I32, T=I32, H=I32,
+                        ALL_CHUNKS=I32, **ints("s_db s_dt s_dh s_dv"))
+    grads_sig = dict(S_IN=F32, DS_NEXT=F32, U=F32, DU=F32, DO_C=F32, DW=F32, DKD=F32, DQD=F32, DQK=F32)
+    tile = dict(C=C, K=K, V=V, BK=32, BV=32, PREC="tf32")
+    walk = dict(C=C, K=K, V=V, BK=K, HAS_W=True, VARLEN=False, PREC="tf32")
+    rows = []
+    for per_channel, op in ((True, "KDA"), (False, "GDN")):
+        rows.append((f"intra forward ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
+                     dict(tile, PER_CHANNEL=per_channel), 4, 1))
+    rows += [
+        ("intra backward prep (KDA)", triton_intra_bwd._intra_bwd_channel_prep, prep_sig, tile, 4, 1),
+        ("intra backward (KDA)", triton_intra_bwd._intra_bwd_channel, channel_sig,
+         dict(C=C, K=K, BK=32, PREC="tf32"), 4, 2),
+        ("intra backward (GDN)", triton_intra_bwd._intra_bwd_head, head_sig, tile, 4, 1),
+    ]
+    for bv in (16, 32):
+        rows.append((f"walk forward BV={bv}", triton_chunk_state._chunk_state_fwd, walk_fwd_sig, dict(walk, BV=bv), 4, 1))
+        rows.append((f"walk backward BV={bv}", triton_chunk_state._chunk_state_bwd, walk_bwd_sig,
+                     dict(walk, BV=bv, HAS_DS_OUT=False), 4, 1))
+    BK, BV = triton_chunk_grads._tiles(C, K, V)
+    rows.append(("chunk gradients", triton_chunk_grads._chunk_grads, grads_sig,
+                 dict(C=C, K=K, V=V, BK=BK, BV=BV, HAS_W=True, PREC="tf32"), 4, 2))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--warps", type=int, help="num_warps for every kernel (default: the launch's)")
+    a = ap.parse_args()
+    os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    print(f"triton {triton.__version__}, sm_90, C=64, K=V=128, bf16 inputs, tf32 products")
+    print("| kernel | warps | stages | registers | spilled bytes / thread | shared KB |")
+    print("|---|---|---|---|---|---|")
+    for name, fn, sig, constexprs, warps, stages in kernels_to_check():
+        warps = a.warps or warps
+        regs, spill, shared = resources(fn, sig, constexprs, warps, stages)
+        print(f"| {name} | {warps} | {stages} | {regs} | {spill} | {shared / 1024:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
