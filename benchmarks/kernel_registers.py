@@ -12,7 +12,6 @@ GPU runs (the device image has 3.6: `pip install triton==3.6.0` in a spare venv)
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -37,7 +36,7 @@ def resources(fn, signature: dict, constexprs: dict, num_warps: int, num_stages:
     """(registers, spilled bytes per thread, shared bytes) of fn compiled for sm_90."""
     sig = dict(signature, **{name: "constexpr" for name in constexprs})
     compiled = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=constexprs), target=GPUTarget("cuda", 90, 32),
-                              options={"num_warps": num_warps, "num_stages": num_stages})
+                              options={"num_warps": num_warps, "num_stages": num_stages, "enable_fp_fusion": True})
     cuobjdump = Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump"
     with tempfile.TemporaryDirectory() as tmp:
         cubin = Path(tmp) / "kernel.cubin"
@@ -81,7 +80,8 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
         ("intra backward (GDN)", triton_intra_bwd._intra_bwd_head, head_sig, tile, 4, 1),
     ]
     for bv in (16, 32):
-        rows.append((f"walk forward BV={bv}", triton_chunk_state._chunk_state_fwd, walk_fwd_sig, dict(walk, BV=bv), 4, 1))
+        rows.append((f"walk forward BV={bv}", triton_chunk_state._chunk_state_fwd, walk_fwd_sig,
+                     dict(walk, BV=bv), 4, 1))
         rows.append((f"walk backward BV={bv}", triton_chunk_state._chunk_state_bwd, walk_bwd_sig,
                      dict(walk, BV=bv, HAS_DS_OUT=False), 4, 1))
     BK, BV = triton_chunk_grads._tiles(C, K, V)
@@ -94,7 +94,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--warps", type=int, help="num_warps for every kernel (default: the launch's)")
     a = ap.parse_args()
-    os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
     print(f"triton {triton.__version__}, sm_90, C=64, K=V=128, bf16 inputs, tf32 products")
     print("| kernel | warps | stages | registers | spilled bytes / thread | shared KB |")
     print("|---|---|---|---|---|---|")
