@@ -13,16 +13,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernels.triton_support import interpreting
-from tests.kernels.harness import assert_close, error_ratio, fresh_seed, seed_note
+from tests.kernels.harness import assert_close, error_ratio, fresh_seed, seed_note, triton_case_device
 
-pytest.importorskip("triton")
-if not torch.cuda.is_available() and not interpreting():
-    raise RuntimeError("tests/kernels/chunk_grads_cases.py needs a CUDA GPU or TRITON_INTERPRET=1 set before Python "
-                       "starts")
+_DEVICE = triton_case_device("tests/kernels/chunk_grads_cases.py")
 from kernels.triton_chunk_grads import chunk_grads, chunk_grads_torch  # noqa: E402  (after the interpreter check)
 
-_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 _BOUNDS = {"ieee": 1e-6, "tf32": 4e-3}
 _NAMES = ("dW", "dKd", "dQd", "dQK")
 

@@ -14,16 +14,11 @@ import torch.nn.functional as F
 from kernels.chunking import to_chunks
 from kernels.decay import causal_decayed_scores
 from kernels.delta_rule.chunk import intra_chunk
-from kernels.triton_support import interpreting
-from tests.kernels.harness import assert_close, error_ratio, fresh_seed, seed_note
+from tests.kernels.harness import assert_close, error_ratio, fresh_seed, seed_note, triton_case_device
 
-pytest.importorskip("triton")
-if not torch.cuda.is_available() and not interpreting():
-    raise RuntimeError("tests/kernels/intra_bwd_cases.py needs a CUDA GPU or TRITON_INTERPRET=1 set before Python "
-                       "starts")
+_DEVICE = triton_case_device("tests/kernels/intra_bwd_cases.py")
 from kernels.triton_intra_bwd import intra_chunk_bwd  # noqa: E402  (after the interpreter check)
 
-_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 _GRADS = ("dq", "dk", "dv", "dg", "dbeta")
 
 

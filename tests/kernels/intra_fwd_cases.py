@@ -16,14 +16,9 @@ import torch.nn.functional as F
 import kernels.triton_intra_chunk as intra_op
 from kernels.delta_rule.chunk import intra_chunk
 from kernels.triton_intra_fwd import intra_chunk_fwd
-from kernels.triton_support import interpreting
-from tests.kernels.harness import assert_close, fresh_seed
+from tests.kernels.harness import assert_close, fresh_seed, triton_case_device
 
-pytest.importorskip("triton")
-if not torch.cuda.is_available() and not interpreting():
-    raise RuntimeError("tests/kernels/intra_fwd_cases.py needs a CUDA GPU or TRITON_INTERPRET=1 set before Python "
-                       "starts")
-_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+_DEVICE = triton_case_device("tests/kernels/intra_fwd_cases.py")
 _NAMES = ("U0", "W", "k_to_end", "decay_chunk", "q_decayed", "qk")
 _BOUND = {torch.float32: 1e-5, torch.bfloat16: 5e-3, torch.float16: 5e-3}
 

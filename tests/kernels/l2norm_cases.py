@@ -13,15 +13,11 @@ import pytest
 import torch
 
 from kernels.l2norm import l2norm
-from kernels.triton_support import interpreting
-from tests.kernels.harness import assert_close, fresh_seed, seed_note
+from tests.kernels.harness import assert_close, fresh_seed, seed_note, triton_case_device
 
-pytest.importorskip("triton")
-if not torch.cuda.is_available() and not interpreting():
-    raise RuntimeError("tests/kernels/l2norm_cases.py needs a CUDA GPU or TRITON_INTERPRET=1 set before Python starts")
+_DEVICE = triton_case_device("tests/kernels/l2norm_cases.py")
 from kernels.triton_l2norm import l2norm_triton  # noqa: E402  (after the interpreter check)
 
-_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 # (y, dx) error-ratio bounds: y is float32 always; dx is rounded to the input dtype (bf16 2^-9, fp16 2^-11 relative)
 _BOUNDS = {torch.float32: (1e-6, 1e-6), torch.bfloat16: (1e-6, 5e-3), torch.float16: (1e-6, 1e-3)}
 

@@ -10,14 +10,10 @@ import pytest
 import torch
 
 import kernels
-from kernels.triton_support import interpreting
-from tests.kernels.harness import OPS, assert_close, fresh_seed, leaves, make_inputs
+from tests.kernels.harness import OPS, assert_close, fresh_seed, leaves, make_inputs, triton_case_device
 from tests.kernels.triton_checks import check_op
 
-pytest.importorskip("triton")
-if not torch.cuda.is_available() and not interpreting():
-    raise RuntimeError("tests/kernels/triton_cases.py needs a CUDA GPU or TRITON_INTERPRET=1 set before Python starts")
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+DEVICE = triton_case_device("tests/kernels/triton_cases.py")
 
 
 @pytest.fixture(autouse=True)
