@@ -29,6 +29,17 @@ def triton_case_device(case_file: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def check_pad_unpad_gradients(layout, x: torch.Tensor) -> None:
+    """A packing layout's pad (tokens -> padded rows) and unpad (back) pass gradients through as the identity on the
+    tokens: gradcheck both ways (x float64, requiring grad), and no gradient from the padding slots."""
+    assert torch.autograd.gradcheck(lambda t: layout.pad(t), (x,))
+    rows = layout.pad(x).detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda r: layout.unpad(r), (rows,))
+    g = torch.randn_like(rows)
+    (layout.pad(x) * g).sum().backward()
+    assert torch.equal(x.grad, layout.unpad(g))  # padding slots send no gradient back, tokens get theirs
+
+
 def fresh_seed() -> int:
     env = os.environ.get("KERNELS_TEST_SEED")
     return int(env) if env else secrets.randbits(32)
