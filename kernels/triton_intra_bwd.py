@@ -24,8 +24,8 @@ column by column.
 
 Kernels (grid (N chunks, B * H)):
   D = 1   `_intra_bwd_head`: one pass, everything in registers, a loop over K blocks.
-  D = K   `_intra_bwd_channel_prep` writes G (B, H, N, C, K) and dA (B, H, N, C, C) to float32 scratch, dv and the
-          v-part of dbeta; `_intra_bwd_channel` then walks K blocks and, within each, the 16-row blocks from last to
+  D = K   `_intra_bwd_channel_prep` writes G (B, H, N, C, K), dA (B, H, N, C, C) and the G_last terms of dG
+          (B, H, N, K) to float32 scratch, dv and the v-part of dbeta; `_intra_bwd_channel` then walks K blocks and, within each, the 16-row blocks from last to
           first (so the reverse cumsum of dG carries a (BK,) suffix), loading 16-row tiles and their transposes
           from memory (register tensors cannot be sliced).
 All arithmetic is float32 (tl.dot at the caller's `precision`, by default `dot_precision(q.dtype)`: ieee for fp32
@@ -138,8 +138,9 @@ def _intra_bwd_head(Q, KEY, VAL, G, BETA, AINV, U0, W, DU0, DW, DKTE, DDC, DQD, 
 
 
 @triton.jit
-def _intra_bwd_channel_prep(G, VAL, BETA, AINV, U0, W, DU0, DW, GCUM, DA, DV, DBETA,
-                            s_vb, s_vt, s_vh, s_vd, s_gb, s_gt, s_gh, s_gd, s_bb, s_bt, s_bh, T, H, N,
+def _intra_bwd_channel_prep(G, KEY, VAL, BETA, AINV, U0, W, DU0, DW, DKTE, DDC, GCUM, SUFFIX, DA, DV, DBETA,
+                            s_kb, s_kt, s_kh, s_kd, s_vb, s_vt, s_vh, s_vd, s_gb, s_gt, s_gh, s_gd, s_bb, s_bt, s_bh,
+                            T, H, N,
                             C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr,
                             BV: tl.constexpr, PREC: tl.constexpr):
     i_n, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
@@ -157,9 +158,22 @@ def _intra_bwd_channel_prep(G, VAL, BETA, AINV, U0, W, DU0, DW, GCUM, DA, DV, DB
     for k0 in range(0, K, BK):
         ck = k0 + tl.arange(0, BK)
         mk = ck < K
-        g = tl.load(G + i_b * s_gb + i_h * s_gh + row[:, None] * s_gt + ck[None, :] * s_gd,
-                    mask=m_row[:, None] & mk[None, :], other=0.0).to(tl.float32)
-        tl.store(GCUM + chunk * C * K + rc[:, None] * K + ck[None, :], tl.cumsum(g, 0), mask=mk[None, :])
+        m = m_row[:, None] & mk[None, :]
+        g = tl.load(G + i_b * s_gb + i_h * s_gh + row[:, None] * s_gt + ck[None, :] * s_gd, mask=m,
+                    other=0.0).to(tl.float32)
+        Gc = tl.cumsum(g, 0)
+        ck_off = chunk * C * K + rc[:, None] * K + ck[None, :]
+        tl.store(GCUM + ck_off, Gc, mask=mk[None, :])
+        # k_to_end and decay_chunk depend on G_last, which sums every g of the chunk: a gradient for every token
+        # of it, the suffix the main kernel's reverse cumsum of dG starts from (a column sum: done here, where the
+        # tiles are still in their load layout)
+        G_last = tl.sum(tl.where(rc[:, None] == C - 1, Gc, 0.0), 0)  # (BK,) padded rows keep the last real value
+        kf = tl.load(KEY + i_b * s_kb + i_h * s_kh + row[:, None] * s_kt + ck[None, :] * s_kd, mask=m,
+                     other=0.0).to(tl.float32)
+        dkte = tl.load(DKTE + ck_off, mask=mk[None, :], other=0.0)
+        suffix = tl.sum(kf * tl.exp(G_last[None, :] - Gc) * dkte, 0)
+        suffix += tl.load(DDC + chunk * K + ck, mask=mk, other=0.0) * tl.exp(G_last)
+        tl.store(SUFFIX + chunk * K + ck, suffix, mask=mk)
 
 
 @triton.jit
@@ -181,7 +195,7 @@ def _finish_rows(da_q, da_k, db, dRw, q, k, G, G_last, beta, ck_off, mk, DQD, DK
 
 
 @triton.jit
-def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, DDC, DQD, DQK, GCUM, DA, DQ, DK, DG, DBETA,
+def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, SUFFIX, DQD, DQK, GCUM, DA, DQ, DK, DG, DBETA,
                        s_qb, s_qt, s_qh, s_qd, s_kb, s_kt, s_kh, s_kd, s_bb, s_bt, s_bh, T, H, N,
                        C: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr):
     S: tl.constexpr = 16  # sub-block rows
@@ -205,9 +219,7 @@ def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, DDC, DQD, DQK, GCUM, DA, DQ
         Gf = tl.load(GCUM + ck_off, mask=mk[None, :], other=0.0)  # (C, BK)
         kf = tl.load(k_ptr + row[:, None] * s_kt + ck[None, :] * s_kd, mask=m, other=0.0).to(tl.float32)
         G_last = tl.load(GCUM + chunk * C * K + (C - 1) * K + ck, mask=mk, other=0.0)  # (BK,)
-        # k_to_end and decay_chunk depend on G_last, which sums every g of the chunk: a gradient for all tokens.
-        suffix = tl.sum(kf * tl.exp(G_last[None, :] - Gf) * tl.load(DKTE + ck_off, mask=mk[None, :], other=0.0), 0)
-        suffix += tl.load(DDC + chunk * K + ck, mask=mk, other=0.0) * tl.exp(G_last)
+        suffix = tl.load(SUFFIX + chunk * K + ck, mask=mk, other=0.0)  # (BK,) the G_last terms, from the prep
         # Fast path (as in the forward): every |G - G_m| <= SAFE_SPAN around the middle row m, so the whole chunk's
         # decayed products are (C, C) x (C, BK) tl.dots with the decay split e^{G_t - G_m} e^{G_m - G_j}.
         G_m = tl.load(GCUM + chunk * C * K + (C // 2) * K + ck, mask=mk, other=0.0)  # (BK,)
@@ -345,16 +357,17 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
                               C=C, K=K, V=V, BK=BK, BV=BV, PREC=prec, num_warps=warps, num_stages=1)
         return dq, dk, dv, dg, dbeta
     Gcum, dA = torch.empty(B, H, N, C, K, **f32), torch.empty(B, H, N, C, C, **f32)  # scratch
+    suffix = torch.empty(B, H, N, K, **f32)
     dbeta = torch.empty(B, T, H, **f32)  # accumulated over both kernels: float32 until the end
     # Timed on an H200 (KDA, B=4, T=4096, C=64, tf32): the prep at 32-wide blocks and 4 warps 0.40 ms (64 and 8
     # warps: 0.63 ms), the main kernel at 2 stages 1.69 ms (1 stage: 1.76 ms; 64-wide blocks no faster; 8 warps
     # 2.75 vs 2.04 ms at 4, timed with a since-dropped variant of the dG cumsum). Compiled offline with Triton 3.6
     # for sm_90 the main kernel spills ~3 KB per thread at 4 warps (fast path alone ~1.7-2 KB; 8 warps 1.2 KB), the
     # head kernel ~0.7 KB, the prep none (benchmarks/kernel_registers.py): the next thing to fix here.
-    _intra_bwd_channel_prep[grid](g, v, beta, Ainv, U0, W, dU0, dW, Gcum, dA, dv, dbeta,
-                                  *v.stride(), *g.stride(), *beta.stride(), T, H, N,
+    _intra_bwd_channel_prep[grid](g, k, v, beta, Ainv, U0, W, dU0, dW, dkte, ddc, Gcum, suffix, dA, dv, dbeta,
+                                  *k.stride(), *v.stride(), *g.stride(), *beta.stride(), T, H, N,
                                   C=C, K=K, V=V, BK=min(BK, 32), BV=min(BV, 32), PREC=prec, num_warps=4, num_stages=1)
-    _intra_bwd_channel[grid](q, k, beta, Ainv, dW, dkte, ddc, dqd, dqk, Gcum, dA, dq, dk, dg, dbeta,
+    _intra_bwd_channel[grid](q, k, beta, Ainv, dW, dkte, suffix, dqd, dqk, Gcum, dA, dq, dk, dg, dbeta,
                              *q.stride(), *k.stride(), *beta.stride(), T, H, N,
                              C=C, K=K, BK=min(block(K), 32), PREC=prec, num_warps=4, num_stages=2)
     return dq, dk, dv, dg, (dbeta.to(beta.dtype) if grads_in_input_dtypes else dbeta)
