@@ -52,9 +52,10 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
     fwd_sig = dict(Q=BF16, KEY=BF16, VAL=BF16, G=F32, BETA=BF16, U0=F32, W=F16, KEND=F16, DECAY=F32, QDEC=F16, QK=F32,
                    AINV=F32, T=I32, H=I32, **ints("sq_b sq_t sq_h sq_d sk_b sk_t sk_h sk_d sv_b sv_t sv_h sv_d "
                                                   "sg_b sg_t sg_h sg_d sb_b sb_t sb_h"))
-    prep_sig = dict(G=F32, VAL=BF16, BETA=BF16, AINV=F32, U0=F32, W=F16, DU0=F32, DW=F32, GCUM=F32, DA=F32, DV=BF16,
-                    DBETA=F32, **ints("s_vb s_vt s_vh s_vd s_gb s_gt s_gh s_gd s_bb s_bt s_bh T H N"))
-    channel_sig = dict(Q=BF16, KEY=BF16, BETA=BF16, AINV=F32, DW=F32, DKTE=F32, DDC=F32, DQD=F32, DQK=F32, GCUM=F32,
+    prep_sig = dict(G=F32, KEY=BF16, VAL=BF16, BETA=BF16, AINV=F32, U0=F32, W=F16, DU0=F32, DW=F32, DKTE=F32, DDC=F32,
+                    GCUM=F32, SUFFIX=F32, DA=F32, DV=BF16, DBETA=F32,
+                    **ints("s_kb s_kt s_kh s_kd s_vb s_vt s_vh s_vd s_gb s_gt s_gh s_gd s_bb s_bt s_bh T H N"))
+    channel_sig = dict(Q=BF16, KEY=BF16, BETA=BF16, AINV=F32, DW=F32, DKTE=F32, SUFFIX=F32, DQD=F32, DQK=F32, GCUM=F32,
                        DA=F32, DQ=BF16, DK=BF16, DG=F32, DBETA=F32,
                        **ints("s_qb s_qt s_qh s_qd s_kb s_kt s_kh s_kd s_bb s_bt s_bh T H N"))
     head_sig = dict(Q=BF16, KEY=BF16, VAL=BF16, G=F32, BETA=BF16, AINV=F32, U0=F32, W=F16, DU0=F32, DW=F32, DKTE=F32,
