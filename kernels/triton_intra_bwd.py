@@ -361,9 +361,11 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     dbeta = torch.empty(B, T, H, **f32)  # accumulated over both kernels: float32 until the end
     # Timed on an H200 (KDA, B=4, T=4096, C=64, tf32): the prep at 32-wide blocks and 4 warps 0.40 ms (64 and 8
     # warps: 0.63 ms), the main kernel at 2 stages 1.69 ms (1 stage: 1.76 ms; 64-wide blocks no faster; 8 warps
-    # 2.75 vs 2.04 ms at 4, timed with a since-dropped variant of the dG cumsum). Compiled offline with Triton 3.6
-    # for sm_90 the main kernel spills ~3 KB per thread at 4 warps (fast path alone ~1.7-2 KB; 8 warps 1.2 KB), the
-    # head kernel ~0.7 KB, the prep none (benchmarks/kernel_registers.py): the next thing to fix here.
+    # 2.75 vs 2.04 ms at 4, timed with a since-dropped variant of the dG cumsum). The G_last terms of dG summed in
+    # the prep instead of the main kernel: whole KDA forward+backward 5.50 / 5.52 -> 5.42 / 5.22 ms at B=4,
+    # T=4096 and 14.47 / 14.35 -> 14.12 / 13.98 ms at B=1, T=32768 (two alternating runs each, same device call).
+    # Compiled offline with Triton 3.6 for sm_90 the main kernel spills 2.8 KB per thread at 4 warps (fast path
+    # alone ~1.7-2 KB; 8 warps 1.2 KB), the head kernel ~0.7 KB, the prep none (benchmarks/kernel_registers.py).
     _intra_bwd_channel_prep[grid](g, k, v, beta, Ainv, U0, W, dU0, dW, dkte, ddc, Gcum, suffix, dA, dv, dbeta,
                                   *k.stride(), *v.stride(), *g.stride(), *beta.stride(), T, H, N,
                                   C=C, K=K, V=V, BK=min(BK, 32), BV=min(BV, 32), PREC=prec, num_warps=4, num_stages=1)
