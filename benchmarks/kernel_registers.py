@@ -82,7 +82,7 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
     ]
     for bv in (16, 32):
         rows.append((f"walk forward BV={bv}", triton_chunk_state._chunk_state_fwd, walk_fwd_sig,
-                     dict(walk, BV=bv), 4, 1))
+                     dict(walk, BV=bv), 4, 2))  # 2 stages up to two programs per SM (B <= 4 at H = 16)
         rows.append((f"walk backward BV={bv}", triton_chunk_state._chunk_state_bwd, walk_bwd_sig,
                      dict(walk, BV=bv, HAS_DS_OUT=False), 4, 1))
     BK, BV = triton_chunk_grads._tiles(C, K, V)

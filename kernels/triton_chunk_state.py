@@ -138,23 +138,30 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
     tl.store(DH0 + i_nh * K * V + kv_off, dS, mask=m_kv)
 
 
-# num_stages=1: software pipelining would keep 2-3 copies of every (C, K) fp32 tile of the loop in shared memory
-# (C=64, K=128: 390 KB at the default 3 stages, over Hopper's 227 KB; 74 KB at 1 stage, 100 KB for K=256).
+def _launch(K: int, V: int, compact: bool, walks: int, sms: int) -> tuple[int, int, int]:
+    """(BV, num_warps, forward num_stages): the (K, BV) state lives in registers; walks = sequences * heads, sms =
+    the device's SMs. Timed on an H200 (KDA, B=4, T=4096, K=V=128, C=64, tf32; fwd / bwd ms): float32 chunk tensors
+    BV=32 4 warps 0.94 / 1.27, BV=64 8 warps 0.85 / 1.01, BV=16 1.53 / 2.27; 16-bit W, Kd, Qd (compact) BV=32 4 warps
+    fastest (bf16 all: 0.56 / 0.64; BV=64 8 warps 0.73 / 0.83). With few walks (B <= 2 at H = 16: at most one
+    program per SM at BV=32) BV=16 doubles the programs, and the whole KDA forward+backward gets faster (B=2,
+    T=8192: 6.74 -> 6.41 ms; B=1, T=32768: 16.2 -> 14.9 ms). Compiled offline with Triton 3.6
+    (benchmarks/kernel_registers.py), compact, 4 warps: BV=16 spills nothing, BV=32 24 / 160 bytes per thread
+    forward / backward.
 
-
-def _launch(K: int, V: int, compact: bool, walks: int, sms: int) -> tuple[int, int]:
-    """(BV, num_warps): the (K, BV) state lives in registers; walks = sequences * heads, sms = the device's SMs.
-    Timed on an H200 (KDA, B=4, T=4096, K=V=128, C=64, tf32; fwd / bwd ms): float32 chunk tensors BV=32 4 warps
-    0.94 / 1.27, BV=64 8 warps 0.85 / 1.01, BV=16 1.53 / 2.27; 16-bit W, Kd, Qd (compact) BV=32 4 warps fastest
-    (bf16 all: 0.56 / 0.64; BV=64 8 warps 0.73 / 0.83). With few walks (B <= 2 at H = 16: at most one program per
-    SM at BV=32) BV=16 doubles the programs, and the whole KDA forward+backward gets faster (B=2, T=8192: 6.74 ->
-    6.41 ms; B=1, T=32768: 16.2 -> 14.9 ms). Compiled offline with Triton 3.6 (benchmarks/kernel_registers.py),
-    compact, 4 warps: BV=16 spills nothing, BV=32 24 / 160 bytes per thread forward / backward."""
+    Stages: each step of a walk waits on its chunk's loads unless the loop is software-pipelined (num_stages=2: the
+    next chunk's W, Kd, Qd, QK, U0 tiles are fetched into shared memory during this one's products). That pays
+    where a program has an SM nearly to itself, and costs where several share one (the second stage's shared memory
+    lowers occupancy). Whole forward, H200, compact, 1 -> 2 stages (ms): KDA B=1 T=32768 5.03 -> 3.95, B=1 T=16384
+    2.63 -> 2.13, B=4 T=4096 1.81 -> 1.55, B=8 T=2048 1.67 -> 1.81; GDN 4.67 -> 3.57, 2.55 -> 1.83, 1.66 -> 1.33,
+    1.37 -> 1.46; 3 stages were slower than 2 where tried (GDN, B=1, T=32768: 3.87 vs 3.44 ms), and the backward
+    walk did not gain from 2 (same shape: 7.11 -> 7.24 ms; it stays at 1). float32 chunk tensors, or K > 128, keep
+    1 stage: two copies of their fp32 / 256-wide tiles would not fit the 227 KB of shared memory of a Hopper SM."""
     if K > 128:
-        return min(block(V), 16), 4
+        return min(block(V), 16), 4, 1
     if compact:
-        return (min(block(V), 16 if walks * triton.cdiv(V, 32) <= sms else 32), 4)
-    return min(block(V), 64), 8
+        BV = min(block(V), 16 if walks * triton.cdiv(V, 32) <= sms else 32)
+        return BV, 4, 2 if walks * triton.cdiv(V, BV) <= 2 * sms else 1
+    return min(block(V), 64), 8, 1
 
 
 def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
@@ -175,11 +182,12 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
     u = torch.empty_like(U0) if W is not None else U0
     S_in = U0.new_empty(B, H, NC, K, V)
     S_out = U0.new_empty(N, H, K, V)
-    BV, warps = _launch(K, V, Kd.dtype == torch.float16, N * H, multiprocessors(Kd.device))
+    BV, warps, stages = _launch(K, V, Kd.dtype == torch.float16, N * H, multiprocessors(Kd.device))
     grid = (triton.cdiv(V, BV), N * H)
     _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, seq_starts,
                            chunk_starts, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K), BV=BV,
-                           HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision, num_warps=warps, num_stages=1)
+                           HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision, num_warps=warps,
+                           num_stages=stages)
     return o, S_out, u, S_in
 
 
@@ -195,7 +203,7 @@ def state_backward(W, Kd, decay, Qd, QK, S_in, u, do, dS_out, precision: str, T:
         do = u.new_zeros(B, T, H, V)
     do_c, du = torch.empty_like(u), torch.empty_like(u)  # do_c: do chunked, float32, stored by the kernel
     dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(N, H, K, V)
-    BV, warps = _launch(K, V, Kd.dtype == torch.float16, N * H, multiprocessors(Kd.device))
+    BV, warps, _ = _launch(K, V, Kd.dtype == torch.float16, N * H, multiprocessors(Kd.device))
     grid = (triton.cdiv(V, BV), N * H)
     ddecay = S_in.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
     has_ds = dS_out is not None
