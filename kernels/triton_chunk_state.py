@@ -145,8 +145,8 @@ def _launch(K: int, V: int, compact: bool, walks: int, sms: int) -> tuple[int, i
     fastest (bf16 all: 0.56 / 0.64; BV=64 8 warps 0.73 / 0.83). With few walks (B <= 2 at H = 16: at most one
     program per SM at BV=32) BV=16 doubles the programs, and the whole KDA forward+backward gets faster (B=2,
     T=8192: 6.74 -> 6.41 ms; B=1, T=32768: 16.2 -> 14.9 ms). Compiled offline with Triton 3.6
-    (benchmarks/kernel_registers.py), compact, 4 warps: BV=16 spills nothing, BV=32 24 / 160 bytes per thread
-    forward / backward.
+    (benchmarks/kernel_registers.py), compact, 4 warps: BV=16 spills nothing; BV=32 spills 160 bytes per thread
+    backward, and forward 24 at 1 stage, none at 2 (64 / 80 KB of shared memory at 2 stages for BV=16 / 32).
 
     Stages: each step of a walk waits on its chunk's loads unless the loop is software-pipelined (num_stages=2: the
     next chunk's W, Kd, Qd, QK, U0 tiles are fetched into shared memory during this one's products). That pays
