@@ -63,13 +63,14 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
                     **ints("s_qb s_qt s_qh s_qd s_kb s_kt s_kh s_kd s_vb s_vt s_vh s_vd s_gb s_gt s_gh s_bb s_bt s_bh "
                            "T H N"))
     walk_fwd_sig = dict(W=F16, U0=F32, KD=F16, DECAY=F32, QD=F16, QK=F32, H0=F32, OUT=BF16, U=F32, S_IN=F32, S_OUT=F32,
-                        SEQ_START="*i32", CHUNK_START="*i32", NC=I32, T=I32, H=I32, **ints("s_ob s_ot s_oh s_ov"))
+                        SEQ_START="*i32", CHUNK_START="*i32", AMAX=F32, NC=I32, T=I32, H=I32,
+                        **ints("s_ob s_ot s_oh s_ov"))
     walk_bwd_sig = dict(DO=BF16, DS_OUT=F32, W=F16, KD=F16, DECAY=F32, QD=F16, QK=F32, S_IN=F32, DO_C=F32, DU=F32,
-                        DS_NEXT=F32, DDECAY=F32, DH0=F32, SEQ_START="*i32", CHUNK_START="*i32", NC=I32, T=I32, H=I32,
-                        ALL_CHUNKS=I32, **ints("s_db s_dt s_dh s_dv"))
+                        DS_NEXT=F32, DDECAY=F32, DH0=F32, SEQ_START="*i32", CHUNK_START="*i32", AMAX=F32, NC=I32,
+                        T=I32, H=I32, ALL_CHUNKS=I32, **ints("s_db s_dt s_dh s_dv"))
     grads_sig = dict(S_IN=F32, DS_NEXT=F32, U=F32, DU=F32, DO_C=F32, DW=F32, DKD=F32, DQD=F32, DQK=F32)
     tile = dict(C=C, K=K, V=V, BK=32, BV=32, PREC="tf32")
-    walk = dict(C=C, K=K, V=V, BK=K, HAS_W=True, VARLEN=False, PREC="tf32")
+    walk = dict(C=C, K=K, V=V, BK=K, HAS_W=True, VARLEN=False, PREC="tf32", HALF=True)  # float16 W, Kd, Qd
     rows = []
     for per_channel, op in ((True, "KDA"), (False, "GDN")):
         rows.append((f"intra forward ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
@@ -80,11 +81,14 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
          dict(C=C, K=K, BK=32, PREC="tf32"), 4, 2),
         ("intra backward (GDN)", triton_intra_bwd._intra_bwd_head, head_sig, tile, 4, 1),
     ]
-    for bv in (16, 32):
+    # as launched at H = 16 (triton_chunk_state._launch): B <= 2 BV=16 (backward 2 stages at B = 1), else forward
+    # BV=64 at 2 stages (B <= 8), backward BV=32
+    for bv, stages in ((16, 2), (64, 2)):
         rows.append((f"walk forward BV={bv}", triton_chunk_state._chunk_state_fwd, walk_fwd_sig,
-                     dict(walk, BV=bv), 4, 2))  # 2 stages up to two programs per SM (B <= 4 at H = 16)
+                     dict(walk, BV=bv), 4, stages))
+    for bv, stages in ((16, 2), (16, 1), (32, 1)):
         rows.append((f"walk backward BV={bv}", triton_chunk_state._chunk_state_bwd, walk_bwd_sig,
-                     dict(walk, BV=bv, HAS_DS_OUT=False), 4, 1))
+                     dict(walk, BV=bv, HAS_DS_OUT=False), 4, stages))
     BK, BV = triton_chunk_grads._tiles(C, K, V)
     rows.append(("chunk gradients", triton_chunk_grads._chunk_grads, grads_sig,
                  dict(C=C, K=K, V=V, BK=BK, BV=BV, HAS_W=True, PREC="tf32"), 4, 2))

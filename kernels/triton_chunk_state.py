@@ -22,12 +22,26 @@ o is stored straight into the caller's (B, T, H, V) layout and dtype (the padded
 and the backward reads do from there in any dtype and strides, storing the float32 chunked copy that the chunk
 products need: no reshape, cast or padding of o / do in torch.
 
+Products: with float32 chunk tensors, tl.dot at the caller's precision (tf32 or ieee) on float32 operands. With the
+compact float16 W, Kd and Qd (L2-normalised q and k, tf32 models; `triton_delta_chunk.py`) every product takes
+float16 operands instead: the tiles go from memory into the tensor cores as they are, and the float32 S, u (and
+backward do, dS, du) are rounded to float16 on the way in, accumulating in float32. float16 keeps tf32's 10-bit
+mantissa, so nothing is lost but range, and that is restored by scaling: each walk multiplies those operands by a
+power of two s that brings the largest input magnitude (max |U0|, |h0| forward; max |do|, |dS_out| backward: the
+walks are linear in them, and the delta rule keeps S and u near their size) into [1, 2), and the products by 1 / s
+(exact). The state stays float32 in registers. On an H200 (KDA, H=16, K=V=128, walk forward / backward ms): B=1,
+T=32768 2.00 / 4.40 (with the chunk gradients) -> 1.47 / 2.70; B=4, T=4096 0.50 / 1.24 -> 0.42 / 1.02. And closer
+to the exact (ieee) walk than tf32's: error ratios at B=4, T=4096 (KDA; o, S_out, dW, dU0, dKd, dQd) 3.0e-4,
+2.2e-4, 8.5e-4, 2.9e-4, 8.0e-4, 8.0e-4 vs tf32's 7.7e-4, 4.2e-4, 1.8e-3, 7.7e-4, 1.1e-3, 1.1e-3.
+
 Packed sequences (VARLEN): the chunk tensors are one chunk-aligned row (B = 1, `chunk_packing.py`: each document
 zero-padded to whole chunks), and the grid is (V-block, sequence * head), not (V-block, batch * head): program
 (i, h) walks only sequence i's chunks [chunk_starts[i], chunk_starts[i + 1]), from h0[i] to S[i] (backward: to
 dh0[i]), and stores / reads o / do at its tokens [seq_starts[i], seq_starts[i + 1]) of the packed (1, T, H, V) row.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import triton
@@ -59,10 +73,24 @@ def _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN: tl.constexpr):
 
 
 @triton.jit
-def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_START, CHUNK_START, NC, T, H,
+def _half_scale(AMAX, HALF: tl.constexpr):
+    """(s, 1 / s): the power of two that brings AMAX[0] (the largest magnitude among the walk's inputs, >= 0) into
+    [1, 2), for the 16-bit products (module docstring); (1, 1) when there is no such scale (0 or not finite)."""
+    if HALF:
+        amax = tl.load(AMAX).to(tl.float32)
+        ok = (amax > 0) & (amax < float("inf"))
+        e = tl.minimum(tl.maximum(tl.floor(tl.log2(tl.where(ok, amax, 1.0))), -100.0), 100.0)
+        s = tl.exp2(-e)
+        return s, tl.exp2(e)
+    else:
+        return 1.0, 1.0
+
+
+@triton.jit
+def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_START, CHUNK_START, AMAX, NC, T, H,
                      s_ob, s_ot, s_oh, s_ov,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-                     HAS_W: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr):
+                     HAS_W: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr, HALF: tl.constexpr):
     i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)  # i_nh: (sequence, head)
     i_b, i_h, first, n_chunks, bos, seq_len = _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN)
     out_base = OUT + i_b * s_ob + i_h * s_oh + bos * s_ot  # o: (B, T, H, V), the caller's layout and dtype
@@ -75,30 +103,43 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
     cc_off = rc[:, None] * C + rc[None, :]  # (C, C)
 
     S = tl.load(H0 + i_nh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV) float32
+    s, inv_s = _half_scale(AMAX, HALF)
     for n in range(n_chunks):
         chunk = first + n
         tl.store(S_IN + chunk * K * V + kv_off, S, mask=m_kv)
         u = tl.load(U0 + chunk * C * V + cv_off, mask=m_cv, other=0.0).to(tl.float32)  # (C, BV)
-        if HAS_W:
-            w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)  # (C, BK)
-            u -= tl.dot(w, S, input_precision=PREC)
-            tl.store(U + chunk * C * V + cv_off, u, mask=m_cv)
-        qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
-        qk = tl.load(QK + chunk * C * C + cc_off).to(tl.float32)
-        o = tl.dot(qd, S, input_precision=PREC) + tl.dot(qk, u, input_precision=PREC)
+        qk = tl.load(QK + chunk * C * C + cc_off)
+        if HALF:  # float16 W, Qd, Kd straight into the products; S and u scaled into float16's range, then back
+            S16 = (S * s).to(tl.float16)
+            if HAS_W:
+                u -= tl.dot(tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0), S16) * inv_s
+                tl.store(U + chunk * C * V + cv_off, u, mask=m_cv)
+            u16 = (u * s).to(tl.float16)
+            o = (tl.dot(tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0), S16)
+                 + tl.dot(qk.to(tl.float16), u16)) * inv_s
+            kd_u = tl.dot(tl.trans(tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)), u16) * inv_s
+        else:
+            if HAS_W:
+                w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)  # (C, BK)
+                u -= tl.dot(w, S, input_precision=PREC)
+                tl.store(U + chunk * C * V + cv_off, u, mask=m_cv)
+            qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
+            o = tl.dot(qd, S, input_precision=PREC) + tl.dot(qk.to(tl.float32), u, input_precision=PREC)
+            kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
+            kd_u = tl.dot(tl.trans(kd), u, input_precision=PREC)
         t = n * C + rc.to(tl.int64)  # tokens of the chunk in its sequence; those past its end are the zero padding
         tl.store(out_base + t[:, None] * s_ot + rv[None, :] * s_ov, o, mask=(t < seq_len)[:, None] & mv[None, :])
-        kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
         d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)  # (BK,)
-        S = S * d[:, None] + tl.dot(tl.trans(kd), u, input_precision=PREC)
+        S = S * d[:, None] + kd_u
     tl.store(S_OUT + i_nh * K * V + kv_off, S, mask=m_kv)
 
 
 @triton.jit
 def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, DDECAY, DH0, SEQ_START, CHUNK_START,
-                     NC, T, H, ALL_CHUNKS, s_db, s_dt, s_dh, s_dv,
+                     AMAX, NC, T, H, ALL_CHUNKS, s_db, s_dt, s_dh, s_dv,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-                     HAS_W: tl.constexpr, HAS_DS_OUT: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr):
+                     HAS_W: tl.constexpr, HAS_DS_OUT: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr,
+                     HALF: tl.constexpr):
     i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)  # i_nh: (sequence, head)
     i_b, i_h, first, n_chunks, bos, seq_len = _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN)
     do_base = DO + i_b * s_db + i_h * s_dh + bos * s_dt  # do: (B, T, H, V), any dtype and strides
@@ -114,6 +155,7 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
         dS = tl.load(DS_OUT + i_nh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV)
     else:
         dS = tl.zeros([BK, BV], dtype=tl.float32)
+    s, inv_s = _half_scale(AMAX, HALF)
     for i in range(n_chunks):
         n = n_chunks - 1 - i  # the sequence's chunks in reverse
         chunk = first + n
@@ -125,43 +167,67 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
         do = tl.load(do_base + t[:, None] * s_dt + rv[None, :] * s_dv, mask=(t < seq_len)[:, None] & mv[None, :],
                      other=0.0).to(tl.float32)  # (C, BV), zero on the padding
         tl.store(DO_C + chunk * C * V + cv_off, do, mask=m_cv)  # float32 chunked, for dQd and dQK
-        qk = tl.load(QK + chunk * C * C + cc_off).to(tl.float32)
-        kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
-        du = tl.dot(tl.trans(qk), do, input_precision=PREC) + tl.dot(kd, dS, input_precision=PREC)
-        tl.store(DU + chunk * C * V + cv_off, du, mask=m_cv)
-        qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
+        qk = tl.load(QK + chunk * C * C + cc_off)
         d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)
-        dS = dS * d[:, None] + tl.dot(tl.trans(qd), do, input_precision=PREC)
-        if HAS_W:
-            w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
-            dS -= tl.dot(tl.trans(w), du, input_precision=PREC)
+        if HALF:  # as forward: float16 operands, do / dS / du scaled into float16's range, the products scaled back
+            do16 = (do * s).to(tl.float16)
+            du = (tl.dot(tl.trans(qk.to(tl.float16)), do16)
+                  + tl.dot(tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0), (dS * s).to(tl.float16))) * inv_s
+            dS_in = tl.dot(tl.trans(tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)), do16)
+            if HAS_W:
+                dS_in -= tl.dot(tl.trans(tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0)),
+                                (du * s).to(tl.float16))
+            dS_in *= inv_s
+        else:
+            kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
+            du = tl.dot(tl.trans(qk.to(tl.float32)), do, input_precision=PREC) + tl.dot(kd, dS, input_precision=PREC)
+            qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
+            dS_in = tl.dot(tl.trans(qd), do, input_precision=PREC)
+            if HAS_W:
+                w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
+                dS_in -= tl.dot(tl.trans(w), du, input_precision=PREC)
+        tl.store(DU + chunk * C * V + cv_off, du, mask=m_cv)
+        dS = dS * d[:, None] + dS_in
     tl.store(DH0 + i_nh * K * V + kv_off, dS, mask=m_kv)
 
 
-def _launch(K: int, V: int, compact: bool, walks: int, sms: int) -> tuple[int, int, int]:
-    """(BV, num_warps, forward num_stages): the (K, BV) state lives in registers; walks = sequences * heads, sms =
-    the device's SMs. Timed on an H200 (KDA, B=4, T=4096, K=V=128, C=64, tf32; fwd / bwd ms): float32 chunk tensors
-    BV=32 4 warps 0.94 / 1.27, BV=64 8 warps 0.85 / 1.01, BV=16 1.53 / 2.27; 16-bit W, Kd, Qd (compact) BV=32 4 warps
-    fastest (bf16 all: 0.56 / 0.64; BV=64 8 warps 0.73 / 0.83). With few walks (B <= 2 at H = 16: at most one
-    program per SM at BV=32) BV=16 doubles the programs, and the whole KDA forward+backward gets faster (B=2,
-    T=8192: 6.74 -> 6.41 ms; B=1, T=32768: 16.2 -> 14.9 ms). Compiled offline with Triton 3.6
-    (benchmarks/kernel_registers.py), compact, 4 warps: BV=16 spills nothing; BV=32 spills 160 bytes per thread
-    backward, and forward 24 at 1 stage, none at 2 (64 / 80 KB of shared memory at 2 stages for BV=16 / 32).
+class WalkLaunch(NamedTuple):
+    """Launch configuration of the walk: value-block width and pipeline stages of each direction, warps."""
+    fwd_bv: int
+    fwd_stages: int
+    bwd_bv: int
+    bwd_stages: int
+    warps: int
 
-    Stages: each step of a walk waits on its chunk's loads unless the loop is software-pipelined (num_stages=2: the
-    next chunk's W, Kd, Qd, QK, U0 tiles are fetched into shared memory during this one's products). That pays
-    where a program has an SM nearly to itself, and costs where several share one (the second stage's shared memory
-    lowers occupancy). Whole forward, H200, compact, 1 -> 2 stages (ms): KDA B=1 T=32768 5.03 -> 3.95, B=1 T=16384
-    2.63 -> 2.13, B=4 T=4096 1.81 -> 1.55, B=8 T=2048 1.67 -> 1.81; GDN 4.67 -> 3.57, 2.55 -> 1.83, 1.66 -> 1.33,
-    1.37 -> 1.46; 3 stages were slower than 2 where tried (GDN, B=1, T=32768: 3.87 vs 3.44 ms), and the backward
-    walk did not gain from 2 (same shape: 7.11 -> 7.24 ms; it stays at 1). float32 chunk tensors, or K > 128, keep
-    1 stage: two copies of their fp32 / 256-wide tiles would not fit the 227 KB of shared memory of a Hopper SM."""
+
+def _launch(K: int, V: int, half: bool, walks: int, sms: int) -> WalkLaunch:
+    """The walk's launch: the (K, BV) state lives in registers; walks = sequences * heads, sms = the device's SMs,
+    half = float16 chunk tensors (the 16-bit products). Timed on an H200 (K = V = 128, C = 64, H = 16).
+
+    float32 chunk tensors: BV=64 at 8 warps (KDA B=4 T=4096, fwd / bwd ms, tf32: BV=32 4 warps 0.94 / 1.27, BV=64
+    8 warps 0.85 / 1.01, BV=16 1.53 / 2.27), one stage: two copies of their fp32 tiles would not fit the 227 KB of
+    shared memory of a Hopper SM; nor would K > 128's, which also caps BV at 16 (the state's registers).
+
+    float16, 4 warps. Each step of a walk waits on its loads unless the loop is software-pipelined (2 stages: the
+    next chunk's tiles load during this one's products), which pays where a program has an SM nearly to itself.
+    Walk alone, KDA, forward / backward ms (backward with the chunk gradients): B=1 T=32768, BV=16: forward 1.47
+    (BV=32 1.51, BV=64 2.00), backward 1 -> 2 stages 3.93 -> 2.70 (BV=32: 4.12 -> 3.01); B=1 T=16384, BV=16 2
+    stages: 0.95 / 1.54 (BV=32 1.03 / 1.67). B=2 T=8192 (at BV=16 two programs per SM): BV=32 2 stages 0.69 / 1.23,
+    BV=16 0.84-0.96 / 1.40 (1 stage) - 1.59 (2). More walks: the forward at BV=64, 2 stages up to two programs per
+    SM (B=4 T=4096 0.42-0.57 vs 0.48-0.69 at BV=32; B=8 T=2048 0.40 vs 0.52), the backward at BV=32, 1 stage (B=4:
+    1.02-1.24, 2 stages the same, BV=64 1.13). Repeated runs in one call differ by up to ~15%. Before the 16-bit
+    products (tf32 on float16 tiles widened in registers) 2 forward stages had taken the B=1 forward from 5.03 to
+    3.95 ms and slowed B=8 (1.67 -> 1.81); 3 stages were slower than 2."""
     if K > 128:
-        return min(block(V), 16), 4, 1
-    if compact:
-        BV = min(block(V), 16 if walks * triton.cdiv(V, 32) <= sms else 32)
-        return BV, 4, 2 if walks * triton.cdiv(V, BV) <= 2 * sms else 1
-    return min(block(V), 64), 8, 1
+        return WalkLaunch(min(block(V), 16), 1, min(block(V), 16), 1, 4)
+    if not half:
+        return WalkLaunch(min(block(V), 64), 1, min(block(V), 64), 1, 8)
+    for bv in (16, 32):  # the narrowest blocks that still leave at most one program per SM: both pipelined
+        if walks * triton.cdiv(V, bv) <= sms:
+            bv = min(block(V), bv)
+            return WalkLaunch(bv, 2, bv, 2, 4)
+    fwd_bv = min(block(V), 64)
+    return WalkLaunch(fwd_bv, 2 if walks * triton.cdiv(V, fwd_bv) <= 2 * sms else 1, min(block(V), 32), 1, 4)
 
 
 def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
@@ -182,12 +248,15 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
     u = torch.empty_like(U0) if W is not None else U0
     S_in = U0.new_empty(B, H, NC, K, V)
     S_out = U0.new_empty(N, H, K, V)
-    BV, warps, stages = _launch(K, V, Kd.dtype == torch.float16, N * H, multiprocessors(Kd.device))
-    grid = (triton.cdiv(V, BV), N * H)
+    half = _half(W, Kd, Qd)
+    launch = _launch(K, V, half, N * H, multiprocessors(Kd.device))
+    # the scale of the 16-bit products: S and u are linear in (U0, h0), and the delta rule keeps them near its size
+    amax = torch.maximum(_amax(U0), _amax(h0)) if half else decay
+    grid = (triton.cdiv(V, launch.fwd_bv), N * H)
     _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, seq_starts,
-                           chunk_starts, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K), BV=BV,
-                           HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision, num_warps=warps,
-                           num_stages=stages)
+                           chunk_starts, amax, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K), BV=launch.fwd_bv,
+                           HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision, HALF=half,
+                           num_warps=launch.warps, num_stages=launch.fwd_stages)
     return o, S_out, u, S_in
 
 
@@ -203,19 +272,33 @@ def state_backward(W, Kd, decay, Qd, QK, S_in, u, do, dS_out, precision: str, T:
         do = u.new_zeros(B, T, H, V)
     do_c, du = torch.empty_like(u), torch.empty_like(u)  # do_c: do chunked, float32, stored by the kernel
     dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(N, H, K, V)
-    BV, warps, _ = _launch(K, V, Kd.dtype == torch.float16, N * H, multiprocessors(Kd.device))
-    grid = (triton.cdiv(V, BV), N * H)
+    half = _half(W, Kd, Qd)
+    launch = _launch(K, V, half, N * H, multiprocessors(Kd.device))
+    grid = (triton.cdiv(V, launch.bwd_bv), N * H)
     ddecay = S_in.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
     has_ds = dS_out is not None
     dS_out = dS_out.float().contiguous() if has_ds else dh0
+    # the scale of the 16-bit products: dS and du are linear in (do, dS_out)
+    amax = (torch.maximum(_amax(do), _amax(dS_out)) if has_ds else _amax(do)) if half else decay
     seq_starts, chunk_starts = (dh0, dh0) if seqs is None else seqs
     _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, S_in, do_c, du, dS_next,
-                           ddecay, dh0, seq_starts, chunk_starts, NC, T, H, B * H * NC, *do.stride(), C=C,
-                           K=K, V=V, BK=block(K), BV=BV, HAS_W=W is not None, HAS_DS_OUT=has_ds,
-                           VARLEN=seqs is not None, PREC=precision, num_warps=warps, num_stages=1)
+                           ddecay, dh0, seq_starts, chunk_starts, amax, NC, T, H, B * H * NC, *do.stride(), C=C,
+                           K=K, V=V, BK=block(K), BV=launch.bwd_bv, HAS_W=W is not None, HAS_DS_OUT=has_ds,
+                           VARLEN=seqs is not None, PREC=precision, HALF=half, num_warps=launch.warps,
+                           num_stages=launch.bwd_stages)
     # dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T: one chunk-parallel launch (`triton_chunk_grads.py`)
     dW, dKd, dQd, dQK = chunk_grads(S_in, dS_next, u, du, do_c, W is not None, precision)
     return dW, du, dKd, ddecay.sum(0), dQd, dQK, dh0
+
+
+def _half(W: torch.Tensor | None, Kd: torch.Tensor, Qd: torch.Tensor) -> bool:
+    """Whether the walk takes the 16-bit products: W (if any), Kd and Qd all float16 (the compact chunk tensors)."""
+    return all(x is None or x.dtype == torch.float16 for x in (W, Kd, Qd))
+
+
+def _amax(x: torch.Tensor) -> torch.Tensor:
+    """max |x| as a 0-d tensor in x's dtype (exact: one of its values) on x's device, without a host sync."""
+    return torch.linalg.vector_norm(x, float("inf"))
 
 
 def _compact_or_float(x: torch.Tensor) -> torch.Tensor:
