@@ -81,14 +81,14 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
          dict(C=C, K=K, BK=32, PREC="tf32"), 4, 2),
         ("intra backward (GDN)", triton_intra_bwd._intra_bwd_head, head_sig, tile, 4, 1),
     ]
-    # as launched at H = 16 (triton_chunk_state._launch): B <= 2 BV=16 (backward 2 stages at B = 1), else forward
-    # BV=64 at 2 stages (B <= 8), backward BV=32
-    for bv, stages in ((16, 2), (64, 2)):
+    # as launched at H = 16 (triton_chunk_state._launch): B = 1 BV=16, B = 2 BV=32, both directions at 2 stages;
+    # B >= 4 forward BV=64 at 2 stages (B <= 8), backward BV=32 at 1
+    for bv in (16, 32, 64):
         rows.append((f"walk forward BV={bv}", triton_chunk_state._chunk_state_fwd, walk_fwd_sig,
-                     dict(walk, BV=bv), 4, stages))
-    for bv, stages in ((16, 2), (16, 1), (32, 1)):
-        rows.append((f"walk backward BV={bv}", triton_chunk_state._chunk_state_bwd, walk_bwd_sig,
-                     dict(walk, BV=bv, HAS_DS_OUT=False), 4, stages))
+                     dict(walk, BV=bv), 4, 2))
+    for bv, stages in ((16, 2), (32, 2), (32, 1)):
+        rows.append((f"walk backward BV={bv}, {stages} stage{'s' * (stages > 1)}", triton_chunk_state._chunk_state_bwd,
+                     walk_bwd_sig, dict(walk, BV=bv, HAS_DS_OUT=False), 4, stages))
     BK, BV = triton_chunk_grads._tiles(C, K, V)
     rows.append(("chunk gradients", triton_chunk_grads._chunk_grads, grads_sig,
                  dict(C=C, K=K, V=V, BK=BK, BV=BV, HAS_W=True, PREC="tf32"), 4, 2))

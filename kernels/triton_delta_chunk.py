@@ -5,10 +5,12 @@ Between the two parts lie chunk tensors the walk reads once per value block, for
 decayed to the chunk end and the decayed queries. With L2-normalised q and k and tf32 products (bf16 / fp16 models)
 they are stored in float16 (`compact`; see `intra_chunk_fwd`), which halves those reads: on an H200 (KDA, B=4,
 T=4096, H=16, K=V=128) the walk took 0.94 ms forward and 1.27 ms backward with float32 chunk tensors and 0.56 /
-0.64 ms with all of them in 16 bits. As separate autograd ops (`IntraChunk`, `ChunkState`, still used elsewhere)
-their gradients would come back rounded to float16, whose normal range ends at 6e-5: small gradients would lose
-their digits or flush to zero. Here they never leave the op: its backward runs the walk's backward, then the
-intra-chunk backward, with float32 gradients in between, and returns dq, dk, dv, dg, dbeta in the inputs' dtypes.
+0.64 ms with all of them in 16 bits; the walk now multiplies them in float16 as they are, with its float32
+operands scaled into float16's range (`triton_chunk_state.py`). As separate autograd ops (`IntraChunk`,
+`ChunkState`, still used elsewhere) their gradients would come back rounded to float16, whose normal range ends at
+6e-5: small gradients would lose their digits or flush to zero. Here they never leave the op: its backward runs
+the walk's backward, then the intra-chunk backward, with float32 gradients in between, and returns dq, dk, dv, dg,
+dbeta in the inputs' dtypes.
 """
 from __future__ import annotations
 
