@@ -173,21 +173,21 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
             do16 = (do * s).to(tl.float16)
             du = (tl.dot(tl.trans(qk.to(tl.float16)), do16)
                   + tl.dot(tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0), (dS * s).to(tl.float16))) * inv_s
-            dS_in = tl.dot(tl.trans(tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)), do16)
+            dS_add = tl.dot(tl.trans(tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)), do16)
             if HAS_W:
-                dS_in -= tl.dot(tl.trans(tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0)),
+                dS_add -= tl.dot(tl.trans(tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0)),
                                 (du * s).to(tl.float16))
-            dS_in *= inv_s
+            dS_add *= inv_s
         else:
             kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
             du = tl.dot(tl.trans(qk.to(tl.float32)), do, input_precision=PREC) + tl.dot(kd, dS, input_precision=PREC)
             qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
-            dS_in = tl.dot(tl.trans(qd), do, input_precision=PREC)
+            dS_add = tl.dot(tl.trans(qd), do, input_precision=PREC)
             if HAS_W:
                 w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
-                dS_in -= tl.dot(tl.trans(w), du, input_precision=PREC)
+                dS_add -= tl.dot(tl.trans(w), du, input_precision=PREC)
         tl.store(DU + chunk * C * V + cv_off, du, mask=m_cv)
-        dS = dS * d[:, None] + dS_in
+        dS = dS * d[:, None] + dS_add
     tl.store(DH0 + i_nh * K * V + kv_off, dS, mask=m_kv)
 
 
