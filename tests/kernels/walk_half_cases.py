@@ -22,7 +22,7 @@ _NAMES = ("dW", "dU0", "dKd", "ddecay", "dQd", "dQK", "dh0")
 
 
 def _walk_reference(W, U0, Kd, decay, Qd, QK, h0, T: int):
-    """The recurrence of the module docstring, token-chunk by chunk in float64: (o (B, T, H, V), S_out)."""
+    """The recurrence of `triton_chunk_state.py`'s docstring, chunk by chunk in float64: (o (B, T, H, V), S_out)."""
     S, outs = h0, []
     for n in range(U0.shape[2]):
         u = U0[:, :, n] - W[:, :, n] @ S
