@@ -4,10 +4,11 @@
     python benchmarks/kernel_registers.py --warps 8  # override num_warps everywhere
 
 Each kernel is compiled the way the KDA / GDN benchmark launches it (bf16 q/k/v/beta, fp32 gates, C=64, K=V=128,
-tf32 products, the compact float16 chunk tensors) and ptxas' resource usage is read back with cuobjdump: REG
-(registers per thread, 255 at most), STACK (bytes per thread spilled to local memory; LOCAL stays 0 for spills)
-and Triton's shared memory. Register allocation changes between Triton releases, so run it with the version the
-GPU runs (the device image has 3.6: `pip install triton==3.6.0` in a spare venv); the header says which ran.
+tf32 products, the compact float16 chunk tensors and the walks' float16 stores) and ptxas' resource usage is read
+back with cuobjdump: REG (registers per thread, 255 at most), STACK (bytes per thread spilled to local memory;
+LOCAL stays 0 for spills) and Triton's shared memory. Register allocation changes between Triton releases, so run
+it with the version the GPU runs (the device image has 3.6: `pip install triton==3.6.0` in a spare venv); the
+header says which ran.
 """
 from __future__ import annotations
 
@@ -62,13 +63,14 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
                     DDC=F32, DQD=F32, DQK=F32, DQ=BF16, DK=BF16, DV=BF16, DG=F32, DBETA=F32,
                     **ints("s_qb s_qt s_qh s_qd s_kb s_kt s_kh s_kd s_vb s_vt s_vh s_vd s_gb s_gt s_gh s_bb s_bt s_bh "
                            "T H N"))
-    walk_fwd_sig = dict(W=F16, U0=F32, KD=F16, DECAY=F32, QD=F16, QK=F32, H0=F32, OUT=BF16, U=F32, S_IN=F32, S_OUT=F32,
+    walk_fwd_sig = dict(W=F16, U0=F32, KD=F16, DECAY=F32, QD=F16, QK=F32, H0=F32, OUT=BF16, U=F16, S_IN=F16, S_OUT=F32,
                         SEQ_START="*i32", CHUNK_START="*i32", AMAX=F32, NC=I32, T=I32, H=I32,
                         **ints("s_ob s_ot s_oh s_ov"))
-    walk_bwd_sig = dict(DO=BF16, DS_OUT=F32, W=F16, KD=F16, DECAY=F32, QD=F16, QK=F32, S_IN=F32, DO_C=F32, DU=F32,
-                        DS_NEXT=F32, DDECAY=F32, DH0=F32, SEQ_START="*i32", CHUNK_START="*i32", AMAX=F32, NC=I32,
-                        T=I32, H=I32, ALL_CHUNKS=I32, **ints("s_db s_dt s_dh s_dv"))
-    grads_sig = dict(S_IN=F32, DS_NEXT=F32, U=F32, DU=F32, DO_C=F32, DW=F32, DKD=F32, DQD=F32, DQK=F32)
+    walk_bwd_sig = dict(DO=BF16, DS_OUT=F32, W=F16, KD=F16, DECAY=F32, QD=F16, QK=F32, S_IN=F16, DO_C=F16, DU=F32,
+                        DS_NEXT=F16, DDECAY=F32, DH0=F32, SEQ_START="*i32", CHUNK_START="*i32", AMAX=F32, S_AMAX=F32,
+                        NC=I32, T=I32, H=I32, ALL_CHUNKS=I32, **ints("s_db s_dt s_dh s_dv"))
+    grads_sig = dict(S_IN=F16, DS_NEXT=F16, U=F16, DU=F32, DO_C=F16, DW=F32, DKD=F32, DQD=F32, DQK=F32, S_AMAX=F32,
+                     DS_AMAX=F32)
     tile = dict(C=C, K=K, V=V, BK=32, BV=32, PREC="tf32")
     walk = dict(C=C, K=K, V=V, BK=K, HAS_W=True, VARLEN=False, PREC="tf32", HALF=True)  # float16 W, Kd, Qd
     rows = []
@@ -89,9 +91,9 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
     for bv, stages in ((16, 2), (32, 2), (32, 1)):
         rows.append((f"walk backward BV={bv}, {stages} stage{'s' * (stages > 1)}", triton_chunk_state._chunk_state_bwd,
                      walk_bwd_sig, dict(walk, BV=bv, HAS_DS_OUT=False), 4, stages))
-    BK, BV = triton_chunk_grads._tiles(C, K, V)
+    BK, BV = triton_chunk_grads._tiles(C, K, V, half=True)
     rows.append(("chunk gradients", triton_chunk_grads._chunk_grads, grads_sig,
-                 dict(C=C, K=K, V=V, BK=BK, BV=BV, HAS_W=True, PREC="tf32"), 4, 2))
+                 dict(C=C, K=K, V=V, BK=BK, BV=BV, HAS_W=True, PREC="tf32", HALF=True), 4, 2))
     return rows
 
 

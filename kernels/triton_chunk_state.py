@@ -48,6 +48,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_chunk_grads import chunk_grads
+from kernels.triton_half_scale import amax, half_scale
 from kernels.triton_support import block, multiprocessors
 
 
@@ -73,20 +74,6 @@ def _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN: tl.constexpr):
 
 
 @triton.jit
-def _half_scale(AMAX, HALF: tl.constexpr):
-    """(s, 1 / s): the power of two that brings AMAX[0] (the largest magnitude among the walk's inputs, >= 0) into
-    [1, 2), for the 16-bit products (module docstring); (1, 1) when there is no such scale (0 or not finite)."""
-    if HALF:
-        amax = tl.load(AMAX).to(tl.float32)
-        ok = (amax > 0) & (amax < float("inf"))
-        e = tl.minimum(tl.maximum(tl.floor(tl.log2(tl.where(ok, amax, 1.0))), -100.0), 100.0)
-        s = tl.exp2(-e)
-        return s, tl.exp2(e)
-    else:
-        return 1.0, 1.0
-
-
-@triton.jit
 def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_START, CHUNK_START, AMAX, NC, T, H,
                      s_ob, s_ot, s_oh, s_ov,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
@@ -103,22 +90,24 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
     cc_off = rc[:, None] * C + rc[None, :]  # (C, C)
 
     S = tl.load(H0 + i_nh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV) float32
-    s, inv_s = _half_scale(AMAX, HALF)
+    s, inv_s = half_scale(AMAX, HALF)
     for n in range(n_chunks):
         chunk = first + n
-        tl.store(S_IN + chunk * K * V + kv_off, S, mask=m_kv)
         u = tl.load(U0 + chunk * C * V + cv_off, mask=m_cv, other=0.0).to(tl.float32)  # (C, BV)
         qk = tl.load(QK + chunk * C * C + cc_off)
         if HALF:  # float16 W, Qd, Kd straight into the products; S and u scaled into float16's range, then back
             S16 = (S * s).to(tl.float16)
+            tl.store(S_IN + chunk * K * V + kv_off, S16, mask=m_kv)  # stored scaled, as multiplied
             if HAS_W:
                 u -= tl.dot(tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0), S16) * inv_s
-                tl.store(U + chunk * C * V + cv_off, u, mask=m_cv)
             u16 = (u * s).to(tl.float16)
+            if HAS_W:
+                tl.store(U + chunk * C * V + cv_off, u16, mask=m_cv)
             o = (tl.dot(tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0), S16)
                  + tl.dot(qk.to(tl.float16), u16)) * inv_s
             kd_u = tl.dot(tl.trans(tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)), u16) * inv_s
         else:
+            tl.store(S_IN + chunk * K * V + kv_off, S, mask=m_kv)
             if HAS_W:
                 w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)  # (C, BK)
                 u -= tl.dot(w, S, input_precision=PREC)
@@ -136,7 +125,7 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
 
 @triton.jit
 def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, DDECAY, DH0, SEQ_START, CHUNK_START,
-                     AMAX, NC, T, H, ALL_CHUNKS, s_db, s_dt, s_dh, s_dv,
+                     AMAX, S_AMAX, NC, T, H, ALL_CHUNKS, s_db, s_dt, s_dh, s_dv,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
                      HAS_W: tl.constexpr, HAS_DS_OUT: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr,
                      HALF: tl.constexpr):
@@ -155,30 +144,34 @@ def _chunk_state_bwd(DO, DS_OUT, W, KD, DECAY, QD, QK, S_IN, DO_C, DU, DS_NEXT, 
         dS = tl.load(DS_OUT + i_nh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV)
     else:
         dS = tl.zeros([BK, BV], dtype=tl.float32)
-    s, inv_s = _half_scale(AMAX, HALF)
+    s, inv_s = half_scale(AMAX, HALF)
+    s_fwd, inv_s_fwd = half_scale(S_AMAX, HALF)  # the forward's scale, with which S_in was stored
     for i in range(n_chunks):
         n = n_chunks - 1 - i  # the sequence's chunks in reverse
         chunk = first + n
-        tl.store(DS_NEXT + chunk * K * V + kv_off, dS, mask=m_kv)
-        s_in = tl.load(S_IN + chunk * K * V + kv_off, mask=m_kv, other=0.0)  # S_n, (BK, BV)
+        s_in = tl.load(S_IN + chunk * K * V + kv_off, mask=m_kv, other=0.0).to(tl.float32)  # S_n, (BK, BV)
         dd_part = DDECAY + (i_v * ALL_CHUNKS + chunk) * K  # this V-block's share, (NV, B, H, N, K)
-        tl.store(dd_part + rk, tl.sum(s_in * dS, 1), mask=mk)
+        tl.store(dd_part + rk, tl.sum(s_in * dS, 1) * inv_s_fwd, mask=mk)
         t = n * C + rc.to(tl.int64)
         do = tl.load(do_base + t[:, None] * s_dt + rv[None, :] * s_dv, mask=(t < seq_len)[:, None] & mv[None, :],
                      other=0.0).to(tl.float32)  # (C, BV), zero on the padding
-        tl.store(DO_C + chunk * C * V + cv_off, do, mask=m_cv)  # float32 chunked, for dQd and dQK
         qk = tl.load(QK + chunk * C * C + cc_off)
         d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)
         if HALF:  # as forward: float16 operands, do / dS / du scaled into float16's range, the products scaled back
             do16 = (do * s).to(tl.float16)
+            dS16 = (dS * s).to(tl.float16)
+            tl.store(DO_C + chunk * C * V + cv_off, do16, mask=m_cv)  # chunked, for dQd and dQK: scaled, as multiplied
+            tl.store(DS_NEXT + chunk * K * V + kv_off, dS16, mask=m_kv)
             du = (tl.dot(tl.trans(qk.to(tl.float16)), do16)
-                  + tl.dot(tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0), (dS * s).to(tl.float16))) * inv_s
+                  + tl.dot(tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0), dS16)) * inv_s
             dS_add = tl.dot(tl.trans(tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0)), do16)
             if HAS_W:
                 dS_add -= tl.dot(tl.trans(tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0)),
                                 (du * s).to(tl.float16))
             dS_add *= inv_s
         else:
+            tl.store(DO_C + chunk * C * V + cv_off, do, mask=m_cv)  # float32 chunked, for dQd and dQK
+            tl.store(DS_NEXT + chunk * K * V + kv_off, dS, mask=m_kv)
             kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
             du = tl.dot(tl.trans(qk.to(tl.float32)), do, input_precision=PREC) + tl.dot(kd, dS, input_precision=PREC)
             qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
@@ -230,75 +223,88 @@ def _launch(K: int, V: int, half: bool, walks: int, sms: int) -> WalkLaunch:
     return WalkLaunch(fwd_bv, 2 if walks * triton.cdiv(V, fwd_bv) <= 2 * sms else 1, min(block(V), 32), 1, 4)
 
 
+class WalkSaved(NamedTuple):
+    """What the forward walk leaves for `state_backward`: u (B, H, NC, C, V), the entering states S_in (B, H, NC, K, V)
+    and the 0-d amax of the forward's float16 scale. With the 16-bit products (float16 chunk tensors) u and S_in
+    are float16, stored as multiplied, i.e. times that scale (`triton_half_scale.py`); else float32, and amax a
+    placeholder never read. Without W, u is U0 itself (float32, unscaled)."""
+    u: torch.Tensor
+    S_in: torch.Tensor
+    amax: torch.Tensor
+
+
 def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
-                  seqs: tuple[torch.Tensor, torch.Tensor] | None = None):
-    """The forward walk (module docstring) on chunk tensors (B, H, NC, C, .): U0, decay, QK float32; W, Kd, Qd float32
-    or float16 (read and widened in the kernel). Returns (o (B, T, H, V) in out_dtype, S_out (N, H, K, V) float32,
-    u, S_in), the last two what `state_backward` needs; see ChunkState for `seqs`."""
+                  seqs: tuple[torch.Tensor, torch.Tensor] | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, WalkSaved]:
+    """The forward walk (module docstring) on chunk tensors (B, H, NC, C, .): U0, decay float32; W, Kd, Qd, QK float32
+    or float16 (W, Kd, Qd all float16: the 16-bit products; W may be None). Returns (o (B, T, H, V) in out_dtype,
+    S_out (N, H, K, V) float32, WalkSaved for `state_backward`); see ChunkState for `seqs`."""
     B, H, NC, C, V = U0.shape
     K = Kd.shape[-1]
     N = B if seqs is None else seqs[0].numel() - 1
     if h0.shape != (N, H, K, V):
         raise ValueError(f"chunk_state: h0 must be {(N, H, K, V)}, got {tuple(h0.shape)}")
-    U0, decay, QK = (x.float().contiguous() for x in (U0, decay, QK))
+    U0, decay = (x.float().contiguous() for x in (U0, decay))
     W, Kd, Qd = (None if x is None else _compact_or_float(x) for x in (W, Kd, Qd))
+    QK = _compact_or_float(QK)
+    half = _half(W, Kd, Qd)
     h0 = h0.float().contiguous()
     seq_starts, chunk_starts = (h0, h0) if seqs is None else seqs  # unread without VARLEN
+    store = torch.float16 if half else torch.float32  # u and S_in, as the products take them
     o = U0.new_empty(B, T, H, V, dtype=out_dtype)
-    u = torch.empty_like(U0) if W is not None else U0
-    S_in = U0.new_empty(B, H, NC, K, V)
+    u = U0.new_empty(U0.shape, dtype=store) if W is not None else U0
+    S_in = U0.new_empty(B, H, NC, K, V, dtype=store)
     S_out = U0.new_empty(N, H, K, V)
-    half = _half(W, Kd, Qd)
     launch = _launch(K, V, half, N * H, multiprocessors(Kd.device))
     # the scale of the 16-bit products: S and u are linear in (U0, h0), and the delta rule keeps them near its size
-    amax = torch.maximum(_amax(U0), _amax(h0)) if half else decay
+    S_amax = amax(U0, h0) if half else decay  # (a placeholder, never read, without the 16-bit products)
     grid = (triton.cdiv(V, launch.fwd_bv), N * H)
     _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, seq_starts,
-                           chunk_starts, amax, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K), BV=launch.fwd_bv,
-                           HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision, HALF=half,
-                           num_warps=launch.warps, num_stages=launch.fwd_stages)
-    return o, S_out, u, S_in
+                           chunk_starts, S_amax, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K),
+                           BV=launch.fwd_bv, HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision,
+                           HALF=half, num_warps=launch.warps, num_stages=launch.fwd_stages)
+    return o, S_out, WalkSaved(u, S_in, S_amax)
 
 
-def state_backward(W, Kd, decay, Qd, QK, S_in, u, do, dS_out, precision: str, T: int,
+def state_backward(W, Kd, decay, Qd, QK, saved: WalkSaved, do, dS_out, precision: str, T: int,
                    seqs: tuple[torch.Tensor, torch.Tensor] | None = None):
     """Gradients of `state_forward` from the tensors it used and returned (W, Kd, Qd in the dtypes it read):
     (dW | None, dU0, dKd, ddecay (B, H, NC, K), dQd, dQK, dh0), all float32. do: (B, T, H, V) any dtype and strides,
     or None; dS_out: (N, H, K, V) or None (zero)."""
+    u, S_in = saved.u, saved.S_in
     B, H, NC, C, V = u.shape
     K = Kd.shape[-1]
     N = B if seqs is None else seqs[0].numel() - 1
     if do is None:
         do = u.new_zeros(B, T, H, V)
-    do_c, du = torch.empty_like(u), torch.empty_like(u)  # do_c: do chunked, float32, stored by the kernel
-    dS_next, dh0 = torch.empty_like(S_in), S_in.new_empty(N, H, K, V)
     half = _half(W, Kd, Qd)
+    QK = _compact_or_float(QK)
+    # do chunked (for dQd, dQK) and dS_{n+1}, stored by the kernel as multiplied: float16 scaled, or float32
+    store = torch.float16 if half else torch.float32
+    do_c, du = u.new_empty(u.shape, dtype=store), u.new_empty(u.shape, dtype=torch.float32)
+    dS_next, dh0 = S_in.new_empty(S_in.shape, dtype=store), S_in.new_empty(N, H, K, V, dtype=torch.float32)
     launch = _launch(K, V, half, N * H, multiprocessors(Kd.device))
     grid = (triton.cdiv(V, launch.bwd_bv), N * H)
-    ddecay = S_in.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
+    ddecay = dh0.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
     has_ds = dS_out is not None
     dS_out = dS_out.float().contiguous() if has_ds else dh0
     # the scale of the 16-bit products: dS and du are linear in (do, dS_out)
-    amax = (torch.maximum(_amax(do), _amax(dS_out)) if has_ds else _amax(do)) if half else decay
+    dS_amax = (amax(do, dS_out) if has_ds else amax(do)) if half else saved.amax
     seq_starts, chunk_starts = (dh0, dh0) if seqs is None else seqs
     _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, S_in, do_c, du, dS_next,
-                           ddecay, dh0, seq_starts, chunk_starts, amax, NC, T, H, B * H * NC, *do.stride(), C=C,
-                           K=K, V=V, BK=block(K), BV=launch.bwd_bv, HAS_W=W is not None, HAS_DS_OUT=has_ds,
-                           VARLEN=seqs is not None, PREC=precision, HALF=half, num_warps=launch.warps,
-                           num_stages=launch.bwd_stages)
+                           ddecay, dh0, seq_starts, chunk_starts, dS_amax, saved.amax, NC, T, H, B * H * NC,
+                           *do.stride(), C=C, K=K, V=V, BK=block(K), BV=launch.bwd_bv, HAS_W=W is not None,
+                           HAS_DS_OUT=has_ds, VARLEN=seqs is not None, PREC=precision, HALF=half,
+                           num_warps=launch.warps, num_stages=launch.bwd_stages)
     # dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T: one chunk-parallel launch (`triton_chunk_grads.py`)
-    dW, dKd, dQd, dQK = chunk_grads(S_in, dS_next, u, du, do_c, W is not None, precision)
+    scales = (saved.amax, dS_amax) if half else None
+    dW, dKd, dQd, dQK = chunk_grads(S_in, dS_next, u, du, do_c, W is not None, precision, scales)
     return dW, du, dKd, ddecay.sum(0), dQd, dQK, dh0
 
 
 def _half(W: torch.Tensor | None, Kd: torch.Tensor, Qd: torch.Tensor) -> bool:
     """Whether the walk takes the 16-bit products: W (if any), Kd and Qd all float16 (the compact chunk tensors)."""
     return all(x is None or x.dtype == torch.float16 for x in (W, Kd, Qd))
-
-
-def _amax(x: torch.Tensor) -> torch.Tensor:
-    """max |x| as a 0-d tensor in x's dtype (exact: one of its values) on x's device, without a host sync."""
-    return torch.linalg.vector_norm(x, float("inf"))
 
 
 def _compact_or_float(x: torch.Tensor) -> torch.Tensor:
@@ -319,16 +325,16 @@ class ChunkState(torch.autograd.Function):
                 seqs: tuple[torch.Tensor, torch.Tensor] | None = None):
         # float32 throughout: the gradients autograd hands back must not be rounded to a 16-bit input's dtype
         W, U0, Kd, decay, Qd, QK = (None if x is None else x.float().contiguous() for x in (W, U0, Kd, decay, Qd, QK))
-        o, S_out, u, S_in = state_forward(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype, seqs)
-        ctx.save_for_backward(W, Kd, decay, Qd, QK, S_in, u)
+        o, S_out, saved = state_forward(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype, seqs)
+        ctx.save_for_backward(W, Kd, decay, Qd, QK, *saved)
         ctx.precision, ctx.T, ctx.seqs = precision, T, seqs
         ctx.set_materialize_grads(False)  # an unused final state's gradient stays None: no zeros to allocate and read
         return o, S_out
 
     @staticmethod
     def backward(ctx, do, dS_out):
-        W, Kd, decay, Qd, QK, S_in, u = ctx.saved_tensors
-        grads = state_backward(W, Kd, decay, Qd, QK, S_in, u, do, dS_out, ctx.precision, ctx.T, ctx.seqs)
+        W, Kd, decay, Qd, QK, *saved = ctx.saved_tensors
+        grads = state_backward(W, Kd, decay, Qd, QK, WalkSaved(*saved), do, dS_out, ctx.precision, ctx.T, ctx.seqs)
         return (*grads, None, None, None, None)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from kernels.triton_chunk_state import state_backward, state_forward
+from kernels.triton_chunk_state import WalkSaved, state_backward, state_forward
 from kernels.triton_intra_bwd import intra_chunk_bwd
 from kernels.triton_intra_fwd import intra_chunk_fwd
 
@@ -32,17 +32,17 @@ class DeltaRuleChunk(torch.autograd.Function):
         U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = intra_chunk_fwd(q, k, v, g, beta, chunk_size, precision,
                                                                              compact)
         decay = decay_chunk.expand(*decay_chunk.shape[:-1], q.shape[-1]).contiguous()  # per head: same for all rows
-        o, S_out, u, S_in = state_forward(W, U0, k_to_end, decay, q_decayed, qk, h0, precision, T, out_dtype, seqs)
-        ctx.save_for_backward(q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, S_in, u)
+        o, S_out, saved = state_forward(W, U0, k_to_end, decay, q_decayed, qk, h0, precision, T, out_dtype, seqs)
+        ctx.save_for_backward(q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, *saved)
         ctx.chunk_size, ctx.precision, ctx.T, ctx.seqs = chunk_size, precision, T, seqs
         ctx.set_materialize_grads(False)  # an unused o or final state: None, no zeros to allocate and read
         return o, S_out
 
     @staticmethod
     def backward(ctx, do, dS_out):
-        q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, S_in, u = ctx.saved_tensors
-        dW, dU0, dKd, ddecay, dQd, dQK, dh0 = state_backward(W, k_to_end, decay, q_decayed, qk, S_in, u, do, dS_out,
-                                                             ctx.precision, ctx.T, ctx.seqs)
+        q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, *saved = ctx.saved_tensors
+        dW, dU0, dKd, ddecay, dQd, dQK, dh0 = state_backward(W, k_to_end, decay, q_decayed, qk, WalkSaved(*saved),
+                                                             do, dS_out, ctx.precision, ctx.T, ctx.seqs)
         if g.shape[-1] == 1:
             ddecay = ddecay.sum(-1, keepdim=True)  # the per-head decay was expanded over the key rows
         dq, dk, dv, dg, dbeta = intra_chunk_bwd(q, k, v, g, beta, ctx.chunk_size, U0, W, Ainv, dU0, dW, dKd, ddecay,

@@ -3,9 +3,11 @@ reference of the same recurrence, forward and every gradient, across input magni
 
 The float16 chunk tensors are drawn, rounded once, and the reference takes those rounded values, so the bounds
 measure the walk's own arithmetic: float16 operands (tf32's mantissa) with float32 accumulation, ~3e-4 here. The
-walk scales its float16 operands by a power of two from the largest input (U0, h0 forward; do, dS_out backward):
-without it, U0 at 1e6 overflows float16 (inf) and do at 1e-7 falls below its normal range (a few bits left), and
-these cases fail. Run by test_triton_interpret.py: natively on a CUDA GPU, or on CPU under TRITON_INTERPRET=1.
+walk scales its float16 operands by a power of two from the largest input (U0, h0 forward; do, dS_out backward),
+and stores the per-chunk tensors of the backward (u, S_in; do, dS_next) as it multiplied them, in float16 times
+that scale: without the scale, U0 at 1e6 overflows float16 (inf) and do at 1e-7 falls below its normal range (a
+few bits left), and these cases fail. The gradient products (`triton_chunk_grads.py`) are checked with them. Run by
+test_triton_interpret.py: natively on a CUDA GPU, or on CPU under TRITON_INTERPRET=1.
 """
 from __future__ import annotations
 
@@ -56,11 +58,12 @@ def _check(u_scale: float, h_scale: float, do_scale: float, ds_scale: float | No
     grads_ref = torch.autograd.grad(loss, leaves)
 
     dev = [x.to(_DEVICE) for x in (W, U0, Kd, decay, Qd, QK, h0)]
-    o, S_out, u, S_in = state_forward(*dev, "tf32", T, torch.float32)
+    o, S_out, saved = state_forward(*dev, "tf32", T, torch.float32)
     assert_close("o", o.cpu(), o_ref, _BOUND, seed)
     assert_close("S_out", S_out.cpu(), S_ref, _BOUND, seed)
+    assert saved.u.dtype == saved.S_in.dtype == torch.float16  # stored as multiplied, scaled into range
     W_, _, Kd_, decay_, Qd_, QK_, _ = dev
-    grads = state_backward(W_, Kd_, decay_, Qd_, QK_, S_in, u, do.to(_DEVICE),
+    grads = state_backward(W_, Kd_, decay_, Qd_, QK_, saved, do.to(_DEVICE),
                            None if dS_out is None else dS_out.to(_DEVICE), "tf32", T)
     for name, got, ref in zip(_NAMES, grads, grads_ref):
         assert_close(name, got.cpu().reshape(ref.shape), ref, _BOUND, seed)
