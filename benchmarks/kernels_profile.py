@@ -40,6 +40,8 @@ def main() -> None:
     do = torch.randn_like(x["v"])
 
     def step():
+        for t in x.values():
+            t.grad = None  # else every backward adds into the last one's gradients: extra kernels in the table
         if a.fwd_only:
             with torch.no_grad():
                 call(x)
