@@ -240,17 +240,16 @@ class WalkSaved(NamedTuple):
 def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
                   seqs: tuple[torch.Tensor, torch.Tensor] | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor, WalkSaved]:
-    """The forward walk (module docstring) on chunk tensors (B, H, NC, C, .): U0, decay float32; W, Kd, Qd, QK float32
-    or float16 (W, Kd, Qd all float16: the 16-bit products; W may be None). Returns (o (B, T, H, V) in out_dtype,
+    """The forward walk (module docstring) on chunk tensors (B, H, NC, C, .): U0, decay, QK float32; W, Kd, Qd float32
+    or float16 (all float16: the 16-bit products; W may be None). Returns (o (B, T, H, V) in out_dtype,
     S_out (N, H, K, V) float32, WalkSaved for `state_backward`); see ChunkState for `seqs`."""
     B, H, NC, C, V = U0.shape
     K = Kd.shape[-1]
     N = B if seqs is None else seqs[0].numel() - 1
     if h0.shape != (N, H, K, V):
         raise ValueError(f"chunk_state: h0 must be {(N, H, K, V)}, got {tuple(h0.shape)}")
-    U0, decay = (x.float().contiguous() for x in (U0, decay))
+    U0, decay, QK = (x.float().contiguous() for x in (U0, decay, QK))
     W, Kd, Qd = (None if x is None else _compact_or_float(x) for x in (W, Kd, Qd))
-    QK = _compact_or_float(QK)
     half = _half(W, Kd, Qd)
     h0 = h0.float().contiguous()
     seq_starts, chunk_starts = (h0, h0) if seqs is None else seqs  # unread without VARLEN
@@ -282,7 +281,6 @@ def state_backward(W, Kd, decay, Qd, QK, saved: WalkSaved, do, dS_out, precision
     if do is None:
         do = u.new_zeros(B, T, H, V)
     half = _half(W, Kd, Qd)
-    QK = _compact_or_float(QK)
     # do chunked (for dQd, dQK) and dS_{n+1}, stored by the kernel as multiplied: float16 scaled, or float32
     store = torch.float16 if half else torch.float32
     do_c, du = u.new_empty(u.shape, dtype=store), u.new_empty(u.shape, dtype=torch.float32)
@@ -301,8 +299,8 @@ def state_backward(W, Kd, decay, Qd, QK, saved: WalkSaved, do, dS_out, precision
                            HAS_DS_OUT=has_ds, VARLEN=seqs is not None, PREC=precision, HALF=half,
                            num_warps=launch.warps, num_stages=launch.bwd_stages)
     # dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T: one chunk-parallel launch (`triton_chunk_grads.py`)
-    scales = (saved.amax, dS_amax) if half else None
-    dW, dKd, dQd, dQK = chunk_grads(S_in, dS_next, u, du, do_c, W is not None, precision, scales)
+    half_amax = (saved.amax, dS_amax) if half else None
+    dW, dKd, dQd, dQK = chunk_grads(S_in, dS_next, u, du, do_c, W is not None, precision, half_amax)
     return dW, du, dKd, ddecay.sum(0), dQd, dQK, dh0
 
 
