@@ -18,14 +18,12 @@ Otherwise (checked per chunk and K-block, at run time) the exact path builds it 
     with the decay sum_{i=j+1..t} g_i grown one gathered row of g at a time (no cumsum difference at all).
 With one decay per head it factors out: scores = (q k^T) * exp(G_t - G_j), masked to j <= t before the exp.
 
-The solve: forward substitution on the 16 x 16 diagonal blocks of I + A, all blocks side by side in one (C, C)
-tile (their columns are disjoint, so one row per block is updated per step: 15 steps; the tile is first sent
-through global memory to leave tl.dot's register layout, see `_diagonal_block_inverse`), gives D^-1 of the
-block-diagonal part D; with E the strictly block-lower rest, N = D^-1 E is nilpotent (N^{C/16} = 0) and
-(I + A)^-1 = (I + N)^-1 D^-1 = (I - N)(I + N^2) D^-1 for C = 64 ((I - N) D^-1 for 32): four tl.dot in all, at
-the products' precision. In tf32 (bf16 / fp16 inputs) that costs Ainv ~7e-4 relative error at worst (emulated with
-truncation, C = 64, near-parallel keys, no decay), below the input rounding and the tf32 error of U0 = Ainv (beta v)
-itself; tf32x3 would make it ~1e-7 but spills registers at C = 64.
+The solve: D^-1 for the block-diagonal part D of I + A (its 16 x 16 diagonal blocks) by forward substitution on
+4 x 4 blocks merged into 16 x 16 ones (`_diagonal_block_inverse`); with E the strictly block-lower rest, N = D^-1 E
+is nilpotent (N^{C/16} = 0) and (I + A)^-1 = (I + N)^-1 D^-1 = (I - N)(I + N^2) D^-1 for C = 64 ((I - N) D^-1 for
+32): four tl.dot in all, at the products' precision. In tf32 (bf16 / fp16 inputs) that costs Ainv ~1e-3 relative
+error at worst (near-parallel keys, beta near 1, no decay; measured on an H200), below the input rounding and the
+tf32 error of U0 = Ainv (beta v) itself; tf32x3 would make it ~1e-7 but spills registers at C = 64.
 
 Head dims are tiled in blocks of BK (BV) columns: the scores accumulate over K-blocks, then a second pass computes
 W (recomputing the cheap cumsum) and U0 per block, so a 256 head dim never needs a 256-wide register tile.
@@ -80,22 +78,28 @@ def _channel_scores_exact(qk, kk, q, k, Gc, g_base, k_base, rk, mk, rc, sub_star
 
 
 @triton.jit
-def _diagonal_block_inverse(A, AINV, rc, sub_row, cc_off, same_sub):
-    """D^-1 for D = I + (the 16 x 16 diagonal blocks of A), A strictly lower (C, C): forward substitution on all
-    blocks side by side, one row of each per step (15 steps). A comes out of tl.dot in the tensor cores' register
-    layout, in which each step's column sums cross warps through shared memory; so it makes a round trip through
-    the chunk's AINV slot (global memory, L1/L2 resident) and comes back in a load layout. Timed on an H200 (B=4,
-    T=4096, C=64, tf32, the whole forward kernel): KDA 1.80 -> 0.91 ms, GDN 0.92 -> 0.65 ms; substituting the
-    (C / 16, 16, 16) diagonal blocks alone instead of the (C, C) tile was no faster (0.92 / 0.64 ms)."""
-    tl.store(AINV + cc_off, A)
-    tl.debug_barrier()  # the block's threads stored A; each now reads entries other threads wrote
-    X = tl.where(same_sub, -tl.load(AINV + cc_off), 0.0)  # becomes D^-1 - I, the diagonal blocks' inverses
-    for i in tl.static_range(1, SUB):
-        rows = (sub_row == i)[:, None]
-        a = tl.sum(tl.where(rows, X, 0.0), 0)  # (C,) row i of every diagonal block, side by side
+def _diagonal_block_inverse(A, rc, same_sub, PREC: tl.constexpr):
+    """D^-1 for D = I + (the 16 x 16 diagonal blocks of A), A strictly lower (C, C), in two steps. First forward
+    substitution on the 4 x 4 diagonal blocks, all side by side in the (C, C) tile (their columns are disjoint, so
+    one row of each is updated per step: 3 steps), gives D4^-1; then, with E4 the rest of each 16 x 16 block below
+    its 4 x 4 diagonal, N = D4^-1 E4 is nilpotent (N^4 = 0) and D^-1 = (I + N)^-1 D4^-1 = (I - N)(I + N^2) D4^-1:
+    four tl.dot on the whole tile, as the merge of the 16 x 16 blocks does one level up. Substituting the 16 x 16
+    blocks directly took 15 steps, each two column sums that cross warps through shared memory; timed on an H200
+    (the forward kernel alone, K = V = 128, C = 64, tf32; B=4 T=4096 / B=1 T=32768 ms): GDN 0.69 -> 0.59 /
+    1.43 -> 1.10, KDA 0.94 -> 0.86 / 1.84 -> 1.66 (8 x 8 base blocks: GDN 0.68 / 1.23). Error of Ainv against the
+    float64 inverse (RMSE / RMS, near-parallel keys, beta 0.99, no decay; the worst case of the tf32 merges):
+    9.8e-4 -> 1.1e-3; random keys 4.3e-6 -> 9.6e-6."""
+    same4 = (rc // 4)[:, None] == (rc // 4)[None, :]
+    X = tl.where(same4, -A, 0.0)  # becomes D4^-1 - I
+    for i in tl.static_range(1, 4):
+        rows = ((rc % 4) == i)[:, None]
+        a = tl.sum(tl.where(rows, X, 0.0), 0)  # (C,) row i of every 4 x 4 block, side by side
         a += tl.sum(a[:, None] * X, 0)  # rows < i of each block are final: X_t = -A_t - A_t X
-        X = tl.where(rows & same_sub, a[None, :], X)
-    return X + tl.where(rc[:, None] == rc[None, :], 1.0, 0.0)
+        X = tl.where(rows & same4, a[None, :], X)
+    D4inv = X + tl.where(rc[:, None] == rc[None, :], 1.0, 0.0)
+    N = tl.dot(D4inv, tl.where(same_sub, tl.where(same4, 0.0, A), 0.0), input_precision=PREC)  # D4^-1 E4
+    Y = D4inv - tl.dot(N, D4inv, input_precision=PREC)
+    return Y + tl.dot(tl.dot(N, N, input_precision=PREC), Y, input_precision=PREC)
 
 
 @triton.jit
@@ -181,7 +185,7 @@ def _intra_chunk_fwd_kernel(
     # ---- the solve: Ainv = (I + A)^-1, A = beta kk strictly below the diagonal
     A = tl.where(rc[None, :] < rc[:, None], kk * beta[:, None], 0.0)  # (C, C)
     same_sub = (rc // SUB)[:, None] == (rc // SUB)[None, :]
-    Ainv = _diagonal_block_inverse(A, AINV, rc, sub_row, cc_off, same_sub)  # D^-1
+    Ainv = _diagonal_block_inverse(A, rc, same_sub, PREC)  # D^-1
     if C > SUB:
         N = tl.dot(Ainv, tl.where(same_sub, 0.0, A), input_precision=PREC)  # D^-1 E, strictly block-lower
         Y = Ainv - tl.dot(N, Ainv, input_precision=PREC)  # (I - N) D^-1: exact for two blocks
@@ -189,7 +193,6 @@ def _intra_chunk_fwd_kernel(
             N2 = tl.dot(N, N, input_precision=PREC)  # N^4 = 0 for four blocks
             Y += tl.dot(N2, Y, input_precision=PREC)
         Ainv = Y
-    tl.debug_barrier()  # every thread has read A back from the AINV slot before it is overwritten
     tl.store(AINV + cc_off, Ainv)
 
     # ---- pass 2: U0 = Ainv (beta v) and W = Ainv (beta k e^G), block by block
