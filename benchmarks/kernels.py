@@ -1,7 +1,8 @@
 """Kernel benchmark: GDN and KDA forward and forward+backward on the GPU, ours (Triton) side by side with FLA,
 SDPA causal flash attention and our chunked PyTorch path, at H=16, D=128, bf16.
 
-    python benchmarks/kernels.py [--record] [--section-file PATH] [--quick] [--ops kda] [--budget 0.4]
+    python benchmarks/kernels.py [--record] [--section-file PATH] [--quick | --shapes 1x32768 ...] [--ops kda]
+                                 [--budget 0.4]
                                  [--torch-path-max-tokens 16384]
 
 One op took about 3.5 minutes on an H100 with --budget 0.4 --torch-path-max-tokens 16384 (most of it FLA's
@@ -193,6 +194,18 @@ def fmt(v) -> str:
     return f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
+def shape_arg(text: str) -> tuple[int, int]:
+    """'4x4096' -> (4, 4096), for --shapes."""
+    error = argparse.ArgumentTypeError(f"shape must be BxT with positive integers, e.g. 4x4096, got {text!r}")
+    try:
+        B, T = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise error from None
+    if B < 1 or T < 1:
+        raise error
+    return B, T
+
+
 def ratio(a, b) -> str:
     return f"{a / b:.2f}x" if isinstance(a, float) and isinstance(b, float) else "-"
 
@@ -202,6 +215,8 @@ def main() -> None:
     ap.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
     ap.add_argument("--section-file", type=Path, help="write the section to this file instead of BENCHMARKS.md")
     ap.add_argument("--quick", action="store_true", help="first two shapes only")
+    ap.add_argument("--shapes", nargs="+", type=shape_arg, metavar="BxT",
+                    help=f"these (B, T) only, e.g. 1x32768 (default: all of {' '.join(f'{b}x{t}' for b, t in SHAPES)})")
     ap.add_argument("--ops", nargs="+", default=["gated_delta_rule", "kda"], choices=["gated_delta_rule", "kda"],
                     help="one op per device call fits its 10 minutes (FLA autotunes at every new shape)")
     ap.add_argument("--torch-path-max-tokens", type=int, default=1 << 30,
@@ -219,7 +234,7 @@ def main() -> None:
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for op in a.ops:
         fla_call, fla_why = fla(op)
-        for B, T in SHAPES[:2] if a.quick else SHAPES:
+        for B, T in a.shapes or (SHAPES[:2] if a.quick else SHAPES):
             x = make_inputs(op, B, T, seed=B * T)
             r_ours = measure(ours(op, "triton"), x)
             r_fla = measure(fla_call, x) if fla_call else {"fwd": fla_why, "fwdbwd": fla_why}
