@@ -1,17 +1,11 @@
 """benchmarks/kernel_registers.py: the offline sm_90 compile reads registers, spills and shared memory back."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-TOOL = Path(__file__).resolve().parents[2] / "benchmarks" / "kernel_registers.py"
+from tests.benchmark_script import load_benchmark
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("kernel_registers", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("kernel_registers")
 
 
 def test_every_benchmarked_kernel_is_listed_with_its_launch_config() -> None:
