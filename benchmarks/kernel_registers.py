@@ -24,7 +24,8 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from kernels import triton_chunk_grads, triton_chunk_state, triton_intra_bwd, triton_intra_fwd  # noqa: E402
+from kernels import (triton_chunk_grads, triton_chunk_state, triton_intra_bwd, triton_intra_fwd,  # noqa: E402
+                     triton_intra_wu)
 
 F32, BF16, F16, I32 = "*fp32", "*bf16", "*fp16", "i32"
 
@@ -74,8 +75,15 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
     tile = dict(C=C, K=K, V=V, BK=32, BV=32, PREC="tf32")
     walk = dict(C=C, K=K, V=V, BK=K, HAS_W=True, VARLEN=False, PREC="tf32", HALF=True)  # float16 W, Kd, Qd
     rows = []
+    wu_sig = dict(KEY=BF16, VAL=BF16, G=F32, BETA=BF16, AINV=F32, U0=F32, W=F16, T=I32, H=I32,
+                  **ints("sk_b sk_t sk_h sk_d sv_b sv_t sv_h sv_d sg_b sg_t sg_h sg_d sb_b sb_t sb_h"))
     for per_channel, op in ((True, "KDA"), (False, "GDN")):
         rows.append((f"intra forward ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
+                     dict(tile, PER_CHANNEL=per_channel, PASS2=True), 4, 1))
+    for per_channel, op in ((True, "KDA"), (False, "GDN")):  # split_wu: the forward without pass 2, then U0 / W
+        rows.append((f"intra forward without U0 / W ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
+                     dict(tile, PER_CHANNEL=per_channel, PASS2=False), 4, 1))
+        rows.append((f"intra U0 / W ({op})", triton_intra_wu._intra_wu_kernel, wu_sig,
                      dict(tile, PER_CHANNEL=per_channel), 4, 1))
     rows += [
         ("intra backward prep (KDA)", triton_intra_bwd._intra_bwd_channel_prep, prep_sig, tile, 4, 1),

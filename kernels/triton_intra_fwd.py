@@ -34,6 +34,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.triton_intra_wu import intra_wu
 from kernels.triton_support import block, dot_precision
 
 CHUNK_SIZES = (16, 32, 64)
@@ -109,7 +110,7 @@ def _intra_chunk_fwd_kernel(
     T, H,
     sq_b, sq_t, sq_h, sq_d, sk_b, sk_t, sk_h, sk_d, sv_b, sv_t, sv_h, sv_d, sg_b, sg_t, sg_h, sg_d, sb_b, sb_t, sb_h,
     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    PER_CHANNEL: tl.constexpr, PREC: tl.constexpr,
+    PER_CHANNEL: tl.constexpr, PREC: tl.constexpr, PASS2: tl.constexpr,
 ):
     i_n, i_bh = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
@@ -195,15 +196,15 @@ def _intra_chunk_fwd_kernel(
         Ainv = Y
     tl.store(AINV + cc_off, Ainv)
 
-    # ---- pass 2: U0 = Ainv (beta v) and W = Ainv (beta k e^G), block by block
-    for i_v in range(tl.cdiv(V, BV)):
+    # ---- pass 2: U0 = Ainv (beta v) and W = Ainv (beta k e^G), block by block (unless `triton_intra_wu.py` will)
+    for i_v in range(tl.cdiv(V, BV) if PASS2 else 0):
         rv = i_v * BV + tl.arange(0, BV)
         mv = rv < V
         v = tl.load(v_base + rc[:, None] * sv_t + rv[None, :] * sv_d, mask=mt[:, None] & mv[None, :],
                     other=0.0).to(tl.float32)  # (C, BV)
         u0 = tl.dot(Ainv, v * beta[:, None], input_precision=PREC)
         tl.store(U0 + rc[:, None] * V + rv[None, :], u0, mask=mv[None, :])
-    for i_k in range(tl.cdiv(K, BK)):
+    for i_k in range(tl.cdiv(K, BK) if PASS2 else 0):
         rk = i_k * BK + tl.arange(0, BK)
         mk = rk < K
         m_ck = mt[:, None] & mk[None, :]
@@ -236,8 +237,14 @@ def _tile(n: int) -> int:
     return min(block(n), 32)
 
 
+SPLIT_WU = False
+"""Default of intra_chunk_fwd's split_wu: U0 and W by their own launch (`triton_intra_wu.py`). Off until timed on
+the GPU against the fused pass 2."""
+
+
 def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
-                    chunk_size: int, precision: str | None = None, compact: bool = False) -> tuple[torch.Tensor, ...]:
+                    chunk_size: int, precision: str | None = None, compact: bool = False,
+                    split_wu: bool | None = None) -> tuple[torch.Tensor, ...]:
     """q, k: (B, T, H, K) (q already scaled); v: (B, T, H, V); g: (B, T, H, D), D in {1, K}, log decay (zeros for
     DeltaNet); beta: (B, T, H). Returns float32 (U0 (B,H,N,C,V), W (B,H,N,C,K), k_to_end (B,H,N,C,K),
     decay_chunk (B,H,N,D), q_decayed (B,H,N,C,K), qk (B,H,N,C,C), Ainv (B,H,N,C,C)), N = ceil(T / C).
@@ -248,6 +255,7 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     them once per value block). float16 keeps tf32's 10-bit mantissa, so for tf32 products nothing is lost beyond
     one more rounding; its range (6e-5 normal, 65504 max) suits unit-norm q and k, whose decayed entries and W's
     stay below 1 in magnitude, and costs only entries too small to matter. Use it only with L2-normalised q, k.
+    `split_wu`: U0 and W by a second launch from the stored Ainv (`triton_intra_wu.py`; same values); None: SPLIT_WU.
     """
     _check(chunk_size, q, g)
     B, T, H, K = q.shape
@@ -264,9 +272,12 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = out(C, V), out16(C, K), out16(C, K), out(D), out16(C, K), \
         out(C, C), out(C, C)
     g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
+    split = SPLIT_WU if split_wu is None else split_wu
     _intra_chunk_fwd_kernel[(N, B * H)](
         q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv, T, H,
         *q.stride(), *k.stride(), *v.stride(), *g_strides, *beta.stride(),
-        C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision,
+        C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision, PASS2=not split,
         num_warps=8 if C == 64 and precision == "ieee" else 4, num_stages=1)
+    if split:
+        intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V))
     return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv

@@ -55,12 +55,12 @@ def _ainv_reference(k: torch.Tensor, g: torch.Tensor, beta: torch.Tensor, C: int
 
 
 def _check(x: tuple[torch.Tensor, ...], C: int, dtype: torch.dtype, seed: int, strong: bool = False,
-           views: Callable | None = None) -> None:
+           views: Callable | None = None, split_wu: bool = False) -> tuple[torch.Tensor, ...]:
     """Run the kernel on x rounded to dtype (on the test device, through `views` if given: strided layouts of the
-    same values) and hold its seven outputs to float64."""
+    same values; split_wu: U0 and W by their own launch) and hold its seven outputs to float64; returns them."""
     x = tuple(t.to(dtype).double() for t in x)  # round once; the references see the rounded values
     args = tuple(t.to(_DEVICE, dtype) for t in x)
-    got = intra_chunk_fwd(*(views(*args) if views else args), C)
+    got = intra_chunk_fwd(*(views(*args) if views else args), C, split_wu=split_wu)
     assert all(t.dtype == torch.float32 for t in got)
     ref = intra_chunk(*x, C)
     bound = _BOUND[dtype]
@@ -79,6 +79,7 @@ def _check(x: tuple[torch.Tensor, ...], C: int, dtype: torch.dtype, seed: int, s
             continue
         assert_close(name, out, want, bound, seed)
     assert_close("Ainv", got[6].cpu(), _ainv_reference(x[1], x[3], x[4], C), bound, seed)
+    return got
 
 
 @pytest.mark.parametrize("per_channel", [True, False], ids=["kda", "gdn"])
@@ -119,7 +120,22 @@ def test_intra_fwd_strong_decays_stay_finite_and_exact(C: int) -> None:
     _check(_inputs(1, C + 5, 2, 16, 8, True, seed, decay_scale=30.0), C, torch.float32, seed, strong=True)
 
 
-def test_intra_fwd_reads_strided_inputs() -> None:
+@pytest.mark.parametrize("per_channel", [True, False], ids=["kda", "gdn"])
+@pytest.mark.parametrize(("C", "T", "K", "V"), [(16, 45, 8, 6), (64, 70, 72, 70)])
+def test_intra_fwd_split_wu_matches_reference_and_the_fused_pass(per_channel: bool, C: int, T: int, K: int,
+                                                                  V: int) -> None:
+    # U0 and W by their own launch from the stored Ainv (`triton_intra_wu.py`): the same products on the same
+    # operands as the fused kernel's pass 2, over several head-dim blocks and a padded tail chunk
+    seed = fresh_seed()
+    x = _inputs(2, T, 2, K, V, per_channel, seed)
+    split = _check(x, C, torch.float32, seed, split_wu=True)
+    fused = _check(x, C, torch.float32, seed, split_wu=False)
+    for name, a, b in zip(("U0", "W"), split[:2], fused[:2]):
+        assert_close(name, a.cpu().double(), b.cpu().double(), 1e-6, seed)
+
+
+@pytest.mark.parametrize("split_wu", [False, True], ids=["fused", "split-wu"])
+def test_intra_fwd_reads_strided_inputs(split_wu: bool) -> None:
     def views(q, k, v, g, beta):
         B, T, H, K = q.shape
         out = (q.transpose(1, 2).contiguous().transpose(1, 2),  # (B, H, T, K) memory
@@ -131,7 +147,7 @@ def test_intra_fwd_reads_strided_inputs() -> None:
         return out
 
     seed = fresh_seed()
-    _check(_inputs(2, 37, 3, 16, 8, True, seed), 16, torch.float32, seed, views=views)
+    _check(_inputs(2, 37, 3, 16, 8, True, seed), 16, torch.float32, seed, views=views, split_wu=split_wu)
 
 
 def test_intra_fwd_bad_arguments_raise() -> None:
