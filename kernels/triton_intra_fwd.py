@@ -240,11 +240,16 @@ def _tile(n: int) -> int:
 SPLIT_WU = False
 """Default of intra_chunk_fwd's split_wu: U0 and W by their own launch (`triton_intra_wu.py`). Off until timed on
 the GPU against the fused pass 2."""
+MAXNREG: int | None = None
+"""Default of intra_chunk_fwd's maxnreg: a register cap for the forward kernel (None: the compiler's choice, 249-255
+at C = 64). Compiled offline for sm_90 (Triton 3.6, K = V = 128, tf32): GDN at 168 spills 16 bytes per thread, or
+none without pass 2 (split_wu), which would let three programs share an SM instead of two; KDA spills 592 / 688.
+Untimed: `benchmarks/intra_split_wu.py` is the A/B."""
 
 
 def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
                     chunk_size: int, precision: str | None = None, compact: bool = False,
-                    split_wu: bool | None = None) -> tuple[torch.Tensor, ...]:
+                    split_wu: bool | None = None, maxnreg: int | None = None) -> tuple[torch.Tensor, ...]:
     """q, k: (B, T, H, K) (q already scaled); v: (B, T, H, V); g: (B, T, H, D), D in {1, K}, log decay (zeros for
     DeltaNet); beta: (B, T, H). Returns float32 (U0 (B,H,N,C,V), W (B,H,N,C,K), k_to_end (B,H,N,C,K),
     decay_chunk (B,H,N,D), q_decayed (B,H,N,C,K), qk (B,H,N,C,C), Ainv (B,H,N,C,C)), N = ceil(T / C).
@@ -256,6 +261,7 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     one more rounding; its range (6e-5 normal, 65504 max) suits unit-norm q and k, whose decayed entries and W's
     stay below 1 in magnitude, and costs only entries too small to matter. Use it only with L2-normalised q, k.
     `split_wu`: U0 and W by a second launch from the stored Ainv (`triton_intra_wu.py`; same values); None: SPLIT_WU.
+    `maxnreg`: register cap of the forward kernel on CUDA (ignored by the interpreter); None: MAXNREG.
     """
     _check(chunk_size, q, g)
     B, T, H, K = q.shape
@@ -273,11 +279,13 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
         out(C, C), out(C, C)
     g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
     split = SPLIT_WU if split_wu is None else split_wu
+    maxnreg = MAXNREG if maxnreg is None else maxnreg
+    cap = {"maxnreg": maxnreg} if maxnreg and q.device.type == "cuda" else {}
     _intra_chunk_fwd_kernel[(N, B * H)](
         q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv, T, H,
         *q.stride(), *k.stride(), *v.stride(), *g_strides, *beta.stride(),
         C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision, PASS2=not split,
-        num_warps=8 if C == 64 and precision == "ieee" else 4, num_stages=1)
+        num_warps=8 if C == 64 and precision == "ieee" else 4, num_stages=1, **cap)
     if split:
         intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V))
     return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv
