@@ -228,12 +228,12 @@ def _check(chunk_size: int, q: torch.Tensor, g: torch.Tensor) -> None:
 
 def _tile(n: int) -> int:
     # Head-dim block, 32 wide. Compiled offline for sm_90 with Triton 3.6 (the GPU image's; bf16 inputs, tf32,
-    # K = V = 128 or 256): C = 64 at 4 warps takes 255 registers and spills 192 bytes per thread for KDA (none for
-    # GDN), C = 32 at 4 warps 239 registers and no spill; "ieee" products (fp32 models, FMA dots) at 8 warps spill
-    # 648 bytes. (Spills are ptxas' STACK figure; an earlier check of these kernels read LOCAL, which stays 0, and
-    # called them spill-free.) Warps, timed on an H200 (KDA, B=4, T=4096, C=64, tf32, the solve in a load layout):
-    # 4 warps 0.91 ms, 8 warps 1.76 ms, BK = BV = 64 at 4 warps 0.95 ms; ieee keeps 8 warps at C = 64 (9.1 ms vs
-    # 10.6 ms with 4, before the fast path).
+    # K = V = 128 or 256): C = 64 at 4 warps takes 255 registers and spills 280 bytes per thread for KDA (none for
+    # GDN), C = 32 at 4 warps 236 registers and no spill; "ieee" products (fp32 models, FMA dots) at 8 warps spill
+    # 1352 bytes (648 before the 4 x 4-base solve). (Spills are ptxas' STACK figure; an earlier check of these
+    # kernels read LOCAL, which stays 0, and called them spill-free.) Warps, timed on an H200 (KDA, B=4, T=4096,
+    # C=64, tf32, the solve in a load layout): 4 warps 0.91 ms, 8 warps 1.76 ms, BK = BV = 64 at 4 warps 0.95 ms;
+    # ieee keeps 8 warps at C = 64 (9.1 ms vs 10.6 ms with 4, before the fast path).
     return min(block(n), 32)
 
 
