@@ -1,14 +1,28 @@
-"""What every benchmark row carries: device, library versions, date and commit; and appending to BENCHMARKS.md."""
+"""What every benchmark row carries: device, library versions, date and commit; appending to BENCHMARKS.md; and
+benchmarks/kernels.py as a module for the scripts that reuse its inputs and timers."""
 from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
+import importlib.util
 import os
 import platform
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def kernel_benchmark() -> ModuleType:
+    """benchmarks/kernels.py (inputs, our / FLA calls, the CUDA-event timer), loaded by path: as `import kernels` its
+    name would be the kernels package's."""
+    spec = importlib.util.spec_from_file_location("bench_kernels", ROOT / "benchmarks" / "kernels.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def commit() -> str:

@@ -12,7 +12,6 @@ alternate, twice each, so drift shows), and the largest RMSE / RMS of U0 and W a
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -20,15 +19,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import append_section  # noqa: E402
+from common import append_section, kernel_benchmark  # noqa: E402
 
 from kernels import triton_intra_fwd  # noqa: E402
 from kernels.triton_l2norm import l2norm_triton  # noqa: E402
 
-# benchmarks/kernels.py by path: its name is the kernels package's
-_spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).resolve().parent / "kernels.py")
-bench_kernels = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_kernels)
+bench_kernels = kernel_benchmark()
 
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -7,18 +7,17 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-# benchmarks/kernels.py by path: its name is the kernels package's
-_spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).resolve().parent / "kernels.py")
-bench_kernels = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_kernels)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # first: `kernels` is the package
+from common import kernel_benchmark  # noqa: E402
+
+bench_kernels = kernel_benchmark()
 make_inputs, ours, fla = bench_kernels.make_inputs, bench_kernels.ours, bench_kernels.fla
 
 
