@@ -52,6 +52,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_chunk_grads import chunk_grads
+from kernels.triton_chunk_output import chunk_output
 from kernels.triton_half_scale import amax, half_scale
 from kernels.triton_support import block, multiprocessors
 
@@ -81,7 +82,8 @@ def _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN: tl.constexpr):
 def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_START, CHUNK_START, AMAX, NC, T, H,
                      s_ob, s_ot, s_oh, s_ov,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-                     HAS_W: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr, HALF: tl.constexpr):
+                     HAS_W: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr, HALF: tl.constexpr,
+                     STORE_O: tl.constexpr):
     i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)  # i_nh: (sequence, head)
     i_b, i_h, first, n_chunks, bos, seq_len = _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN)
     out_base = OUT + i_b * s_ob + i_h * s_oh + bos * s_ot  # o: (B, T, H, V), the caller's layout and dtype
@@ -98,7 +100,8 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
     for n in range(n_chunks):
         chunk = first + n
         u = tl.load(U0 + chunk * C * V + cv_off, mask=m_cv, other=0.0).to(tl.float32)  # (C, BV)
-        qk = tl.load(QK + chunk * C * C + cc_off)
+        if STORE_O:
+            qk = tl.load(QK + chunk * C * C + cc_off)
         if HALF:  # float16 W, Qd, Kd straight into the products; S and u scaled into float16's range, then back
             S16 = (S * s).to(tl.float16)
             tl.store(S_IN + chunk * K * V + kv_off, S16, mask=m_kv)  # stored scaled, as multiplied
@@ -107,8 +110,9 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
             u16 = (u * s).to(tl.float16)
             if HAS_W:
                 tl.store(U + chunk * C * V + cv_off, u16, mask=m_cv)
-            o = (tl.dot(tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0), S16)
-                 + tl.dot(qk.to(tl.float16), u16)) * inv_s
+            if STORE_O:
+                o = (tl.dot(tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0), S16)
+                     + tl.dot(qk.to(tl.float16), u16)) * inv_s
             kd_u = tl.dot(tl.trans(tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0)), u16) * inv_s
         else:
             tl.store(S_IN + chunk * K * V + kv_off, S, mask=m_kv)
@@ -116,12 +120,14 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
                 w = tl.load(W + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)  # (C, BK)
                 u -= tl.dot(w, S, input_precision=PREC)
                 tl.store(U + chunk * C * V + cv_off, u, mask=m_cv)
-            qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
-            o = tl.dot(qd, S, input_precision=PREC) + tl.dot(qk.to(tl.float32), u, input_precision=PREC)
+            if STORE_O:
+                qd = tl.load(QD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
+                o = tl.dot(qd, S, input_precision=PREC) + tl.dot(qk.to(tl.float32), u, input_precision=PREC)
             kd = tl.load(KD + chunk * C * K + ck_off, mask=m_ck, other=0.0).to(tl.float32)
             kd_u = tl.dot(tl.trans(kd), u, input_precision=PREC)
-        t = n * C + rc.to(tl.int64)  # tokens of the chunk in its sequence; those past its end are the zero padding
-        tl.store(out_base + t[:, None] * s_ot + rv[None, :] * s_ov, o, mask=(t < seq_len)[:, None] & mv[None, :])
+        if STORE_O:  # else o is a chunk-parallel launch after the walk (`triton_chunk_output.py`)
+            t = n * C + rc.to(tl.int64)  # tokens of the chunk in its sequence; those past its end: zero padding
+            tl.store(out_base + t[:, None] * s_ot + rv[None, :] * s_ov, o, mask=(t < seq_len)[:, None] & mv[None, :])
         d = tl.load(DECAY + chunk * K + rk, mask=mk, other=0.0)  # (BK,)
         S = S * d[:, None] + kd_u
     tl.store(S_OUT + i_nh * K * V + kv_off, S, mask=m_kv)
@@ -227,6 +233,19 @@ def _launch(K: int, V: int, half: bool, walks: int, sms: int) -> WalkLaunch:
     return WalkLaunch(fwd_bv, 2 if walks * triton.cdiv(V, fwd_bv) <= 2 * sms else 1, min(block(V), 32), 1, 4)
 
 
+SPLIT_OUTPUT: bool | None = None
+"""Override of `split_output` (True / False: always / never compute o after the walk); None: its heuristic."""
+
+
+def split_output(walks: int, V: int, fwd_bv: int, sms: int) -> bool:
+    """Whether the forward walk leaves o to the chunk-parallel launch (`triton_chunk_output.py`): when its programs
+    (walks * V-blocks) fit one per SM, where each step waits on its products and dropping two of the four from the
+    chain pays for reading S_n and u_n back."""
+    if SPLIT_OUTPUT is not None:
+        return SPLIT_OUTPUT
+    return walks * triton.cdiv(V, fwd_bv) <= sms
+
+
 class WalkSaved(NamedTuple):
     """What the forward walk leaves for `state_backward`: u (B, H, NC, C, V), the entering states S_in (B, H, NC, K, V)
     and the 0-d amax of the forward's float16 scale. With the 16-bit products (float16 chunk tensors) u and S_in
@@ -238,19 +257,21 @@ class WalkSaved(NamedTuple):
 
 
 def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
-                  seqs: tuple[torch.Tensor, torch.Tensor] | None = None
+                  seqs: tuple[torch.Tensor, torch.Tensor] | None = None, u0_amax: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor, WalkSaved]:
-    """The forward walk (module docstring) on chunk tensors (B, H, NC, C, .): U0, decay, QK float32; W, Kd, Qd float32
-    or float16 (all float16: the 16-bit products; W may be None). Returns (o (B, T, H, V) in out_dtype,
-    S_out (N, H, K, V) float32, WalkSaved for `state_backward`); see ChunkState for `seqs`."""
+    """The forward walk (module docstring) on chunk tensors (B, H, NC, C, .): U0, decay float32; W, Kd, Qd, QK
+    float32 or float16 (W, Kd, Qd all float16: the 16-bit products, which round QK to float16 anyway; W may be None).
+    Returns (o (B, T, H, V) in out_dtype, S_out (N, H, K, V) float32, WalkSaved for `state_backward`); see
+    ChunkState for `seqs`. u0_amax: max |U0| (1,) when the caller has it (`intra_chunk_fwd`), else computed here."""
     B, H, NC, C, V = U0.shape
     K = Kd.shape[-1]
     N = B if seqs is None else seqs[0].numel() - 1
     if h0.shape != (N, H, K, V):
         raise ValueError(f"chunk_state: h0 must be {(N, H, K, V)}, got {tuple(h0.shape)}")
-    U0, decay, QK = (x.float().contiguous() for x in (U0, decay, QK))
+    U0, decay = (x.float().contiguous() for x in (U0, decay))
     W, Kd, Qd = (None if x is None else _compact_or_float(x) for x in (W, Kd, Qd))
     half = _half(W, Kd, Qd)
+    QK = QK.contiguous() if half and QK.dtype == torch.float16 else QK.float().contiguous()
     h0 = h0.float().contiguous()
     seq_starts, chunk_starts = (h0, h0) if seqs is None else seqs  # unread without VARLEN
     store = torch.float16 if half else torch.float32  # u and S_in, as the products take them
@@ -260,12 +281,17 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
     S_out = U0.new_empty(N, H, K, V)
     launch = _launch(K, V, half, N * H, multiprocessors(Kd.device))
     # the scale of the 16-bit products: S and u are linear in (U0, h0), and the delta rule keeps them near its size
-    S_amax = amax(U0, h0) if half else decay  # (a placeholder, never read, without the 16-bit products)
+    S_amax = decay  # a placeholder, never read, without the 16-bit products
+    if half:
+        S_amax = amax(U0, h0) if u0_amax is None else torch.maximum(u0_amax.reshape(()), amax(h0))
     grid = (triton.cdiv(V, launch.fwd_bv), N * H)
+    split = split_output(N * H, V, launch.fwd_bv, multiprocessors(Kd.device))
     _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, seq_starts,
                            chunk_starts, S_amax, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K),
                            BV=launch.fwd_bv, HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision,
-                           HALF=half, num_warps=launch.warps, num_stages=launch.fwd_stages)
+                           HALF=half, STORE_O=not split, num_warps=launch.warps, num_stages=launch.fwd_stages)
+    if split:
+        chunk_output(Qd, QK, S_in, u, o, S_amax, half, half and W is not None, precision, seqs)
     return o, S_out, WalkSaved(u, S_in, S_amax)
 
 

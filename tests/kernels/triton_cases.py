@@ -56,6 +56,44 @@ def test_packed_sequences_bf16_l2norm() -> None:
     check_op("gated_delta_rule", torch.bfloat16, PACKED, 2, 16, 16, chunk_size=16, device=DEVICE, l2=True)
 
 
+# The output after the walk as its own chunk-parallel launch (kernels/triton_chunk_output.py), which the walk takes
+# when its programs fit one per SM (B = 1 on a GPU; never on the interpreter's single "SM" unless forced): every op
+# (with and without W), fp32 and the 16-bit products (bf16, L2-normalised), one row per sequence and packed.
+@pytest.fixture
+def output_after_walk(monkeypatch):
+    from kernels import triton_chunk_state
+    monkeypatch.setattr(triton_chunk_state, "SPLIT_OUTPUT", True)
+
+
+@pytest.mark.parametrize("op_name", list(OPS))
+def test_output_after_the_walk_fp32(op_name: str, output_after_walk) -> None:
+    check_op(op_name, torch.float32, 45, 2, 8, 40, B=2, chunk_size=16, device=DEVICE)
+
+
+@pytest.mark.parametrize("op_name", ["gated_delta_rule", "kda"])
+def test_output_after_the_walk_bf16_l2norm_packed(op_name: str, output_after_walk) -> None:
+    check_op(op_name, torch.bfloat16, PACKED, 2, 16, 16, chunk_size=16, device=DEVICE, l2=True)
+
+
+def test_output_after_the_walk_bf16_without_w(output_after_walk) -> None:
+    check_op("simple_gla", torch.bfloat16, 40, 2, 32, 16, chunk_size=16, device=DEVICE)
+
+
+def test_output_after_the_walk_packed_fp32(output_after_walk) -> None:
+    check_op("kda", torch.float32, [33, 1, 70, 9], 1, 16, 40, chunk_size=32, device=DEVICE, state=False)
+
+
+@pytest.mark.parametrize("op_name", ["gated_delta_rule", "kda"])
+@pytest.mark.parametrize("T", [40, PACKED], ids=["rows", "packed"])
+def test_forward_without_grad_bf16_l2norm(op_name: str, T) -> None:
+    # no backward to come: q, k normalised into float16 and no Ainv stored (kernels/delta_rule/triton_chunk.py)
+    check_op(op_name, torch.bfloat16, T, 2, 32, 16, chunk_size=16, device=DEVICE, l2=True, grad=False)
+
+
+def test_forward_without_grad_fp32() -> None:
+    check_op("gated_delta_rule", torch.float32, 45, 2, 8, 40, B=2, chunk_size=16, device=DEVICE, grad=False)
+
+
 def test_l2norm_in_kernel_and_head_dim_64() -> None:
     check_op("gated_delta_rule", torch.float32, 20, 1, 64, 64, chunk_size=16, device=DEVICE, l2=True)
 

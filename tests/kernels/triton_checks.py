@@ -39,8 +39,10 @@ def _reference(op, x: dict, l2: bool, reference: str, scale: float | None) -> tu
 def check_op(op_name: str, dtype: torch.dtype, T: int | list[int], H: int, K: int, V: int, *, B: int = 1,
              chunk_size: int = 64, device: str = "cpu", l2: bool = False, state: bool = True,
              decay_scale: float = 1.0, path: str = "chunk", reference: str = "naive", seed: int | None = None,
-             bounds: tuple[float, float, float] | None = None, scale: float | None = None) -> dict:
+             bounds: tuple[float, float, float] | None = None, scale: float | None = None,
+             grad: bool = True) -> dict:
     """Run one case; T a list of lengths means packed sequences (cu_seqlens, B = 1); scale None means K^-0.5.
+    grad=False: the forward alone, under torch.no_grad (the path that leaves out what only a backward reads).
     Returns the error ratios."""
     op, seed = OPS[op_name], fresh_seed() if seed is None else seed
     if l2 and not op.has_beta:  # FLA's simple_gla has no use_qk_l2norm_in_kernel either
@@ -63,16 +65,19 @@ def check_op(op_name: str, dtype: torch.dtype, T: int | list[int], H: int, K: in
     if op.has_beta:
         kw["use_qk_l2norm_in_kernel"] = l2
     fn = op.chunk if path == "chunk" else op.recurrent
-    o, S = fn(*op.args(x), scale=scale, initial_state=x["h0"], output_final_state=True, cu_seqlens=cu, **kw)
-    assert o.dtype == dtype and S.dtype == torch.float32
+    with torch.set_grad_enabled(grad):
+        o, S = fn(*op.args(x), scale=scale, initial_state=x["h0"], output_final_state=True, cu_seqlens=cu, **kw)
+    assert o.dtype == dtype and S.dtype == torch.float32 and o.requires_grad == grad
 
     gen = torch.Generator().manual_seed(seed + 1)
     do, dS = torch.randn(o.shape, generator=gen, dtype=torch.float64), torch.randn(S.shape, generator=gen,
                                                                                   dtype=torch.float64)
     names = [n for n, t in x.items() if t is not None]
-    got = torch.autograd.grad((o.double() * do.to(device)).sum() + (S.double() * dS.to(device)).sum(),
-                              [x[n] for n in names])
-    got = {n: t.cpu() for n, t in zip(names, got)}
+    got = {}
+    if grad:
+        got = torch.autograd.grad((o.double() * do.to(device)).sum() + (S.double() * dS.to(device)).sum(),
+                                  [x[n] for n in names])
+        got = {n: t.cpu() for n, t in zip(names, got)}
 
     ref_device = "cpu" if reference == "naive" else device
     ref_x = {n: None if t is None else t.to(ref_device).requires_grad_() for n, t in base.items()}
@@ -93,6 +98,8 @@ def check_op(op_name: str, dtype: torch.dtype, T: int | list[int], H: int, K: in
     fwd, dqkv, dgate = bounds or BOUNDS[dtype]
     assert_close("o", o.cpu(), o_ref.cpu(), fwd, seed)
     assert_close("final_state", S.cpu(), S_ref.cpu(), fwd, seed)
+    if not grad:
+        return {"o": error_ratio(o.cpu(), o_ref.cpu())}
     for n in names:
         assert_close(f"d{n}", got[n], want[n], dgate if n in ("g", "beta") else dqkv, seed)
     return {"o": error_ratio(o.cpu(), o_ref.cpu())} | {f"d{n}": error_ratio(got[n], want[n]) for n in names}

@@ -34,7 +34,8 @@ def _walk_reference(W, U0, Kd, decay, Qd, QK, h0, T: int):
     return o, S
 
 
-def _check(u_scale: float, h_scale: float, do_scale: float, ds_scale: float | None, C: int) -> None:
+def _check(u_scale: float, h_scale: float, do_scale: float, ds_scale: float | None, C: int,
+           with_w: bool = True) -> None:
     seed = fresh_seed()
     gen = torch.Generator().manual_seed(seed)
     B, H, NC, K, V = 1, 2, 3, 32, 40
@@ -45,6 +46,8 @@ def _check(u_scale: float, h_scale: float, do_scale: float, ds_scale: float | No
 
     pad = (torch.arange(NC * C) < T).double().view(1, 1, NC, C, 1)
     W, Kd, Qd = ((randn(B, H, NC, C, K, scale=s) * pad).half() for s in (0.05, 0.1, 0.1))  # float16, rounded once
+    if not with_w:  # linear attention: u = U0 (the reference multiplies by zeros)
+        W = torch.zeros_like(W)
     U0 = (randn(B, H, NC, C, V, scale=u_scale) * pad).float()
     QK = (randn(B, H, NC, C, C, scale=0.1) * pad).tril().float()
     decay = torch.rand(B, H, NC, K, generator=gen, dtype=torch.float64).float()
@@ -58,14 +61,19 @@ def _check(u_scale: float, h_scale: float, do_scale: float, ds_scale: float | No
     grads_ref = torch.autograd.grad(loss, leaves)
 
     dev = [x.to(_DEVICE) for x in (W, U0, Kd, decay, Qd, QK, h0)]
+    if not with_w:
+        dev[0] = None
     o, S_out, saved = state_forward(*dev, "tf32", T, torch.float32)
     assert_close("o", o.cpu(), o_ref, _BOUND, seed)
     assert_close("S_out", S_out.cpu(), S_ref, _BOUND, seed)
-    assert saved.u.dtype == saved.S_in.dtype == torch.float16  # stored as multiplied, scaled into range
+    assert saved.S_in.dtype == torch.float16  # stored as multiplied, scaled into range
+    assert saved.u.dtype == (torch.float16 if with_w else torch.float32)  # without W, u is U0 itself
     W_, _, Kd_, decay_, Qd_, QK_, _ = dev
     grads = state_backward(W_, Kd_, decay_, Qd_, QK_, saved, do.to(_DEVICE),
                            None if dS_out is None else dS_out.to(_DEVICE), "tf32", T)
     for name, got, ref in zip(_NAMES, grads, grads_ref):
+        if got is None and name == "dW" and not with_w:
+            continue
         assert_close(name, got.cpu().reshape(ref.shape), ref, _BOUND, seed)
 
 
@@ -77,3 +85,11 @@ def test_half_walk_matches_reference_at_any_magnitude(u_scale: float, do_scale: 
 def test_half_walk_scales_by_initial_state_and_final_state_gradient() -> None:
     # the largest inputs are h0 (1e5 > float16's 65504) and dS_out (1e-7 while do is 1e-9): the scales must see them
     _check(1.0, 1e5, 1e-9, 1e-7, C=64)
+
+
+@pytest.mark.parametrize("with_w", [True, False])
+def test_half_walk_output_after_the_walk(with_w: bool, monkeypatch) -> None:
+    # o by its own chunk-parallel launch (`triton_chunk_output.py`), from the stored scaled S_n and u_n (or U0)
+    from kernels import triton_chunk_state
+    monkeypatch.setattr(triton_chunk_state, "SPLIT_OUTPUT", True)
+    _check(1e6, 1.0, 1e-7, None, C=16, with_w=with_w)
