@@ -28,11 +28,14 @@ class DeltaRuleChunk(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, g, beta, h0, chunk_size: int, precision: str, T: int, out_dtype: torch.dtype,
-                seqs: tuple[torch.Tensor, torch.Tensor] | None, compact: bool):
+                seqs: tuple[torch.Tensor, torch.Tensor] | None, compact: bool, needs_grad: bool):
+        u0_amax = q.new_zeros(1, dtype=torch.float32) if compact else None  # the walk's float16 scale, from max |U0|
         U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = intra_chunk_fwd(q, k, v, g, beta, chunk_size, precision,
-                                                                             compact)
+                                                                             compact, u0_amax=u0_amax,
+                                                                             store_ainv=needs_grad)
         decay = decay_chunk.expand(*decay_chunk.shape[:-1], q.shape[-1]).contiguous()  # per head: same for all rows
-        o, S_out, saved = state_forward(W, U0, k_to_end, decay, q_decayed, qk, h0, precision, T, out_dtype, seqs)
+        o, S_out, saved = state_forward(W, U0, k_to_end, decay, q_decayed, qk, h0, precision, T, out_dtype, seqs,
+                                        u0_amax)
         ctx.save_for_backward(q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, *saved)
         ctx.chunk_size, ctx.precision, ctx.T, ctx.seqs = chunk_size, precision, T, seqs
         ctx.set_materialize_grads(False)  # an unused o or final state: None, no zeros to allocate and read
@@ -47,11 +50,13 @@ class DeltaRuleChunk(torch.autograd.Function):
             ddecay = ddecay.sum(-1, keepdim=True)  # the per-head decay was expanded over the key rows
         dq, dk, dv, dg, dbeta = intra_chunk_bwd(q, k, v, g, beta, ctx.chunk_size, U0, W, Ainv, dU0, dW, dKd, ddecay,
                                                 dQd, dQK, precision=ctx.precision, grads_in_input_dtypes=True)
-        return dq, dk, dv, dg, dbeta, dh0, None, None, None, None, None, None
+        return dq, dk, dv, dg, dbeta, dh0, None, None, None, None, None, None, None
 
 
 def delta_rule_chunk(q, k, v, g, beta, h0, chunk_size: int, precision: str, T: int, out_dtype: torch.dtype,
                      seqs: tuple[torch.Tensor, torch.Tensor] | None = None,
                      compact: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """o, S_final of the chunked delta rule (see DeltaRuleChunk); compact only for L2-normalised q and k."""
-    return DeltaRuleChunk.apply(q, k, v, g, beta, h0, chunk_size, precision, T, out_dtype, seqs, compact)
+    """o, S_final of the chunked delta rule (see DeltaRuleChunk); compact only for L2-normalised q and k. Without
+    a backward to come (no grad mode, or no input that requires grad) the forward leaves out what only it reads."""
+    needs_grad = torch.is_grad_enabled() and any(x.requires_grad for x in (q, k, v, g, beta, h0))
+    return DeltaRuleChunk.apply(q, k, v, g, beta, h0, chunk_size, precision, T, out_dtype, seqs, compact, needs_grad)

@@ -106,11 +106,13 @@ def _diagonal_block_inverse(A, rc, same_sub, PREC: tl.constexpr):
 @triton.jit
 def _intra_chunk_fwd_kernel(
     Q, KEY, VAL, G, BETA,  # inputs, (B, T, H, .) with any strides
-    U0, W, KEND, DECAY, QDEC, QK, AINV,  # float32 outputs (W, KEND, QDEC float16 if compact), (B, H, N, C, .)
+    U0, W, KEND, DECAY, QDEC, QK, AINV,  # float32 outputs (W, KEND, QDEC, QK float16 if compact), (B, H, N, C, .)
+    U0_AMAX,  # float32 (1,), max |U0| accumulated by atomic max when STORE_AMAX
     T, H,
     sq_b, sq_t, sq_h, sq_d, sk_b, sk_t, sk_h, sk_d, sv_b, sv_t, sv_h, sv_d, sg_b, sg_t, sg_h, sg_d, sb_b, sb_t, sb_h,
     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    PER_CHANNEL: tl.constexpr, PREC: tl.constexpr, PASS2: tl.constexpr,
+    PER_CHANNEL: tl.constexpr, PREC: tl.constexpr, PASS2: tl.constexpr, STORE_AMAX: tl.constexpr,
+    STORE_AINV: tl.constexpr,
 ):
     i_n, i_bh = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
@@ -181,7 +183,7 @@ def _intra_chunk_fwd_kernel(
         decay = tl.exp(tl.where(causal, Gh[:, None] - Gh[None, :], float("-inf")))  # (C, C)
         qk *= decay
         kk *= decay
-    tl.store(QK + cc_off, tl.where(causal, qk, 0.0))
+    tl.store(QK + cc_off, tl.where(causal, qk, 0.0).to(QK.dtype.element_ty))
 
     # ---- the solve: Ainv = (I + A)^-1, A = beta kk strictly below the diagonal
     A = tl.where(rc[None, :] < rc[:, None], kk * beta[:, None], 0.0)  # (C, C)
@@ -194,9 +196,11 @@ def _intra_chunk_fwd_kernel(
             N2 = tl.dot(N, N, input_precision=PREC)  # N^4 = 0 for four blocks
             Y += tl.dot(N2, Y, input_precision=PREC)
         Ainv = Y
-    tl.store(AINV + cc_off, Ainv)
+    if STORE_AINV:  # for the backward, or for `triton_intra_wu.py`
+        tl.store(AINV + cc_off, Ainv)
 
     # ---- pass 2: U0 = Ainv (beta v) and W = Ainv (beta k e^G), block by block (unless `triton_intra_wu.py` will)
+    u0_amax = 0.0
     for i_v in range(tl.cdiv(V, BV) if PASS2 else 0):
         rv = i_v * BV + tl.arange(0, BV)
         mv = rv < V
@@ -204,6 +208,10 @@ def _intra_chunk_fwd_kernel(
                     other=0.0).to(tl.float32)  # (C, BV)
         u0 = tl.dot(Ainv, v * beta[:, None], input_precision=PREC)
         tl.store(U0 + rc[:, None] * V + rv[None, :], u0, mask=mv[None, :])
+        if STORE_AMAX:
+            u0_amax = tl.maximum(u0_amax, tl.max(tl.max(tl.abs(u0), 1), 0))
+    if STORE_AMAX and PASS2:
+        tl.atomic_max(U0_AMAX, u0_amax)
     for i_k in range(tl.cdiv(K, BK) if PASS2 else 0):
         rk = i_k * BK + tl.arange(0, BK)
         mk = rk < K
@@ -249,17 +257,22 @@ Untimed: `benchmarks/intra_split_wu.py` is the A/B."""
 
 def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
                     chunk_size: int, precision: str | None = None, compact: bool = False,
-                    split_wu: bool | None = None, maxnreg: int | None = None) -> tuple[torch.Tensor, ...]:
+                    split_wu: bool | None = None, maxnreg: int | None = None,
+                    u0_amax: torch.Tensor | None = None, store_ainv: bool = True) -> tuple[torch.Tensor, ...]:
     """q, k: (B, T, H, K) (q already scaled); v: (B, T, H, V); g: (B, T, H, D), D in {1, K}, log decay (zeros for
     DeltaNet); beta: (B, T, H). Returns float32 (U0 (B,H,N,C,V), W (B,H,N,C,K), k_to_end (B,H,N,C,K),
     decay_chunk (B,H,N,D), q_decayed (B,H,N,C,K), qk (B,H,N,C,C), Ainv (B,H,N,C,C)), N = ceil(T / C).
 
     `precision` is tl.dot's input precision for the score and output products (default: `dot_precision` of the
     input dtype; pass the model's when the inputs were upcast to float32), the solve's included.
-    `compact`: W, k_to_end and q_decayed in float16 instead (half the bytes for the chunk-state walk, which reads
-    them once per value block). float16 keeps tf32's 10-bit mantissa, so for tf32 products nothing is lost beyond
-    one more rounding; its range (6e-5 normal, 65504 max) suits unit-norm q and k, whose decayed entries and W's
-    stay below 1 in magnitude, and costs only entries too small to matter. Use it only with L2-normalised q, k.
+    `compact`: W, k_to_end, q_decayed and qk in float16 instead (half the bytes for the chunk-state walk, which reads
+    them once per value block, and which rounds qk to float16 for its products anyway). float16 keeps tf32's 10-bit
+    mantissa, so for tf32 products nothing is lost beyond one more rounding; its range (6e-5 normal, 65504 max)
+    suits unit-norm q and k, whose decayed entries, scores and W's stay below 1 in magnitude, and costs only entries
+    too small to matter. Use it only with L2-normalised q, k.
+    `u0_amax`: a zeroed float32 (1,) tensor the kernels leave max |U0| in (atomic max; the walk's float16 scale),
+    saving a pass over U0.
+    `store_ainv`: False leaves Ainv unwritten (None is returned in its place) where no backward will read it.
     `split_wu`: U0 and W by a second launch from the stored Ainv (`triton_intra_wu.py`; same values); None: SPLIT_WU.
     `maxnreg`: register cap of the forward kernel on CUDA (ignored by the interpreter); None: MAXNREG.
     """
@@ -275,17 +288,20 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     def out16(*shape):
         return torch.empty(B, H, N, *shape, dtype=torch.float16 if compact else torch.float32, device=q.device)
 
-    U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = out(C, V), out16(C, K), out16(C, K), out(D), out16(C, K), \
-        out(C, C), out(C, C)
-    g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
     split = SPLIT_WU if split_wu is None else split_wu
+    store_ainv = store_ainv or split  # the split launch reads it
+    U0, W, k_to_end, decay_chunk, q_decayed, qk = out(C, V), out16(C, K), out16(C, K), out(D), out16(C, K), out16(C, C)
+    Ainv = out(C, C) if store_ainv else None
+    g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
     maxnreg = MAXNREG if maxnreg is None else maxnreg
     cap = {"maxnreg": maxnreg} if maxnreg and q.device.type == "cuda" else {}
     _intra_chunk_fwd_kernel[(N, B * H)](
-        q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv, T, H,
+        q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, U0 if Ainv is None else Ainv,
+        U0 if u0_amax is None else u0_amax, T, H,
         *q.stride(), *k.stride(), *v.stride(), *g_strides, *beta.stride(),
         C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision, PASS2=not split,
+        STORE_AMAX=u0_amax is not None, STORE_AINV=store_ainv,
         num_warps=8 if C == 64 and precision == "ieee" else 4, num_stages=1, **cap)
     if split:
-        intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V))
+        intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V), u0_amax)
     return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv

@@ -24,10 +24,11 @@ import triton.language as tl
 def _intra_wu_kernel(
     KEY, VAL, G, BETA, AINV,  # inputs (B, T, H, .) with any strides; AINV float32 (B, H, N, C, C)
     U0, W,  # outputs (B, H, N, C, .): U0 float32, W float32 or float16
+    U0_AMAX,  # float32 (1,), max |U0| accumulated by atomic max when STORE_AMAX
     T, H,
     sk_b, sk_t, sk_h, sk_d, sv_b, sv_t, sv_h, sv_d, sg_b, sg_t, sg_h, sg_d, sb_b, sb_t, sb_h,
     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    PER_CHANNEL: tl.constexpr, PREC: tl.constexpr,
+    PER_CHANNEL: tl.constexpr, PREC: tl.constexpr, STORE_AMAX: tl.constexpr,
 ):
     NV: tl.constexpr = (V + BV - 1) // BV
     NB: tl.constexpr = NV + (K + BK - 1) // BK  # output blocks per chunk: U0's, then W's
@@ -48,6 +49,8 @@ def _intra_wu_kernel(
                     mask=mt[:, None] & mv[None, :], other=0.0).to(tl.float32)  # (C, BV)
         u0 = tl.dot(Ainv, v * beta[:, None], input_precision=PREC)
         tl.store(U0 + chunk * C * V + rc[:, None] * V + rv[None, :], u0, mask=mv[None, :])
+        if STORE_AMAX:
+            tl.atomic_max(U0_AMAX, tl.max(tl.max(tl.abs(u0), 1), 0))
     else:
         rk = (i_blk - NV) * BK + tl.arange(0, BK)
         mk = rk < K
@@ -66,14 +69,17 @@ def _intra_wu_kernel(
 
 
 def intra_wu(k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor, Ainv: torch.Tensor,
-             U0: torch.Tensor, W: torch.Tensor, precision: str, BK: int, BV: int) -> None:
+             U0: torch.Tensor, W: torch.Tensor, precision: str, BK: int, BV: int,
+             u0_amax: torch.Tensor | None = None) -> None:
     """Fill U0 (B, H, N, C, V) and W (B, H, N, C, K) from Ainv (B, H, N, C, C) float32 and the intra forward's
-    inputs k (B, T, H, K), v, g (B, T, H, 1 | K), beta (B, T, H), in place; BK, BV the head-dim tiles."""
+    inputs k (B, T, H, K), v, g (B, T, H, 1 | K), beta (B, T, H), in place; BK, BV the head-dim tiles; max |U0|
+    into u0_amax by atomic max, when given."""
     B, T, H, K = k.shape
     V, D = v.shape[-1], g.shape[-1]
     N, C = Ainv.shape[2], Ainv.shape[3]
     blocks = triton.cdiv(V, BV) + triton.cdiv(K, BK)
     g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
     _intra_wu_kernel[(N * blocks, B * H)](
-        k, v, g, beta, Ainv, U0, W, T, H, *k.stride(), *v.stride(), *g_strides, *beta.stride(),
-        C=C, K=K, V=V, BK=BK, BV=BV, PER_CHANNEL=D > 1, PREC=precision, num_warps=4, num_stages=1)
+        k, v, g, beta, Ainv, U0, W, U0 if u0_amax is None else u0_amax, T, H, *k.stride(), *v.stride(), *g_strides,
+        *beta.stride(), C=C, K=K, V=V, BK=BK, BV=BV, PER_CHANNEL=D > 1, PREC=precision,
+        STORE_AMAX=u0_amax is not None, num_warps=4, num_stages=1)

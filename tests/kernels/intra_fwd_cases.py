@@ -204,15 +204,30 @@ def test_intra_fwd_decays_at_the_fast_path_edge(C: int) -> None:
 
 @pytest.mark.parametrize("per_channel", [True, False], ids=["kda", "gdn"])
 def test_intra_fwd_compact_stores_float16_roundings(per_channel: bool) -> None:
-    # compact: W, k_to_end, q_decayed in float16 (what the chunk walk reads), the same values up to that rounding
-    # (2^-11 relative, ~3e-4 as an RMS ratio); the other outputs unchanged
+    # compact: W, k_to_end, q_decayed, qk in float16 (what the chunk walk reads), the same values up to that
+    # rounding (2^-11 relative, ~3e-4 as an RMS ratio); the other outputs unchanged
     seed = fresh_seed()
     q, k, v, g, beta = (t.to(_DEVICE, torch.float32) for t in _inputs(1, 45, 2, 32, 16, per_channel, seed))
     full = intra_chunk_fwd(q, k, v, g, beta, 16)
     compact = intra_chunk_fwd(q, k, v, g, beta, 16, compact=True)
     for name, a, b in zip(("U0", "W", "k_to_end", "decay_chunk", "q_decayed", "qk", "Ainv"), compact, full):
-        if name in ("W", "k_to_end", "q_decayed"):
+        if name in ("W", "k_to_end", "q_decayed", "qk"):
             assert a.dtype == torch.float16, name
             assert_close(name, a.float().cpu(), b.double().cpu(), 5e-4, seed)
         else:
             assert a.dtype == torch.float32 and torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("split_wu", [False, True], ids=["fused", "split"])
+def test_intra_fwd_leaves_max_abs_u0(split_wu: bool) -> None:
+    # u0_amax: the kernels' atomic max of |U0| (the walk's float16 scale) is exactly torch's, and a larger value
+    # already there stays (the caller zeroes it)
+    seed = fresh_seed()
+    q, k, v, g, beta = (t.to(_DEVICE, torch.float32) for t in _inputs(2, 45, 2, 32, 40, False, seed))
+    v = v * 1e3
+    amax = torch.zeros(1, device=_DEVICE)
+    U0 = intra_chunk_fwd(q, k, v, g, beta, 16, compact=True, split_wu=split_wu, u0_amax=amax)[0]
+    assert amax.item() == U0.abs().max().item() > 0
+    big = torch.full((1,), 2.0 ** 100, device=_DEVICE)
+    intra_chunk_fwd(q, k, v, g, beta, 16, compact=True, split_wu=split_wu, u0_amax=big)
+    assert big.item() == 2.0 ** 100
