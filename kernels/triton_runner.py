@@ -5,7 +5,7 @@ because eager PyTorch computes in its operands' dtype. The Triton kernels read e
 dtype and with any strides, and compute in float32, so here the caller's tensors reach the core as they are
 (bf16 / fp16 / fp32; float64 never comes here). Only q and k may be rewritten first:
   - use_qk_l2norm: both go through the fused L2-norm kernel (`triton_l2norm.py`, q's scale folded in), whose
-    float32 outputs the core then reads;
+    outputs (float32, or the caller's `norm_dtype`) the core then reads;
   - otherwise q is scaled in float32 (`q.float() * scale`, skipped for scale 1.0; the models always normalise, or,
     for linear attention, pass scale 1.0).
 The state is float32 (h0 included), whatever the inputs; o comes back in q's dtype.
@@ -42,13 +42,14 @@ def run_triton_core(
     cu_seqlens: torch.Tensor | None,  # (N + 1,)
     use_qk_l2norm: bool,
     chunk_for: Callable[[int], int],  # sequence length -> the chunk the kernels use
+    norm_dtype: torch.dtype = torch.float32,  # of the L2-normalised q and k
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Call core(q, k, v, *per_token, h0, chunk, layout) -> (o, S) with q scaled (and q, k normalised when asked), the
     other inputs untouched, h0 float32; packed sequences chunk-aligned, with chunk_for(longest document) as the chunk.
     Returns (o in q's dtype, S or None)."""
     out_dtype = q.dtype
     if use_qk_l2norm:
-        q, k = l2norm_triton(q, scale), l2norm_triton(k)
+        q, k = l2norm_triton(q, scale, out_dtype=norm_dtype), l2norm_triton(k, out_dtype=norm_dtype)
     elif scale != 1.0:
         q = q.float() * scale
 

@@ -54,6 +54,12 @@ def chunk_gated_delta_rule_triton(
     # float16 chunk tensors between the two parts (`triton_delta_chunk.py`) where q and k are unit vectors and the
     # products tf32 anyway; float32 for fp32 models and unnormalised q / k (no bound on their magnitude)
     compact = use_qk_l2norm_in_kernel and precision != "ieee"
+    # and, with no backward to come, the normalised q and k in float16 too: half the bytes written and read again,
+    # rounded once more to the 11 bits the tf32 products keep anyway. With a backward they stay float32: their
+    # gradients come back in their dtype, and float16's range would lose the small ones (`triton_delta_chunk.py`).
+    needs_grad = torch.is_grad_enabled() and any(x is not None and x.requires_grad
+                                                 for x in (q, k, v, g, beta, initial_state))
+    norm_dtype = torch.float16 if compact and not needs_grad else torch.float32
 
     def core(q, k, v, g, beta, h0, chunk, layout):
         # packed documents (layout) arrive chunk-aligned in one row: the per-chunk kernel runs on it unchanged
@@ -62,4 +68,4 @@ def chunk_gated_delta_rule_triton(
         return delta_rule_chunk(q, k, v, g, beta, h0, chunk, precision, T, out_dtype, seqs, compact)
 
     return run_triton_core(core, q, k, v, (g, beta), scale, initial_state, output_final_state, cu_seqlens,
-                           use_qk_l2norm_in_kernel, lambda T: triton_chunk_size(chunk_size, T))
+                           use_qk_l2norm_in_kernel, lambda T: triton_chunk_size(chunk_size, T), norm_dtype)
