@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kernels.triton_chunk_state import WalkLaunch, _launch
+from kernels.triton_chunk_state import WalkLaunch, _launch, split_output
 
 H200_SMS = 132
 
@@ -28,3 +28,9 @@ def test_float32_chunk_tensors_and_wide_keys_keep_their_blocks() -> None:
     # never wider than the padded value dim (16 at least)
     assert _launch(64, 8, True, 1, H200_SMS) == WalkLaunch(16, 2, 16, 2, 4)
     assert _launch(64, 8, True, 200, H200_SMS) == WalkLaunch(16, 2, 16, 1, 4)
+
+
+@pytest.mark.parametrize("batch, split", [(1, True), (2, False), (4, False), (8, False)])
+def test_output_leaves_the_walk_only_for_one_sequence_of_16_heads(batch: int, split: bool) -> None:
+    # 16 walks x 8 value blocks of 16 fill 128 of 132 SMs; two sequences would need two programs per SM
+    assert split_output(batch * 16, 128, H200_SMS) is split
