@@ -220,15 +220,20 @@ def _launch(K: int, V: int, half: bool, walks: int, sms: int) -> WalkLaunch:
     SM (B=4 T=4096 0.42-0.57 vs 0.48-0.69 at BV=32; B=8 T=2048 0.40 vs 0.52), the backward at BV=32, 1 stage (B=4:
     1.02-1.24, 2 stages the same, BV=64 1.13). Repeated runs in one call differ by up to ~15%. Before the 16-bit
     products (tf32 on float16 tiles widened in registers) 2 forward stages had taken the B=1 forward from 5.03 to
-    3.95 ms and slowed B=8 (1.67 -> 1.81); 3 stages were slower than 2."""
+    3.95 ms and slowed B=8 (1.67 -> 1.81); 3 stages were slower than 2.
+    With float16 QK and (at B=1) the output after the walk, 3 forward stages pay where the walks fit one per SM:
+    GDN forward walk (+ output launch), ms, 2 -> 3 stages: B=1 T=32768 (BV=16, output after) 0.99 -> 0.71 (+ 0.19;
+    4 stages 0.70), T=16384 0.51 -> 0.35; B=2 T=8192 (BV=32, output in the walk) 0.38 -> 0.28. 3 backward stages
+    at B=1: no change (1.23 vs 1.24). B=4 (BV=64): 3 stages exceed the SM's shared memory; B=8: 1, 2 stages or the
+    output after the walk all within 0.26 +- 0.01."""
     if K > 128:
         return WalkLaunch(min(block(V), 16), 1, min(block(V), 16), 1, 4)
     if not half:
         return WalkLaunch(min(block(V), 64), 1, min(block(V), 64), 1, 8)
-    for bv in (16, 32):  # the narrowest blocks that still leave at most one program per SM: both pipelined
-        if walks * triton.cdiv(V, bv) <= sms:
+    for bv in (16, 32):  # the narrowest blocks that still leave at most one program per SM: both pipelined,
+        if walks * triton.cdiv(V, bv) <= sms:  # the forward 3 deep (its tiles since float16 QK fit three times)
             bv = min(block(V), bv)
-            return WalkLaunch(bv, 2, bv, 2, 4)
+            return WalkLaunch(bv, 3, bv, 2, 4)
     fwd_bv = min(block(V), 64)
     return WalkLaunch(fwd_bv, 2 if walks * triton.cdiv(V, fwd_bv) <= 2 * sms else 1, min(block(V), 32), 1, 4)
 

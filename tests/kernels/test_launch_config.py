@@ -10,8 +10,8 @@ H200_SMS = 132
 
 
 @pytest.mark.parametrize("batch, expected", [
-    (1, WalkLaunch(16, 2, 16, 2, 4)),  # 128 programs at BV=16: one per SM, both directions pipelined
-    (2, WalkLaunch(32, 2, 32, 2, 4)),  # 256 at BV=16 would be two per SM: BV=32, 128 programs
+    (1, WalkLaunch(16, 3, 16, 2, 4)),  # 128 programs at BV=16: one per SM, both directions pipelined
+    (2, WalkLaunch(32, 3, 32, 2, 4)),  # 256 at BV=16 would be two per SM: BV=32, 128 programs
     (4, WalkLaunch(64, 2, 32, 1, 4)),  # more walks: wide forward blocks, two stages up to two programs per SM
     (8, WalkLaunch(64, 2, 32, 1, 4)),
     (16, WalkLaunch(64, 1, 32, 1, 4)),
@@ -26,7 +26,7 @@ def test_float32_chunk_tensors_and_wide_keys_keep_their_blocks() -> None:
     assert _launch(128, 128, False, 16, H200_SMS) == WalkLaunch(64, 1, 64, 1, 8)
     assert _launch(256, 256, True, 64, H200_SMS) == WalkLaunch(16, 1, 16, 1, 4)  # K > 128: registers cap BV at 16
     # never wider than the padded value dim (16 at least)
-    assert _launch(64, 8, True, 1, H200_SMS) == WalkLaunch(16, 2, 16, 2, 4)
+    assert _launch(64, 8, True, 1, H200_SMS) == WalkLaunch(16, 3, 16, 2, 4)
     assert _launch(64, 8, True, 200, H200_SMS) == WalkLaunch(16, 2, 16, 1, 4)
 
 
