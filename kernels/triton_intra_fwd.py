@@ -246,13 +246,16 @@ def _tile(n: int) -> int:
 
 
 SPLIT_WU = False
-"""Default of intra_chunk_fwd's split_wu: U0 and W by their own launch (`triton_intra_wu.py`). Off until timed on
-the GPU against the fused pass 2."""
+"""Default of intra_chunk_fwd's split_wu: U0 and W by their own launch (`triton_intra_wu.py`). Off: on an H200
+(`benchmarks/launch_variants.py`, 2026-12-04, B*T = 16k-32k tokens, H=16, K=V=128) the intra forward alone took
+GDN 0.59-0.62 ms split vs 0.56-0.60 fused, KDA 0.81-0.87 vs 0.86-0.92 (B=1 T=32768: 1.57 vs 1.65); the whole
+forward moved within run-to-run noise and GDN's forward+backward was 0.1-0.2 ms slower split."""
 MAXNREG: int | None = None
 """Default of intra_chunk_fwd's maxnreg: a register cap for the forward kernel (None: the compiler's choice, 249-255
 at C = 64). Compiled offline for sm_90 (Triton 3.6, K = V = 128, tf32): GDN at 168 spills 16 bytes per thread, or
 none without pass 2 (split_wu), which would let three programs share an SM instead of two; KDA spills 592 / 688.
-Untimed: `benchmarks/intra_split_wu.py` is the A/B."""
+In the whole op on an H200 (2026-12-04, fused / split, with and without 168) forward and forward+backward stayed
+within run-to-run noise (~10%); `benchmarks/launch_variants.py` (variants r168, wu+r168) is the A/B."""
 
 
 def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,

@@ -10,7 +10,9 @@ here one program normalises a block of rows in registers, and the backward recom
 Dtypes: x is read in place in any float dtype and with any strides, and all arithmetic is float32. y is float32 by
 default: it feeds the chunk kernels, which compute in float32 anyway, and a bf16 y would round the normalised q and
 k once more (relative 2^-9, as large as the rounding of the bf16 inputs themselves) on top of the input rounding,
-for a read of half the bytes. dx is written straight in x's dtype (no float32 copy cast back afterwards).
+for a read of half the bytes. (The delta-rule path asks for float16 when no backward follows and its products are
+tf32: there the extra rounding is below what those products keep.) dx is written straight in x's dtype (no float32
+copy cast back afterwards).
 """
 from __future__ import annotations
 
