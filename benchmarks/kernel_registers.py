@@ -24,8 +24,8 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from kernels import (triton_chunk_grads, triton_chunk_state, triton_intra_bwd, triton_intra_fwd,  # noqa: E402
-                     triton_intra_wu)
+from kernels import (triton_chunk_grads, triton_chunk_output, triton_chunk_state, triton_intra_bwd,  # noqa: E402
+                     triton_intra_fwd, triton_intra_wu)
 
 F32, BF16, F16, I32 = "*fp32", "*bf16", "*fp16", "i32"
 
@@ -51,9 +51,10 @@ def resources(fn, signature: dict, constexprs: dict, num_warps: int, num_stages:
 
 def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str, object, dict, dict, int, int]]:
     """(name, kernel, signature, constexprs, num_warps, num_stages) as the KDA / GDN benchmark launches them."""
-    fwd_sig = dict(Q=BF16, KEY=BF16, VAL=BF16, G=F32, BETA=BF16, U0=F32, W=F16, KEND=F16, DECAY=F32, QDEC=F16, QK=F32,
-                   AINV=F32, T=I32, H=I32, **ints("sq_b sq_t sq_h sq_d sk_b sk_t sk_h sk_d sv_b sv_t sv_h sv_d "
-                                                  "sg_b sg_t sg_h sg_d sb_b sb_t sb_h"))
+    fwd_sig = dict(Q=F32, KEY=F32, VAL=BF16, G=F32, BETA=BF16, U0=F32, W=F16, KEND=F16, DECAY=F32, QDEC=F16, QK=F16,
+                   AINV=F32, U0_AMAX=F32, T=I32, H=I32,
+                   **ints("sq_b sq_t sq_h sq_d sk_b sk_t sk_h sk_d sv_b sv_t sv_h sv_d "
+                          "sg_b sg_t sg_h sg_d sb_b sb_t sb_h"))
     prep_sig = dict(G=F32, KEY=BF16, VAL=BF16, BETA=BF16, AINV=F32, U0=F32, W=F16, DU0=F32, DW=F32, DKTE=F32, DDC=F32,
                     GCUM=F32, SUFFIX=F32, DA=F32, DV=BF16, DBETA=F32,
                     **ints("s_kb s_kt s_kh s_kd s_vb s_vt s_vh s_vd s_gb s_gt s_gh s_gd s_bb s_bt s_bh T H N"))
@@ -64,38 +65,43 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
                     DDC=F32, DQD=F32, DQK=F32, DQ=BF16, DK=BF16, DV=BF16, DG=F32, DBETA=F32,
                     **ints("s_qb s_qt s_qh s_qd s_kb s_kt s_kh s_kd s_vb s_vt s_vh s_vd s_gb s_gt s_gh s_bb s_bt s_bh "
                            "T H N"))
-    walk_fwd_sig = dict(W=F16, U0=F32, KD=F16, DECAY=F32, QD=F16, QK=F32, H0=F32, OUT=BF16, U=F16, S_IN=F16, S_OUT=F32,
+    walk_fwd_sig = dict(W=F16, U0=F32, KD=F16, DECAY=F32, QD=F16, QK=F16, H0=F32, OUT=BF16, U=F16, S_IN=F16, S_OUT=F32,
                         SEQ_START="*i32", CHUNK_START="*i32", AMAX=F32, NC=I32, T=I32, H=I32,
                         **ints("s_ob s_ot s_oh s_ov"))
-    walk_bwd_sig = dict(DO=BF16, DS_OUT=F32, W=F16, KD=F16, DECAY=F32, QD=F16, QK=F32, S_IN=F16, DO_C=F16, DU=F32,
+    walk_bwd_sig = dict(DO=BF16, DS_OUT=F32, W=F16, KD=F16, DECAY=F32, QD=F16, QK=F16, S_IN=F16, DO_C=F16, DU=F32,
                         DS_NEXT=F16, DDECAY=F32, DH0=F32, SEQ_START="*i32", CHUNK_START="*i32", AMAX=F32, S_AMAX=F32,
                         NC=I32, T=I32, H=I32, ALL_CHUNKS=I32, **ints("s_db s_dt s_dh s_dv"))
     grads_sig = dict(S_IN=F16, DS_NEXT=F16, U=F16, DU=F32, DO_C=F16, DW=F32, DKD=F32, DQD=F32, DQK=F32, S_AMAX=F32,
                      DS_AMAX=F32)
     tile = dict(C=C, K=K, V=V, BK=32, BV=32, PREC="tf32")
-    walk = dict(C=C, K=K, V=V, BK=K, HAS_W=True, VARLEN=False, PREC="tf32", HALF=True)  # float16 W, Kd, Qd
+    walk = dict(C=C, K=K, V=V, BK=K, HAS_W=True, VARLEN=False, PREC="tf32", HALF=True)  # float16 W, Kd, Qd, QK
+    intra_stores = dict(STORE_AMAX=True, STORE_AINV=True)  # training: max |U0| for the walk, Ainv for the backward
     rows = []
-    wu_sig = dict(KEY=BF16, VAL=BF16, G=F32, BETA=BF16, AINV=F32, U0=F32, W=F16, T=I32, H=I32,
+    wu_sig = dict(KEY=F32, VAL=BF16, G=F32, BETA=BF16, AINV=F32, U0=F32, W=F16, U0_AMAX=F32, T=I32, H=I32,
                   **ints("sk_b sk_t sk_h sk_d sv_b sv_t sv_h sv_d sg_b sg_t sg_h sg_d sb_b sb_t sb_h"))
     for per_channel, op in ((True, "KDA"), (False, "GDN")):
         rows.append((f"intra forward ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
-                     dict(tile, PER_CHANNEL=per_channel, PASS2=True), 4, 1))
+                     dict(tile, PER_CHANNEL=per_channel, PASS2=True, **intra_stores), 4, 1))
     for per_channel, op in ((True, "KDA"), (False, "GDN")):  # split_wu: the forward without pass 2, then U0 / W
         rows.append((f"intra forward without U0 / W ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
-                     dict(tile, PER_CHANNEL=per_channel, PASS2=False), 4, 1))
+                     dict(tile, PER_CHANNEL=per_channel, PASS2=False, **intra_stores), 4, 1))
         rows.append((f"intra U0 / W ({op})", triton_intra_wu._intra_wu_kernel, wu_sig,
-                     dict(tile, PER_CHANNEL=per_channel), 4, 1))
+                     dict(tile, PER_CHANNEL=per_channel, STORE_AMAX=True), 4, 1))
     rows += [
         ("intra backward prep (KDA)", triton_intra_bwd._intra_bwd_channel_prep, prep_sig, tile, 4, 1),
         ("intra backward (KDA)", triton_intra_bwd._intra_bwd_channel, channel_sig,
          dict(C=C, K=K, BK=32, PREC="tf32"), 4, 2),
         ("intra backward (GDN)", triton_intra_bwd._intra_bwd_head, head_sig, tile, 4, 1),
     ]
-    # as launched at H = 16 (triton_chunk_state._launch): B = 1 BV=16, B = 2 BV=32, both directions at 2 stages;
-    # B >= 4 forward BV=64 at 2 stages (B <= 8), backward BV=32 at 1
-    for bv in (16, 32, 64):
+    # as launched at H = 16 (triton_chunk_state._launch): B = 1 BV=16 (o after the walk), B = 2 BV=32, forward at 3
+    # stages, backward at 2; B >= 4 forward BV=64 at 2 stages (B <= 8), backward BV=32 at 1; no initial state
+    for bv, stages in ((16, 3), (32, 3), (64, 2)):
         rows.append((f"walk forward BV={bv}", triton_chunk_state._chunk_state_fwd, walk_fwd_sig,
-                     dict(walk, BV=bv), 4, 2))
+                     dict(walk, BV=bv, STORE_O=bv > 16, HAS_H0=False), 4, stages))
+    output_sig = dict(QD=F16, QK=F16, S_IN=F16, U=F16, OUT=BF16, SEQ_START="*i32", CHUNK_START="*i32",
+                      CHUNK_SEQ="*i32", AMAX=F32, NC=I32, T=I32, H=I32, **ints("s_ob s_ot s_oh s_ov"))
+    rows.append(("output after the walk (B=1)", triton_chunk_output._chunk_output, output_sig,
+                 dict(C=C, K=K, V=V, BK=K, BV=V, U_SCALED=True, VARLEN=False, PREC="tf32", HALF=True), 4, 1))
     for bv, stages in ((16, 2), (32, 2), (32, 1)):
         rows.append((f"walk backward BV={bv}, {stages} stage{'s' * (stages > 1)}", triton_chunk_state._chunk_state_bwd,
                      walk_bwd_sig, dict(walk, BV=bv, HAS_DS_OUT=False), 4, stages))

@@ -83,7 +83,7 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
                      s_ob, s_ot, s_oh, s_ov,
                      C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
                      HAS_W: tl.constexpr, VARLEN: tl.constexpr, PREC: tl.constexpr, HALF: tl.constexpr,
-                     STORE_O: tl.constexpr):
+                     STORE_O: tl.constexpr, HAS_H0: tl.constexpr):
     i_v, i_nh = tl.program_id(0), tl.program_id(1).to(tl.int64)  # i_nh: (sequence, head)
     i_b, i_h, first, n_chunks, bos, seq_len = _sequence(i_nh, SEQ_START, CHUNK_START, NC, T, H, VARLEN)
     out_base = OUT + i_b * s_ob + i_h * s_oh + bos * s_ot  # o: (B, T, H, V), the caller's layout and dtype
@@ -95,7 +95,9 @@ def _chunk_state_fwd(W, U0, KD, DECAY, QD, QK, H0, OUT, U, S_IN, S_OUT, SEQ_STAR
     ck_off = rc[:, None] * K + rk[None, :]  # (C, BK) inside one chunk of keys
     cc_off = rc[:, None] * C + rc[None, :]  # (C, C)
 
-    S = tl.load(H0 + i_nh * K * V + kv_off, mask=m_kv, other=0.0)  # (BK, BV) float32
+    S = tl.zeros([BK, BV], dtype=tl.float32)  # (BK, BV) float32: zero without an initial state
+    if HAS_H0:
+        S = tl.load(H0 + i_nh * K * V + kv_off, mask=m_kv, other=0.0)
     s, inv_s = half_scale(AMAX, HALF)
     for n in range(n_chunks):
         chunk = first + n
@@ -269,18 +271,19 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
     """The forward walk (module docstring) on chunk tensors (B, H, NC, C, .): U0, decay float32; W, Kd, Qd, QK
     float32 or float16 (W, Kd, Qd all float16: the 16-bit products, which round QK to float16 anyway; W may be None).
     Returns (o (B, T, H, V) in out_dtype, S_out (N, H, K, V) float32, WalkSaved for `state_backward`); see
-    ChunkState for `seqs`. u0_amax: max |U0| (1,) when the caller has it (`intra_chunk_fwd`), else computed here."""
+    ChunkState for `seqs`. u0_amax: max |U0| (1,) when the caller has it (`intra_chunk_fwd`), else computed here.
+    h0 None: zero initial states, neither allocated nor read."""
     B, H, NC, C, V = U0.shape
     K = Kd.shape[-1]
     N = B if seqs is None else seqs[0].numel() - 1
-    if h0.shape != (N, H, K, V):
+    if h0 is not None and h0.shape != (N, H, K, V):
         raise ValueError(f"chunk_state: h0 must be {(N, H, K, V)}, got {tuple(h0.shape)}")
     U0, decay = (x.float().contiguous() for x in (U0, decay))
     W, Kd, Qd = (None if x is None else _compact_or_float(x) for x in (W, Kd, Qd))
     half = _half(W, Kd, Qd)
     QK = QK.contiguous() if half and QK.dtype == torch.float16 else QK.float().contiguous()
-    h0 = h0.float().contiguous()
-    seq_starts, chunk_starts = (h0, h0) if seqs is None else seqs  # unread without VARLEN
+    h0 = None if h0 is None else h0.float().contiguous()
+    seq_starts, chunk_starts = (U0, U0) if seqs is None else seqs  # unread without VARLEN
     store = torch.float16 if half else torch.float32  # u and S_in, as the products take them
     o = U0.new_empty(B, T, H, V, dtype=out_dtype)
     u = U0.new_empty(U0.shape, dtype=store) if W is not None else U0
@@ -290,13 +293,16 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
     # the scale of the 16-bit products: S and u are linear in (U0, h0), and the delta rule keeps them near its size
     S_amax = decay  # a placeholder, never read, without the 16-bit products
     if half:
-        S_amax = amax(U0, h0) if u0_amax is None else torch.maximum(u0_amax.reshape(()), amax(h0))
+        S_amax = amax(U0) if u0_amax is None else u0_amax.reshape(())
+        if h0 is not None:
+            S_amax = torch.maximum(S_amax, amax(h0))
     grid = (triton.cdiv(V, launch.fwd_bv), N * H)
     split = split_output(N * H, V, multiprocessors(Kd.device))
-    _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, h0, o, u, S_in, S_out, seq_starts,
-                           chunk_starts, S_amax, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K),
+    _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, U0 if h0 is None else h0, o, u, S_in,
+                           S_out, seq_starts, chunk_starts, S_amax, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K),
                            BV=launch.fwd_bv, HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision,
-                           HALF=half, STORE_O=not split, num_warps=launch.warps, num_stages=launch.fwd_stages)
+                           HALF=half, STORE_O=not split, HAS_H0=h0 is not None, num_warps=launch.warps,
+                           num_stages=launch.fwd_stages)
     if split:
         chunk_output(Qd, QK, S_in, u, o, S_amax, half, half and W is not None, precision, seqs)
     return o, S_out, WalkSaved(u, S_in, S_amax)
@@ -347,8 +353,8 @@ def _compact_or_float(x: torch.Tensor) -> torch.Tensor:
 
 
 class ChunkState(torch.autograd.Function):
-    """(W | None, U0, Kd, decay, Qd, QK, h0) -> (o (B, T, H, V) in out_dtype, final state (N, H, K, V) float32);
-    chunk tensors (B, H, NC, C, .) float32.
+    """(W | None, U0, Kd, decay, Qd, QK, h0 | None) -> (o (B, T, H, V) in out_dtype, final state (N, H, K, V)
+    float32); chunk tensors (B, H, NC, C, .) float32, h0 None for zero initial states.
 
     Without `seqs` each batch row is one sequence (N = B, NC * C >= T). With seqs = (seq_starts, chunk_starts),
     int32 (N + 1,) each, B = 1: sequence i is tokens [seq_starts[i], seq_starts[i + 1]) of the packed (1, T) o and
@@ -362,15 +368,16 @@ class ChunkState(torch.autograd.Function):
         W, U0, Kd, decay, Qd, QK = (None if x is None else x.float().contiguous() for x in (W, U0, Kd, decay, Qd, QK))
         o, S_out, saved = state_forward(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype, seqs)
         ctx.save_for_backward(W, Kd, decay, Qd, QK, *saved)
-        ctx.precision, ctx.T, ctx.seqs = precision, T, seqs
+        ctx.precision, ctx.T, ctx.seqs, ctx.has_h0 = precision, T, seqs, h0 is not None
         ctx.set_materialize_grads(False)  # an unused final state's gradient stays None: no zeros to allocate and read
         return o, S_out
 
     @staticmethod
     def backward(ctx, do, dS_out):
         W, Kd, decay, Qd, QK, *saved = ctx.saved_tensors
-        grads = state_backward(W, Kd, decay, Qd, QK, WalkSaved(*saved), do, dS_out, ctx.precision, ctx.T, ctx.seqs)
-        return (*grads, None, None, None, None)
+        *grads, dh0 = state_backward(W, Kd, decay, Qd, QK, WalkSaved(*saved), do, dS_out, ctx.precision, ctx.T,
+                                     ctx.seqs)
+        return (*grads, dh0 if ctx.has_h0 else None, None, None, None, None)
 
 
 def chunk_state(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,

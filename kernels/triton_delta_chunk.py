@@ -22,9 +22,9 @@ from kernels.triton_intra_fwd import intra_chunk_fwd
 
 
 class DeltaRuleChunk(torch.autograd.Function):
-    """(q, k, v, g, beta, h0) -> (o (B, T, H, V) in out_dtype, final state (N, H, K, V) float32); q, k, v, g (per
-    head (.., 1) or per channel (.., K)), beta in any float dtype and layout; h0 float32. `seqs`: packed sequences,
-    chunk-aligned in one row (see `triton_chunk_state.ChunkState`), T the packed length."""
+    """(q, k, v, g, beta, h0) -> (o (B, T, H, V) in out_dtype, final state (N, H, K, V) float32); q, k, v, g
+    (per head (.., 1) or per channel (.., K)), beta in any float dtype and layout; h0 float32, or None for zeros.
+    `seqs`: packed sequences, chunk-aligned in one row (see `triton_chunk_state.ChunkState`), T the packed length."""
 
     @staticmethod
     def forward(ctx, q, k, v, g, beta, h0, chunk_size: int, precision: str, T: int, out_dtype: torch.dtype,
@@ -37,7 +37,7 @@ class DeltaRuleChunk(torch.autograd.Function):
         o, S_out, saved = state_forward(W, U0, k_to_end, decay, q_decayed, qk, h0, precision, T, out_dtype, seqs,
                                         u0_amax)
         ctx.save_for_backward(q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, *saved)
-        ctx.chunk_size, ctx.precision, ctx.T, ctx.seqs = chunk_size, precision, T, seqs
+        ctx.chunk_size, ctx.precision, ctx.T, ctx.seqs, ctx.has_h0 = chunk_size, precision, T, seqs, h0 is not None
         ctx.set_materialize_grads(False)  # an unused o or final state: None, no zeros to allocate and read
         return o, S_out
 
@@ -50,7 +50,7 @@ class DeltaRuleChunk(torch.autograd.Function):
             ddecay = ddecay.sum(-1, keepdim=True)  # the per-head decay was expanded over the key rows
         dq, dk, dv, dg, dbeta = intra_chunk_bwd(q, k, v, g, beta, ctx.chunk_size, U0, W, Ainv, dU0, dW, dKd, ddecay,
                                                 dQd, dQK, precision=ctx.precision, grads_in_input_dtypes=True)
-        return dq, dk, dv, dg, dbeta, dh0, None, None, None, None, None, None, None
+        return dq, dk, dv, dg, dbeta, dh0 if ctx.has_h0 else None, None, None, None, None, None, None, None
 
 
 def delta_rule_chunk(q, k, v, g, beta, h0, chunk_size: int, precision: str, T: int, out_dtype: torch.dtype,
@@ -58,5 +58,5 @@ def delta_rule_chunk(q, k, v, g, beta, h0, chunk_size: int, precision: str, T: i
                      compact: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """o, S_final of the chunked delta rule (see DeltaRuleChunk); compact only for L2-normalised q and k. Without
     a backward to come (no grad mode, or no input that requires grad) the forward leaves out what only it reads."""
-    needs_grad = torch.is_grad_enabled() and any(x.requires_grad for x in (q, k, v, g, beta, h0))
+    needs_grad = torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in (q, k, v, g, beta, h0))
     return DeltaRuleChunk.apply(q, k, v, g, beta, h0, chunk_size, precision, T, out_dtype, seqs, compact, needs_grad)

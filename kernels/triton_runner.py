@@ -45,8 +45,8 @@ def run_triton_core(
     norm_dtype: torch.dtype = torch.float32,  # of the L2-normalised q and k
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Call core(q, k, v, *per_token, h0, chunk, layout) -> (o, S) with q scaled (and q, k normalised when asked), the
-    other inputs untouched, h0 float32; packed sequences chunk-aligned, with chunk_for(longest document) as the chunk.
-    Returns (o in q's dtype, S or None)."""
+    other inputs untouched, h0 float32 (None without initial_state: zero states); packed sequences chunk-aligned, with
+    chunk_for(longest document) as the chunk. Returns (o in q's dtype, S or None)."""
     out_dtype = q.dtype
     if use_qk_l2norm:
         q, k = l2norm_triton(q, scale, out_dtype=norm_dtype), l2norm_triton(k, out_dtype=norm_dtype)
@@ -61,8 +61,7 @@ def run_triton_core(
         chunk = layout.chunk
         q, k, v = (layout.pad(x) for x in (q, k, v))
         per_token = tuple(layout.pad(x) for x in per_token)
-    N, H, K = q.shape[0] if layout is None else layout.num_seqs, q.shape[2], q.shape[3]
-    h0 = q.new_zeros(N, H, K, v.shape[-1], dtype=torch.float32) if initial_state is None else initial_state.float()
+    h0 = None if initial_state is None else initial_state.float()  # None: zero states, never allocated nor read
 
     o, state = core(q, k, v, *per_token, h0, chunk, layout)
     return o.to(out_dtype), (state if output_final_state else None)
