@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -132,12 +133,26 @@ def sdpa(x):
 BUDGET_S = 1.0
 
 
+def host_ms(fn, calls: int = 20, sync=torch.cuda.synchronize) -> float:
+    """Milliseconds the host takes to issue one fn() (no sync between calls): where this reaches the CUDA-event time,
+    the GPU waits on the host and the kernels' speed does not show in that time."""
+    sync()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    elapsed = time.perf_counter() - start
+    sync()
+    return elapsed / calls * 1e3
+
+
 def measure(call, x: dict) -> dict:
-    """fwd ms (no grad), fwd+bwd ms, peak memory GiB of fwd+bwd; errors become the cell's text."""
+    """fwd ms (no grad), host ms to issue one fwd, fwd+bwd ms, peak memory GiB of fwd+bwd; errors become the
+    cell's text."""
     out = {}
     try:
         with torch.no_grad():
             out["fwd"] = bench(lambda: call(x), BUDGET_S)
+            out["host"] = host_ms(lambda: call(x))
     except Exception as e:  # noqa: BLE001
         out["fwd"] = _why(e)
     do = torch.randn_like(x["v"]) if call is not sdpa else torch.randn_like(x["v"]).transpose(1, 2)
@@ -228,9 +243,9 @@ def main() -> None:
     copy_gbs, mm_tflops = ceilings()
     print(f"ceilings: copy {copy_gbs:.0f} GB/s, bf16 matmul {mm_tflops:.0f} TFLOP/s", flush=True)
 
-    head = ("| op | B | T | ours fwd ms | FLA fwd ms | FLA/ours fwd | ours fwd+bwd ms | FLA fwd+bwd ms | FLA/ours "
-            "fwd+bwd | SDPA fwd+bwd ms | SDPA/ours | torch-path fwd+bwd ms | peak GiB ours / FLA / SDPA | ours "
-            "TFLOP/s, GB/s | ours vs FLA (err ratio) |")
+    head = ("| op | B | T | ours fwd ms | FLA fwd ms | FLA/ours fwd | host ms per fwd ours / FLA | ours fwd+bwd ms "
+            "| FLA fwd+bwd ms | FLA/ours fwd+bwd | SDPA fwd+bwd ms | SDPA/ours | torch-path fwd+bwd ms "
+            "| peak GiB ours / FLA / SDPA | ours TFLOP/s, GB/s | ours vs FLA (err ratio) |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for op in a.ops:
         fla_call, fla_why = fla(op)
@@ -251,7 +266,9 @@ def main() -> None:
             name = "GDN" if op == "gated_delta_rule" else "KDA"
             fb = r_ours["fwdbwd"]
             row = (f"| {name} | {B} | {T} | {fmt(r_ours['fwd'])} | {fmt(r_fla['fwd'])} "
-                   f"| {ratio(r_fla['fwd'], r_ours['fwd'])} | {fmt(fb)} | {fmt(r_fla['fwdbwd'])} "
+                   f"| {ratio(r_fla['fwd'], r_ours['fwd'])} "
+                   f"| {fmt(r_ours.get('host', '-'))} / {fmt(r_fla.get('host', '-'))} "
+                   f"| {fmt(fb)} | {fmt(r_fla['fwdbwd'])} "
                    f"| {ratio(r_fla['fwdbwd'], fb)} | {fmt(r_sdpa['fwdbwd'])} | {ratio(r_sdpa['fwdbwd'], fb)} "
                    f"| {fmt(r_torch['fwdbwd'])} | {mem} | {perf} | {agree} |")
             print(row, flush=True)
@@ -261,7 +278,9 @@ def main() -> None:
     table = "\n".join(rows)
     notes = (f"H={H}, D={D}, bf16 q/k/v/beta, fp32 gates (GDN logsigmoid; KDA logsigmoid/16 per channel), "
              f"use_qk_l2norm_in_kernel=True, no initial state. Median of CUDA-event timings after 3 warm-up calls; "
-             f"fwd under no_grad. Ceilings measured in this run: device copy {copy_gbs:.0f} GB/s (read+write), "
+             f"fwd under no_grad. 'host ms per fwd': the host's time to issue one forward (20 calls, no sync "
+             f"between); where it reaches the fwd time the GPU waits on the host. Ceilings measured in this run: "
+             f"device copy {copy_gbs:.0f} GB/s (read+write), "
              f"bf16 matmul {mm_tflops:.0f} TFLOP/s. Ours = kernels backend 'triton'; torch-path = backend 'torch' "
              f"(the chunked PyTorch path; 'not run' where B*T > {a.torch_path_max_tokens}, to fit the device call's "
              f"time). TFLOP/s and GB/s use the work model in benchmarks/kernels.py "
