@@ -289,7 +289,8 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
     u = U0.new_empty(U0.shape, dtype=store) if W is not None else U0
     S_in = U0.new_empty(B, H, NC, K, V, dtype=store)
     S_out = U0.new_empty(N, H, K, V)
-    launch = _launch(K, V, half, N * H, multiprocessors(Kd.device))
+    sms = multiprocessors(Kd.device)
+    launch = _launch(K, V, half, N * H, sms)
     # the scale of the 16-bit products: S and u are linear in (U0, h0), and the delta rule keeps them near its size
     S_amax = decay  # a placeholder, never read, without the 16-bit products
     if half:
@@ -297,7 +298,7 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
         if h0 is not None:
             S_amax = torch.maximum(S_amax, amax(h0))
     grid = (triton.cdiv(V, launch.fwd_bv), N * H)
-    split = split_output(N * H, V, multiprocessors(Kd.device))
+    split = split_output(N * H, V, sms)
     _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, U0 if h0 is None else h0, o, u, S_in,
                            S_out, seq_starts, chunk_starts, S_amax, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K),
                            BV=launch.fwd_bv, HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision,
