@@ -18,12 +18,11 @@ Otherwise (checked per chunk and K-block, at run time) the exact path builds it 
     with the decay sum_{i=j+1..t} g_i grown one gathered row of g at a time (no cumsum difference at all).
 With one decay per head it factors out: scores = (q k^T) * exp(G_t - G_j), masked to j <= t before the exp.
 
-The solve: D^-1 for the block-diagonal part D of I + A (its 16 x 16 diagonal blocks) by forward substitution on
-4 x 4 blocks merged into 16 x 16 ones (`_diagonal_block_inverse`); with E the strictly block-lower rest, N = D^-1 E
-is nilpotent (N^{C/16} = 0) and (I + A)^-1 = (I + N)^-1 D^-1 = (I - N)(I + N^2) D^-1 for C = 64 ((I - N) D^-1 for
-32): four tl.dot in all, at the products' precision. In tf32 (bf16 / fp16 inputs) that costs Ainv ~1e-3 relative
-error at worst (near-parallel keys, beta near 1, no decay; measured on an H200), below the input rounding and the
-tf32 error of U0 = Ainv (beta v) itself; tf32x3 would make it ~1e-7 but spills registers at C = 64.
+The solve (`_block_inverse`): A = beta kk goes to the chunk's Ainv rows in memory and is inverted there by 16 x 16
+blocks (forward substitution on the diagonal blocks, block substitution below them), the block products at the
+products' precision (tf32 for bf16 / fp16 inputs). With one decay per head, A is built and stored first
+and the scores after (`_head_scores`), so one (C, C) accumulator is live at a time, and float16 q, k (the L2 norm's
+output without a backward, or normalised here: `norm_q_scale`) go into the tensor cores as they are.
 
 Head dims are tiled in blocks of BK (BV) columns: the scores accumulate over K-blocks, then a second pass computes
 W (recomputing the cheap cumsum) and U0 per block, so a 256 head dim never needs a 256-wide register tile.
@@ -34,6 +33,7 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.l2norm import EPS
 from kernels.triton_intra_wu import intra_wu
 from kernels.triton_support import block, dot_precision
 
@@ -79,28 +79,116 @@ def _channel_scores_exact(qk, kk, q, k, Gc, g_base, k_base, rk, mk, rc, sub_star
 
 
 @triton.jit
-def _diagonal_block_inverse(A, rc, same_sub, PREC: tl.constexpr):
-    """D^-1 for D = I + (the 16 x 16 diagonal blocks of A), A strictly lower (C, C), in two steps. First forward
-    substitution on the 4 x 4 diagonal blocks, all side by side in the (C, C) tile (their columns are disjoint, so
-    one row of each is updated per step: 3 steps), gives D4^-1; then, with E4 the rest of each 16 x 16 block below
-    its 4 x 4 diagonal, N = D4^-1 E4 is nilpotent (N^4 = 0) and D^-1 = (I + N)^-1 D4^-1 = (I - N)(I + N^2) D4^-1:
-    four tl.dot on the whole tile, as the merge of the 16 x 16 blocks does one level up. Substituting the 16 x 16
-    blocks directly took 15 steps, each two column sums that cross warps through shared memory; timed on an H200
-    (the forward kernel alone, K = V = 128, C = 64, tf32; B=4 T=4096 / B=1 T=32768 ms): GDN 0.69 -> 0.59 /
-    1.43 -> 1.10, KDA 0.94 -> 0.86 / 1.84 -> 1.66 (8 x 8 base blocks: GDN 0.68 / 1.23). Error of Ainv against the
-    float64 inverse (RMSE / RMS, near-parallel keys, beta 0.99, no decay; the worst case of the tf32 merges):
-    9.8e-4 -> 1.1e-3; random keys 4.3e-6 -> 9.6e-6."""
-    same4 = (rc // 4)[:, None] == (rc // 4)[None, :]
-    X = tl.where(same4, -A, 0.0)  # becomes D4^-1 - I
-    for i in tl.static_range(1, 4):
-        rows = ((rc % 4) == i)[:, None]
-        a = tl.sum(tl.where(rows, X, 0.0), 0)  # (C,) row i of every 4 x 4 block, side by side
-        a += tl.sum(a[:, None] * X, 0)  # rows < i of each block are final: X_t = -A_t - A_t X
-        X = tl.where(rows & same4, a[None, :], X)
-    D4inv = X + tl.where(rc[:, None] == rc[None, :], 1.0, 0.0)
-    N = tl.dot(D4inv, tl.where(same_sub, tl.where(same4, 0.0, A), 0.0), input_precision=PREC)  # D4^-1 E4
-    Y = D4inv - tl.dot(N, D4inv, input_precision=PREC)
-    return Y + tl.dot(tl.dot(N, N, input_precision=PREC), Y, input_precision=PREC)
+def _block(AINV, i: tl.constexpr, j: tl.constexpr, C: tl.constexpr):
+    """Pointers to the 16 x 16 block (i, j) of one chunk's (C, C) matrix."""
+    r = tl.arange(0, SUB)
+    return AINV + (i * SUB + r[:, None]) * C + j * SUB + r[None, :]
+
+
+@triton.jit
+def _block_inverse(AINV, rc, C: tl.constexpr, PREC: tl.constexpr):
+    """(I + A)^-1 in place of one chunk's (C, C) strictly lower A in AINV, by 16 x 16 blocks; returns it as a
+    (C, C) tile. Each diagonal block is inverted by forward substitution (all C / 16 side by side in a
+    (C / 16, 16, 16) tile, one row a step), then the blocks below, in order, by block forward substitution,
+    Ai_ij = -Ai_ii sum_{j<=m<i} A_im Ai_mj (Ai_ij takes A_ij's place, which later j of the row no longer read). The
+    barriers order each block's reads before its overwrite and its stores before the next block's reads.
+
+    Timed on an H200 (GDN / KDA intra forward alone, K = V = 128, C = 64, tf32, 2026-12-04): the solve on whole
+    (C, C) tiles in registers (4 x 4 substitution, then nilpotent merges: eight (C, C) products) took 0.95 ms at
+    B=1 T=32768 and 0.48 at B=8 T=2048 (KDA B=4 T=4096 0.78), these 16 x 16 blocks 0.83 / 0.42 (0.73); a (C, C)
+    tile in registers held ~250 registers, the blocks ~80. Storing the blocks below transposed in the free upper
+    half instead (no overwrite, one barrier per row of blocks) was slower: the whole GDN forward 1.94 vs 1.70 ms at
+    B=1 T=32768, 0.78 vs 0.66 at B=8 T=2048. Error of U0, W, Ainv against the old solve: ~1e-5 relative."""
+    NB: tl.constexpr = C // SUB
+    rb, r = tl.arange(0, NB), tl.arange(0, SUB)
+    diag = AINV + rb[:, None, None] * (SUB * C + SUB)  # (NB, 1, 1) each diagonal block's first entry
+    tl.debug_barrier()
+    X = tl.zeros([NB, SUB, SUB], dtype=tl.float32)  # becomes Ai - I of every diagonal block
+    for i in range(1, SUB):
+        a = -tl.load(diag + i * C + r[None, None, :], mask=(r < i)[None, None, :], other=0.0)  # (NB, 1, 16) row i
+        a += tl.sum(tl.trans(a, 0, 2, 1) * X, 1, keep_dims=True)  # rows < i are final: X_i = -A_i - A_i X
+        X = tl.where((r == i)[None, :, None], a, X)
+    eye = tl.where(r[:, None] == r[None, :], 1.0, 0.0)
+    tl.store(diag + r[None, :, None] * C + r[None, None, :], X + eye[None, :, :])
+    if NB > 1:
+        tl.debug_barrier()
+        for i in tl.static_range(1, NB):
+            ai_ii = tl.load(_block(AINV, i, i, C))
+            for j in tl.static_range(i):
+                acc = tl.dot(tl.load(_block(AINV, i, j, C)), tl.load(_block(AINV, j, j, C)),
+                             input_precision=PREC)
+                for m in tl.static_range(j + 1, i):
+                    acc += tl.dot(tl.load(_block(AINV, i, m, C)), tl.load(_block(AINV, m, j, C)),
+                                  input_precision=PREC)
+                tl.debug_barrier()
+                tl.store(_block(AINV, i, j, C), -tl.dot(ai_ii, acc, input_precision=PREC))
+                tl.debug_barrier()
+    tl.debug_barrier()
+    return tl.load(AINV + rc[:, None] * C + rc[None, :])
+
+
+@triton.jit
+def _scores(a, b, PREC: tl.constexpr):
+    """a b^T, float32: float16 operands straight into the tensor cores (their products are exact in the float32
+    accumulator, as tf32's of the same values would be), others as float32 at PREC. (bfloat16 would be as exact,
+    but Triton 3.6's interpreter multiplies bfloat16 tiles wrongly, so the CPU tests could not check it.)"""
+    if a.dtype == tl.float16 and b.dtype == tl.float16:
+        return tl.dot(a, tl.trans(b))
+    else:
+        return tl.dot(a.to(tl.float32), tl.trans(b.to(tl.float32)), input_precision=PREC)
+
+
+@triton.jit
+def _row_norms(base, s_t, s_d, mt, rc, scale, eps, K: tl.constexpr, BK: tl.constexpr):
+    """scale / sqrt(sum_d x_d^2 + eps) of each row of one chunk of x (C, K): `triton_l2norm.py`'s factor."""
+    ss = tl.zeros([rc.shape[0]], dtype=tl.float32)
+    for i_k in range(tl.cdiv(K, BK)):
+        rk = i_k * BK + tl.arange(0, BK)
+        x = tl.load(base + rc[:, None] * s_t + rk[None, :] * s_d, mask=mt[:, None] & (rk < K)[None, :],
+                    other=0.0).to(tl.float32)
+        ss += tl.sum(x * x, 1)
+    return scale / tl.sqrt_rn(ss + eps)
+
+
+@triton.jit
+def _load_rows(base, s_t, s_d, rc, rk, m, r, NORM: tl.constexpr):
+    """One (C, BK) tile of q or k; with NORM its rows times r (`_row_norms`), in float16, as `l2norm_triton` would
+    have stored them."""
+    x = tl.load(base + rc[:, None] * s_t + rk[None, :] * s_d, mask=m, other=0.0)
+    if NORM:
+        x = (x.to(tl.float32) * r[:, None]).to(tl.float16)
+    return x
+
+
+@triton.jit
+def _head_scores(q_base, k_base, sq_t, sq_d, sk_t, sk_d, Gh, Gh_last, beta, rc, mt, QDEC, KEND, QK, AINV, r_q, r_k,
+                 C: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr, NORM: tl.constexpr):
+    """Pass 1 with one decay per head (Gh, (C,) cumulative): A = beta (k k^T) e^{G_t - G_j}, j < t, into AINV and
+    k e^{G_C - G} into KEND, then the scores (q k^T) e^{G_t - G_j}, j <= t, into QK and q e^G into QDEC: two loops
+    over the K-blocks, so that one (C, C) accumulator is live at a time."""
+    causal = rc[None, :] <= rc[:, None]
+    decay = tl.exp(tl.where(causal, Gh[:, None] - Gh[None, :], float("-inf")))  # (C, C)
+    cc_off = rc[:, None] * C + rc[None, :]
+    kk = tl.zeros([C, C], dtype=tl.float32)
+    for i_k in range(tl.cdiv(K, BK)):
+        rk = i_k * BK + tl.arange(0, BK)
+        mk = rk < K
+        k = _load_rows(k_base, sk_t, sk_d, rc, rk, mt[:, None] & mk[None, :], r_k, NORM)
+        tl.store(KEND + rc[:, None] * K + rk[None, :],
+                 (k.to(tl.float32) * tl.exp(Gh_last - Gh)[:, None]).to(KEND.dtype.element_ty), mask=mk[None, :])
+        kk += _scores(k, k, PREC)
+    tl.store(AINV + cc_off, tl.where(rc[None, :] < rc[:, None], kk * decay * beta[:, None], 0.0))
+    qk = tl.zeros([C, C], dtype=tl.float32)
+    for i_k in range(tl.cdiv(K, BK)):
+        rk = i_k * BK + tl.arange(0, BK)
+        mk = rk < K
+        m_ck = mt[:, None] & mk[None, :]
+        q = _load_rows(q_base, sq_t, sq_d, rc, rk, m_ck, r_q, NORM)
+        k = _load_rows(k_base, sk_t, sk_d, rc, rk, m_ck, r_k, NORM)
+        tl.store(QDEC + rc[:, None] * K + rk[None, :], (q.to(tl.float32) * tl.exp(Gh)[:, None]).to(
+            QDEC.dtype.element_ty), mask=mk[None, :])
+        qk += _scores(q, k, PREC)
+    tl.store(QK + cc_off, tl.where(causal, qk * decay, 0.0).to(QK.dtype.element_ty))
 
 
 @triton.jit
@@ -108,11 +196,11 @@ def _intra_chunk_fwd_kernel(
     Q, KEY, VAL, G, BETA,  # inputs, (B, T, H, .) with any strides
     U0, W, KEND, DECAY, QDEC, QK, AINV,  # float32 outputs (W, KEND, QDEC, QK float16 if compact), (B, H, N, C, .)
     U0_AMAX,  # float32 (1,), max |U0| accumulated by atomic max when STORE_AMAX
-    T, H,
+    T, H, q_scale, eps,  # q's scale and the norm's epsilon, with NORM
     sq_b, sq_t, sq_h, sq_d, sk_b, sk_t, sk_h, sk_d, sv_b, sv_t, sv_h, sv_d, sg_b, sg_t, sg_h, sg_d, sb_b, sb_t, sb_h,
     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     PER_CHANNEL: tl.constexpr, PREC: tl.constexpr, PASS2: tl.constexpr, STORE_AMAX: tl.constexpr,
-    STORE_AINV: tl.constexpr,
+    STORE_AINV: tl.constexpr, NORM: tl.constexpr,
 ):
     i_n, i_bh = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
@@ -142,18 +230,23 @@ def _intra_chunk_fwd_kernel(
         Gh = tl.cumsum(tl.load(g_base + rc * sg_t, mask=mt, other=0.0).to(tl.float32), 0)  # (C,) per-head
         Gh_last = tl.sum(tl.where(rc == C - 1, Gh, 0.0), 0)
         tl.store(DECAY + chunk, tl.exp(Gh_last))
+    r_q, r_k = beta, beta  # (unused without NORM)
+    if NORM:  # q and k L2-normalised here, row by row (per-head decay only)
+        r_q = _row_norms(q_base, sq_t, sq_d, mt, rc, q_scale, eps, K, BK)
+        r_k = _row_norms(k_base, sk_t, sk_d, mt, rc, 1.0, eps, K, BK)
 
-    # ---- pass 1: decayed scores, accumulated over K-blocks; q e^G, k e^{G_C - G}, e^{G_C} stored on the way
-    qk = tl.zeros([C, C], dtype=tl.float32)
-    kk = tl.zeros([C, C], dtype=tl.float32)
-    for i_k in range(tl.cdiv(K, BK)):
-        rk = i_k * BK + tl.arange(0, BK)
-        mk = rk < K
-        m_ck = mt[:, None] & mk[None, :]
-        ck_off = rc[:, None] * K + rk[None, :]
-        q = tl.load(q_base + rc[:, None] * sq_t + rk[None, :] * sq_d, mask=m_ck, other=0.0).to(tl.float32)  # (C, BK)
-        k = tl.load(k_base + rc[:, None] * sk_t + rk[None, :] * sk_d, mask=m_ck, other=0.0).to(tl.float32)
-        if PER_CHANNEL:
+    # ---- pass 1: decayed scores qk into QK, and A = beta kk strictly below the diagonal into AINV (the solve's
+    # workspace); q e^G, k e^{G_C - G}, e^{G_C} stored on the way
+    if PER_CHANNEL:
+        qk = tl.zeros([C, C], dtype=tl.float32)
+        kk = tl.zeros([C, C], dtype=tl.float32)
+        for i_k in range(tl.cdiv(K, BK)):
+            rk = i_k * BK + tl.arange(0, BK)
+            mk = rk < K
+            m_ck = mt[:, None] & mk[None, :]
+            ck_off = rc[:, None] * K + rk[None, :]
+            q = tl.load(q_base + rc[:, None] * sq_t + rk[None, :] * sq_d, mask=m_ck, other=0.0).to(tl.float32)
+            k = tl.load(k_base + rc[:, None] * sk_t + rk[None, :] * sk_d, mask=m_ck, other=0.0).to(tl.float32)
             g = tl.load(g_base + rc[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
             Gc = tl.cumsum(g, 0)  # (C, BK) log decay since the chunk start
             G_last = tl.sum(tl.where(rc[:, None] == C - 1, Gc, 0.0), 0)  # (BK,)
@@ -170,33 +263,18 @@ def _intra_chunk_fwd_kernel(
                 qk += tl.dot(q * tl.exp(rel), tl.trans(k_m), input_precision=PREC)
                 kk += tl.dot(k * tl.exp(rel), tl.trans(k_m), input_precision=PREC)
             else:
-                qk, kk = _channel_scores_exact(qk, kk, q, k, Gc, g_base, k_base, rk, mk, rc, sub_start, sub_row, T - t0,
-                                               sg_t, sg_d, sk_t, sk_d, C, BK, PREC)
-        else:
-            e_G = tl.exp(Gh)
-            tl.store(QDEC + ck_off, (q * e_G[:, None]).to(QDEC.dtype.element_ty), mask=mk[None, :])
-            tl.store(KEND + ck_off, (k * tl.exp(Gh_last - Gh)[:, None]).to(KEND.dtype.element_ty),
-                     mask=mk[None, :])
-            qk += tl.dot(q, tl.trans(k), input_precision=PREC)
-            kk += tl.dot(k, tl.trans(k), input_precision=PREC)
-    if not PER_CHANNEL:
-        decay = tl.exp(tl.where(causal, Gh[:, None] - Gh[None, :], float("-inf")))  # (C, C)
-        qk *= decay
-        kk *= decay
-    tl.store(QK + cc_off, tl.where(causal, qk, 0.0).to(QK.dtype.element_ty))
+                qk, kk = _channel_scores_exact(qk, kk, q, k, Gc, g_base, k_base, rk, mk, rc, sub_start, sub_row,
+                                               T - t0, sg_t, sg_d, sk_t, sk_d, C, BK, PREC)
+        tl.store(QK + cc_off, tl.where(causal, qk, 0.0).to(QK.dtype.element_ty))
+        tl.store(AINV + cc_off, tl.where(rc[None, :] < rc[:, None], kk * beta[:, None], 0.0))
+    else:
+        _head_scores(q_base, k_base, sq_t, sq_d, sk_t, sk_d, Gh, Gh_last, beta, rc, mt, QDEC, KEND, QK, AINV,
+                     r_q, r_k, C, K, BK, PREC, NORM)
 
-    # ---- the solve: Ainv = (I + A)^-1, A = beta kk strictly below the diagonal
-    A = tl.where(rc[None, :] < rc[:, None], kk * beta[:, None], 0.0)  # (C, C)
-    same_sub = (rc // SUB)[:, None] == (rc // SUB)[None, :]
-    Ainv = _diagonal_block_inverse(A, rc, same_sub, PREC)  # D^-1
-    if C > SUB:
-        N = tl.dot(Ainv, tl.where(same_sub, 0.0, A), input_precision=PREC)  # D^-1 E, strictly block-lower
-        Y = Ainv - tl.dot(N, Ainv, input_precision=PREC)  # (I - N) D^-1: exact for two blocks
-        if C > 2 * SUB:
-            N2 = tl.dot(N, N, input_precision=PREC)  # N^4 = 0 for four blocks
-            Y += tl.dot(N2, Y, input_precision=PREC)
-        Ainv = Y
+    # ---- the solve: Ainv = (I + A)^-1, in 16 x 16 blocks through AINV
+    Ainv = _block_inverse(AINV, rc, C, PREC)
     if STORE_AINV:  # for the backward, or for `triton_intra_wu.py`
+        tl.debug_barrier()
         tl.store(AINV + cc_off, Ainv)
 
     # ---- pass 2: U0 = Ainv (beta v) and W = Ainv (beta k e^G), block by block (unless `triton_intra_wu.py` will)
@@ -216,7 +294,7 @@ def _intra_chunk_fwd_kernel(
         rk = i_k * BK + tl.arange(0, BK)
         mk = rk < K
         m_ck = mt[:, None] & mk[None, :]
-        k = tl.load(k_base + rc[:, None] * sk_t + rk[None, :] * sk_d, mask=m_ck, other=0.0).to(tl.float32)
+        k = _load_rows(k_base, sk_t, sk_d, rc, rk, m_ck, r_k, NORM).to(tl.float32)
         if PER_CHANNEL:
             g = tl.load(g_base + rc[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
             k_in = k * tl.exp(tl.cumsum(g, 0)) * beta[:, None]
@@ -261,7 +339,8 @@ within run-to-run noise (~10%); `benchmarks/launch_variants.py` (variants r168, 
 def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
                     chunk_size: int, precision: str | None = None, compact: bool = False,
                     split_wu: bool | None = None, maxnreg: int | None = None,
-                    u0_amax: torch.Tensor | None = None, store_ainv: bool = True) -> tuple[torch.Tensor, ...]:
+                    u0_amax: torch.Tensor | None = None, store_ainv: bool = True,
+                    norm_q_scale: float | None = None) -> tuple[torch.Tensor, ...]:
     """q, k: (B, T, H, K) (q already scaled); v: (B, T, H, V); g: (B, T, H, D), D in {1, K}, log decay (zeros for
     DeltaNet); beta: (B, T, H). Returns float32 (U0 (B,H,N,C,V), W (B,H,N,C,K), k_to_end (B,H,N,C,K),
     decay_chunk (B,H,N,D), q_decayed (B,H,N,C,K), qk (B,H,N,C,C), Ainv (B,H,N,C,C)), N = ceil(T / C).
@@ -278,8 +357,14 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     `store_ainv`: False leaves Ainv unwritten (None is returned in its place) where no backward will read it.
     `split_wu`: U0 and W by a second launch from the stored Ainv (`triton_intra_wu.py`; same values); None: SPLIT_WU.
     `maxnreg`: register cap of the forward kernel on CUDA (ignored by the interpreter); None: MAXNREG.
+    `norm_q_scale`: q and k arrive as they are and the kernel L2-normalises their rows (`kernels/l2norm.py`), q's
+    then times norm_q_scale, rounded to float16 as `l2norm_triton(out_dtype=float16)` would store them: the same
+    values without that launch, for one decay per head, compact and without a backward (store_ainv=False).
     """
     _check(chunk_size, q, g)
+    if norm_q_scale is not None and (g.shape[-1] != 1 or not compact or store_ainv):
+        raise ValueError("intra_chunk_fwd: norm_q_scale (the L2 norm in the kernel) needs a per-head g, compact=True "
+                         "and store_ainv=False")
     B, T, H, K = q.shape
     V, D, C = v.shape[-1], g.shape[-1], chunk_size
     N = triton.cdiv(T, C)
@@ -291,20 +376,21 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     def out16(*shape):
         return torch.empty(B, H, N, *shape, dtype=torch.float16 if compact else torch.float32, device=q.device)
 
-    split = SPLIT_WU if split_wu is None else split_wu
+    norm = norm_q_scale is not None
+    split = (SPLIT_WU if split_wu is None else split_wu) and not norm  # the U0 / W launch reads k as it is
     store_ainv = store_ainv or split  # the split launch reads it
     U0, W, k_to_end, decay_chunk, q_decayed, qk = out(C, V), out16(C, K), out16(C, K), out(D), out16(C, K), out16(C, C)
-    Ainv = out(C, C) if store_ainv else None
+    Ainv = out(C, C)  # the solve's workspace, kept for the backward (store_ainv) or dropped
     g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
     maxnreg = MAXNREG if maxnreg is None else maxnreg
     cap = {"maxnreg": maxnreg} if maxnreg and q.device.type == "cuda" else {}
     _intra_chunk_fwd_kernel[(N, B * H)](
-        q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, U0 if Ainv is None else Ainv,
-        U0 if u0_amax is None else u0_amax, T, H,
+        q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv,
+        U0 if u0_amax is None else u0_amax, T, H, 1.0 if norm_q_scale is None else norm_q_scale, EPS,
         *q.stride(), *k.stride(), *v.stride(), *g_strides, *beta.stride(),
         C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision, PASS2=not split,
-        STORE_AMAX=u0_amax is not None, STORE_AINV=store_ainv,
+        STORE_AMAX=u0_amax is not None, STORE_AINV=store_ainv, NORM=norm,
         num_warps=8 if C == 64 and precision == "ieee" else 4, num_stages=1, **cap)
     if split:
         intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V), u0_amax)
-    return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv
+    return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv if store_ainv else None

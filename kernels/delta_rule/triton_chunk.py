@@ -19,7 +19,7 @@ import torch
 
 from kernels.chunking import effective_chunk_size
 from kernels.delta_rule.chunk import as_channel_gate, chunk_gated_delta_rule_torch
-from kernels.triton_delta_chunk import delta_rule_chunk
+from kernels.triton_delta_chunk import delta_rule_chunk, needs_backward
 from kernels.triton_runner import run_triton_core
 from kernels.triton_support import MIN_BLOCK, dot_precision
 
@@ -57,15 +57,19 @@ def chunk_gated_delta_rule_triton(
     # and, with no backward to come, the normalised q and k in float16 too: half the bytes written and read again,
     # rounded once more to the 11 bits the tf32 products keep anyway. With a backward they stay float32: their
     # gradients come back in their dtype, and float16's range would lose the small ones (`triton_delta_chunk.py`).
-    needs_grad = torch.is_grad_enabled() and any(x is not None and x.requires_grad
-                                                 for x in (q, k, v, g, beta, initial_state))
+    needs_grad = needs_backward(q, k, v, g, beta, initial_state)
     norm_dtype = torch.float16 if compact and not needs_grad else torch.float32
+    # With one decay per head and no backward, the intra-chunk kernel normalises q and k itself as it reads them
+    # (the same float16 values, without the L2-norm launches and their round trip through memory)
+    norm_in_kernel = compact and not needs_grad and g.shape[-1] == 1
 
     def core(q, k, v, g, beta, h0, chunk, layout):
         # packed documents (layout) arrive chunk-aligned in one row: the per-chunk kernel runs on it unchanged
         # the products keep the precision of the caller's dtype, also where q and k arrive float32 (L2 norm)
         T, seqs = (q.shape[1], None) if layout is None else (layout.total, (layout.seq_starts, layout.chunk_starts))
-        return delta_rule_chunk(q, k, v, g, beta, h0, chunk, precision, T, out_dtype, seqs, compact)
+        return delta_rule_chunk(q, k, v, g, beta, h0, chunk, precision, T, out_dtype, seqs, compact,
+                                scale if norm_in_kernel else None)
 
-    return run_triton_core(core, q, k, v, (g, beta), scale, initial_state, output_final_state, cu_seqlens,
-                           use_qk_l2norm_in_kernel, lambda T: triton_chunk_size(chunk_size, T), norm_dtype)
+    return run_triton_core(core, q, k, v, (g, beta), 1.0 if norm_in_kernel else scale, initial_state,
+                           output_final_state, cu_seqlens, use_qk_l2norm_in_kernel and not norm_in_kernel,
+                           lambda T: triton_chunk_size(chunk_size, T), norm_dtype)

@@ -231,3 +231,40 @@ def test_intra_fwd_leaves_max_abs_u0(split_wu: bool) -> None:
     big = torch.full((1,), 2.0 ** 100, device=_DEVICE)
     intra_chunk_fwd(q, k, v, g, beta, 16, compact=True, split_wu=split_wu, u0_amax=big)
     assert big.item() == 2.0 ** 100
+
+
+@pytest.mark.parametrize("C", [16, 64])
+def test_intra_fwd_norm_in_kernel_equals_normalising_first(C: int) -> None:
+    # norm_q_scale: q, k as they come (bf16, unnormalised, strided), L2-normalised by the kernel as it reads them,
+    # give what the kernel gives on `l2norm_triton`'s float16 outputs (same factor, same rounding; only the order
+    # of the sum of squares differs), with and without a padded tail
+    from kernels.triton_l2norm import l2norm_triton
+    seed = fresh_seed()
+    gen = torch.Generator().manual_seed(seed)
+    T, H, K, V = C + 29, 2, 32, 16
+    q, k = (3 * torch.randn(1, T, K, H, generator=gen).transpose(-1, -2).to(_DEVICE, torch.bfloat16) for _ in "qk")
+    v = torch.randn(1, T, H, V, generator=gen).to(_DEVICE, torch.bfloat16)
+    g = F.logsigmoid(torch.randn(1, T, H, 1, generator=gen)).to(_DEVICE)
+    beta = torch.rand(1, T, H, generator=gen).to(_DEVICE, torch.bfloat16)
+    scale = K ** -0.5
+    first = intra_chunk_fwd(l2norm_triton(q, scale, out_dtype=torch.float16), l2norm_triton(k, out_dtype=torch.float16),
+                            v, g, beta, C, "tf32", compact=True, store_ainv=False)
+    fused = intra_chunk_fwd(q, k, v, g, beta, C, "tf32", compact=True, store_ainv=False, norm_q_scale=scale)
+    assert fused[6] is None
+    for name, a, b in zip(_NAMES, fused, first):
+        assert a.dtype == b.dtype, name
+        assert_close(name, a.float().cpu(), b.double().cpu(), 1e-3 if a.dtype == torch.float16 else 1e-5, seed)
+
+
+def test_intra_fwd_norm_in_kernel_bad_arguments_raise() -> None:
+    q = torch.randn(1, 20, 1, 8, device=_DEVICE)
+    beta = torch.rand(1, 20, 1, device=_DEVICE)
+    g_head, g_channel = -torch.rand(1, 20, 1, 1, device=_DEVICE), -torch.rand(1, 20, 1, 8, device=_DEVICE)
+    want = r"norm_q_scale \(the L2 norm in the kernel\) needs a per-head g, compact=True and store_ainv=False"
+    for g, compact, store_ainv in ((g_channel, True, False), (g_head, False, False), (g_head, True, True)):
+        with pytest.raises(ValueError, match=want):
+            intra_chunk_fwd(q, q, q, g, beta, 16, compact=compact, store_ainv=store_ainv, norm_q_scale=0.5)
+    from kernels.triton_delta_chunk import delta_rule_chunk
+    with pytest.raises(ValueError, match=r"norm_q_scale \(q, k normalised in the kernel\) has no backward"):
+        delta_rule_chunk(q.requires_grad_(), q, q, g_head, beta, None, 16, "tf32", 20, torch.float32, None, True,
+                         norm_q_scale=0.5)

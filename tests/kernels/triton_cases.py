@@ -86,7 +86,8 @@ def test_output_after_the_walk_packed_fp32(output_after_walk) -> None:
 @pytest.mark.parametrize("op_name", ["gated_delta_rule", "kda"])
 @pytest.mark.parametrize("T", [40, PACKED], ids=["rows", "packed"])
 def test_forward_without_grad_bf16_l2norm(op_name: str, T) -> None:
-    # no backward to come: q, k normalised into float16 and no Ainv stored (kernels/delta_rule/triton_chunk.py)
+    # no backward to come: q, k normalised into float16 (GDN: by the intra-chunk kernel as it reads them) and no
+    # Ainv stored (kernels/delta_rule/triton_chunk.py)
     check_op(op_name, torch.bfloat16, T, 2, 32, 16, chunk_size=16, device=DEVICE, l2=True, grad=False)
 
 
