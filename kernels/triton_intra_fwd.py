@@ -327,7 +327,9 @@ SPLIT_WU = False
 """Default of intra_chunk_fwd's split_wu: U0 and W by their own launch (`triton_intra_wu.py`). Off: on an H200
 (`benchmarks/launch_variants.py`, 2026-12-04, B*T = 16k-32k tokens, H=16, K=V=128) the intra forward alone took
 GDN 0.59-0.62 ms split vs 0.56-0.60 fused, KDA 0.81-0.87 vs 0.86-0.92 (B=1 T=32768: 1.57 vs 1.65); the whole
-forward moved within run-to-run noise and GDN's forward+backward was 0.1-0.2 ms slower split."""
+forward moved within run-to-run noise and GDN's forward+backward was 0.1-0.2 ms slower split. Again with the block
+solve (same day, intra forward alone, fused / split): GDN B=8 T=2048 0.424 / 0.468, B=1 T=32768 0.835 / 0.922; KDA
+B=4 T=4096 0.728 / 0.650 -- faster split for KDA's kernel alone, not yet timed in the whole op."""
 MAXNREG: int | None = None
 """Default of intra_chunk_fwd's maxnreg: a register cap for the forward kernel (None: the compiler's choice, 249-255
 at C = 64). Compiled offline for sm_90 (Triton 3.6, K = V = 128, tf32): GDN at 168 spills 16 bytes per thread, or
