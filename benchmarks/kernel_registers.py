@@ -75,18 +75,18 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
                      DS_AMAX=F32)
     tile = dict(C=C, K=K, V=V, BK=32, BV=32, PREC="tf32")
     walk = dict(C=C, K=K, V=V, BK=K, HAS_W=True, VARLEN=False, PREC="tf32", HALF=True)  # float16 W, Kd, Qd, QK
-    # training: max |U0| for the walk, Ainv for the backward, q and k normalised beforehand (float32)
-    intra_stores = dict(STORE_AMAX=True, STORE_AINV=True, NORM=False)
+    # training: max |U0| for the walk, q and k normalised beforehand (float32)
+    intra_stores = dict(STORE_AMAX=True, NORM=False)
     rows = []
     wu_sig = dict(KEY=F32, VAL=BF16, G=F32, BETA=BF16, AINV=F32, U0=F32, W=F16, U0_AMAX=F32, T=I32, H=I32,
                   **ints("sk_b sk_t sk_h sk_d sv_b sv_t sv_h sv_d sg_b sg_t sg_h sg_d sb_b sb_t sb_h"))
     for per_channel, op in ((True, "KDA"), (False, "GDN")):
         rows.append((f"intra forward ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
                      dict(tile, PER_CHANNEL=per_channel, PASS2=True, **intra_stores), 4, 1))
-    # GDN's forward without a backward: bf16 q and k as they come, L2-normalised in the kernel, no Ainv kept
+    # GDN's forward without a backward: bf16 q and k as they come, L2-normalised in the kernel
     rows.append(("intra forward, no backward (GDN)", triton_intra_fwd._intra_chunk_fwd_kernel,
                  dict(fwd_sig, Q=BF16, KEY=BF16),
-                 dict(tile, PER_CHANNEL=False, PASS2=True, STORE_AMAX=True, STORE_AINV=False, NORM=True), 4, 1))
+                 dict(tile, PER_CHANNEL=False, PASS2=True, STORE_AMAX=True, NORM=True), 4, 1))
     for per_channel, op in ((True, "KDA"), (False, "GDN")):  # split_wu: the forward without pass 2, then U0 / W
         rows.append((f"intra forward without U0 / W ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
                      dict(tile, PER_CHANNEL=per_channel, PASS2=False, **intra_stores), 4, 1))

@@ -200,7 +200,7 @@ def _intra_chunk_fwd_kernel(
     sq_b, sq_t, sq_h, sq_d, sk_b, sk_t, sk_h, sk_d, sv_b, sv_t, sv_h, sv_d, sg_b, sg_t, sg_h, sg_d, sb_b, sb_t, sb_h,
     C: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     PER_CHANNEL: tl.constexpr, PREC: tl.constexpr, PASS2: tl.constexpr, STORE_AMAX: tl.constexpr,
-    STORE_AINV: tl.constexpr, NORM: tl.constexpr,
+    NORM: tl.constexpr,
 ):
     i_n, i_bh = tl.program_id(0), tl.program_id(1)
     i_b, i_h = (i_bh // H).to(tl.int64), (i_bh % H).to(tl.int64)
@@ -271,11 +271,8 @@ def _intra_chunk_fwd_kernel(
         _head_scores(q_base, k_base, sq_t, sq_d, sk_t, sk_d, Gh, Gh_last, beta, rc, mt, QDEC, KEND, QK, AINV,
                      r_q, r_k, C, K, BK, PREC, NORM)
 
-    # ---- the solve: Ainv = (I + A)^-1, in 16 x 16 blocks through AINV
+    # ---- the solve: Ainv = (I + A)^-1, in place in AINV (for the backward or `triton_intra_wu.py`, or scratch)
     Ainv = _block_inverse(AINV, rc, C, PREC)
-    if STORE_AINV:  # for the backward, or for `triton_intra_wu.py`
-        tl.debug_barrier()
-        tl.store(AINV + cc_off, Ainv)
 
     # ---- pass 2: U0 = Ainv (beta v) and W = Ainv (beta k e^G), block by block (unless `triton_intra_wu.py` will)
     u0_amax = 0.0
@@ -356,7 +353,8 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     too small to matter. Use it only with L2-normalised q, k.
     `u0_amax`: a zeroed float32 (1,) tensor the kernels leave max |U0| in (atomic max; the walk's float16 scale),
     saving a pass over U0.
-    `store_ainv`: False leaves Ainv unwritten (None is returned in its place) where no backward will read it.
+    `store_ainv`: False where no backward will read Ainv: its buffer is then the solve's scratch, and None is
+    returned in its place.
     `split_wu`: U0 and W by a second launch from the stored Ainv (`triton_intra_wu.py`; same values); None: SPLIT_WU.
     `maxnreg`: register cap of the forward kernel on CUDA (ignored by the interpreter); None: MAXNREG.
     `norm_q_scale`: q and k arrive as they are and the kernel L2-normalises their rows (`kernels/l2norm.py`), q's
@@ -391,7 +389,7 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
         U0 if u0_amax is None else u0_amax, T, H, 1.0 if norm_q_scale is None else norm_q_scale, EPS,
         *q.stride(), *k.stride(), *v.stride(), *g_strides, *beta.stride(),
         C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision, PASS2=not split,
-        STORE_AMAX=u0_amax is not None, STORE_AINV=store_ainv, NORM=norm,
+        STORE_AMAX=u0_amax is not None, NORM=norm,
         num_warps=8 if C == 64 and precision == "ieee" else 4, num_stages=1, **cap)
     if split:
         intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V), u0_amax)
