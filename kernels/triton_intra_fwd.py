@@ -35,6 +35,7 @@ import triton.language as tl
 
 from kernels.l2norm import EPS
 from kernels.triton_intra_wu import intra_wu
+from kernels.triton_row_norm import load_rows, row_norms
 from kernels.triton_support import block, dot_precision
 
 CHUNK_SIZES = (16, 32, 64)
@@ -98,7 +99,10 @@ def _block_inverse(AINV, rc, C: tl.constexpr, PREC: tl.constexpr):
     B=1 T=32768 and 0.48 at B=8 T=2048 (KDA B=4 T=4096 0.78), these 16 x 16 blocks 0.83 / 0.42 (0.73); a (C, C)
     tile in registers held ~250 registers, the blocks ~80. Storing the blocks below transposed in the free upper
     half instead (no overwrite, one barrier per row of blocks) was slower: the whole GDN forward 1.94 vs 1.70 ms at
-    B=1 T=32768, 0.78 vs 0.66 at B=8 T=2048. Error of U0, W, Ainv against the old solve: ~1e-5 relative."""
+    B=1 T=32768, 0.78 vs 0.66 at B=8 T=2048. Error of U0, W, Ainv against the old solve: ~1e-5 relative.
+    Nor did the diagonal blocks' substitution gain from unrolling its row loop (the rows' loads hoisted) or from
+    loading the blocks once and picking each row out in registers: GDN intra forward without a backward, U0 / W
+    split, B=1 T=32768 0.78 ms as it is, 0.86 unrolled, 0.89 in registers (B=8 T=2048 0.39 / 0.43 / 0.45)."""
     NB: tl.constexpr = C // SUB
     rb, r = tl.arange(0, NB), tl.arange(0, SUB)
     diag = AINV + rb[:, None, None] * (SUB * C + SUB)  # (NB, 1, 1) each diagonal block's first entry
@@ -139,28 +143,6 @@ def _scores(a, b, PREC: tl.constexpr):
 
 
 @triton.jit
-def _row_norms(base, s_t, s_d, mt, rc, scale, eps, K: tl.constexpr, BK: tl.constexpr):
-    """scale / sqrt(sum_d x_d^2 + eps) of each row of one chunk of x (C, K): `triton_l2norm.py`'s factor."""
-    ss = tl.zeros([rc.shape[0]], dtype=tl.float32)
-    for i_k in range(tl.cdiv(K, BK)):
-        rk = i_k * BK + tl.arange(0, BK)
-        x = tl.load(base + rc[:, None] * s_t + rk[None, :] * s_d, mask=mt[:, None] & (rk < K)[None, :],
-                    other=0.0).to(tl.float32)
-        ss += tl.sum(x * x, 1)
-    return scale / tl.sqrt_rn(ss + eps)
-
-
-@triton.jit
-def _load_rows(base, s_t, s_d, rc, rk, m, r, NORM: tl.constexpr):
-    """One (C, BK) tile of q or k; with NORM its rows times r (`_row_norms`), in float16, as `l2norm_triton` would
-    have stored them."""
-    x = tl.load(base + rc[:, None] * s_t + rk[None, :] * s_d, mask=m, other=0.0)
-    if NORM:
-        x = (x.to(tl.float32) * r[:, None]).to(tl.float16)
-    return x
-
-
-@triton.jit
 def _head_scores(q_base, k_base, sq_t, sq_d, sk_t, sk_d, Gh, Gh_last, beta, rc, mt, QDEC, KEND, QK, AINV, r_q, r_k,
                  C: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr, NORM: tl.constexpr):
     """Pass 1 with one decay per head (Gh, (C,) cumulative): A = beta (k k^T) e^{G_t - G_j}, j < t, into AINV and
@@ -173,7 +155,7 @@ def _head_scores(q_base, k_base, sq_t, sq_d, sk_t, sk_d, Gh, Gh_last, beta, rc, 
     for i_k in range(tl.cdiv(K, BK)):
         rk = i_k * BK + tl.arange(0, BK)
         mk = rk < K
-        k = _load_rows(k_base, sk_t, sk_d, rc, rk, mt[:, None] & mk[None, :], r_k, NORM)
+        k = load_rows(k_base, sk_t, sk_d, rc, rk, mt[:, None] & mk[None, :], r_k, NORM)
         tl.store(KEND + rc[:, None] * K + rk[None, :],
                  (k.to(tl.float32) * tl.exp(Gh_last - Gh)[:, None]).to(KEND.dtype.element_ty), mask=mk[None, :])
         kk += _scores(k, k, PREC)
@@ -183,8 +165,8 @@ def _head_scores(q_base, k_base, sq_t, sq_d, sk_t, sk_d, Gh, Gh_last, beta, rc, 
         rk = i_k * BK + tl.arange(0, BK)
         mk = rk < K
         m_ck = mt[:, None] & mk[None, :]
-        q = _load_rows(q_base, sq_t, sq_d, rc, rk, m_ck, r_q, NORM)
-        k = _load_rows(k_base, sk_t, sk_d, rc, rk, m_ck, r_k, NORM)
+        q = load_rows(q_base, sq_t, sq_d, rc, rk, m_ck, r_q, NORM)
+        k = load_rows(k_base, sk_t, sk_d, rc, rk, m_ck, r_k, NORM)
         tl.store(QDEC + rc[:, None] * K + rk[None, :], (q.to(tl.float32) * tl.exp(Gh)[:, None]).to(
             QDEC.dtype.element_ty), mask=mk[None, :])
         qk += _scores(q, k, PREC)
@@ -195,6 +177,7 @@ def _head_scores(q_base, k_base, sq_t, sq_d, sk_t, sk_d, Gh, Gh_last, beta, rc, 
 def _intra_chunk_fwd_kernel(
     Q, KEY, VAL, G, BETA,  # inputs, (B, T, H, .) with any strides
     U0, W, KEND, DECAY, QDEC, QK, AINV,  # float32 outputs (W, KEND, QDEC, QK float16 if compact), (B, H, N, C, .)
+    KROW,  # float32 (B, H, N, C): k's L2-norm row factors, stored with NORM and without PASS2 (for the U0 / W launch)
     U0_AMAX,  # float32 (1,), max |U0| accumulated by atomic max when STORE_AMAX
     T, H, q_scale, eps,  # q's scale and the norm's epsilon, with NORM
     sq_b, sq_t, sq_h, sq_d, sk_b, sk_t, sk_h, sk_d, sv_b, sv_t, sv_h, sv_d, sg_b, sg_t, sg_h, sg_d, sb_b, sb_t, sb_h,
@@ -232,8 +215,10 @@ def _intra_chunk_fwd_kernel(
         tl.store(DECAY + chunk, tl.exp(Gh_last))
     r_q, r_k = beta, beta  # (unused without NORM)
     if NORM:  # q and k L2-normalised here, row by row (per-head decay only)
-        r_q = _row_norms(q_base, sq_t, sq_d, mt, rc, q_scale, eps, K, BK)
-        r_k = _row_norms(k_base, sk_t, sk_d, mt, rc, 1.0, eps, K, BK)
+        r_q = row_norms(q_base, sq_t, sq_d, mt, rc, q_scale, eps, K, BK)
+        r_k = row_norms(k_base, sk_t, sk_d, mt, rc, 1.0, eps, K, BK)
+        if not PASS2:
+            tl.store(KROW + chunk * C + rc, r_k)
 
     # ---- pass 1: decayed scores qk into QK, and A = beta kk strictly below the diagonal into AINV (the solve's
     # workspace); q e^G, k e^{G_C - G}, e^{G_C} stored on the way
@@ -291,7 +276,7 @@ def _intra_chunk_fwd_kernel(
         rk = i_k * BK + tl.arange(0, BK)
         mk = rk < K
         m_ck = mt[:, None] & mk[None, :]
-        k = _load_rows(k_base, sk_t, sk_d, rc, rk, m_ck, r_k, NORM).to(tl.float32)
+        k = load_rows(k_base, sk_t, sk_d, rc, rk, m_ck, r_k, NORM).to(tl.float32)
         if PER_CHANNEL:
             g = tl.load(g_base + rc[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
             k_in = k * tl.exp(tl.cumsum(g, 0)) * beta[:, None]
@@ -320,13 +305,16 @@ def _tile(n: int) -> int:
     return min(block(n), 32)
 
 
-SPLIT_WU = False
-"""Default of intra_chunk_fwd's split_wu: U0 and W by their own launch (`triton_intra_wu.py`). Off: on an H200
-(`benchmarks/launch_variants.py`, 2026-12-04, B*T = 16k-32k tokens, H=16, K=V=128) the intra forward alone took
-GDN 0.59-0.62 ms split vs 0.56-0.60 fused, KDA 0.81-0.87 vs 0.86-0.92 (B=1 T=32768: 1.57 vs 1.65); the whole
-forward moved within run-to-run noise and GDN's forward+backward was 0.1-0.2 ms slower split. Again with the block
-solve (same day, intra forward alone, fused / split): GDN B=8 T=2048 0.424 / 0.468, B=1 T=32768 0.835 / 0.922; KDA
-B=4 T=4096 0.728 / 0.650 -- faster split for KDA's kernel alone, not yet timed in the whole op."""
+SPLIT_WU = True
+"""Default of intra_chunk_fwd's split_wu: U0 and W by their own launch (`triton_intra_wu.py`), one small program per
+chunk, instead of the fused kernel's pass 2. On an H200 (`benchmarks/launch_variants.py`, 2026-12-04, H=16, K=V=128,
+per-call ms, two runs each, fused -> split): intra forward alone GDN B=8 T=2048 0.67-0.70 -> 0.53-0.59, B=1
+T=32768 1.26 -> 1.00, B=2 T=8192 0.62-0.72 -> 0.56-0.57; KDA B=4 T=4096 0.79-0.88 -> 0.67-0.75, B=1 T=32768
+1.54-1.59 -> 1.22-1.23. Whole forward: KDA B=1 T=32768 2.79-2.88 -> 2.31-2.36, GDN B=8 T=2048 0.91 -> 0.78-0.80,
+the others within noise; forward+backward unchanged. o identical. GDN without a backward (q, k normalised in the
+kernel; back-to-back timing of the intra forward alone): 0.40 -> 0.39 ms at B=8 T=2048, 0.78 -> 0.78 at B=1
+T=32768. (An earlier U0 / W launch with one program per output block was slower than the fused pass: GDN B=8
+T=2048 0.468 vs 0.424 ms, B=1 T=32768 0.922 vs 0.835.)"""
 MAXNREG: int | None = None
 """Default of intra_chunk_fwd's maxnreg: a register cap for the forward kernel (None: the compiler's choice, 249-255
 at C = 64). Compiled offline for sm_90 (Triton 3.6, K = V = 128, tf32): GDN at 168 spills 16 bytes per thread, or
@@ -377,20 +365,20 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
         return torch.empty(B, H, N, *shape, dtype=torch.float16 if compact else torch.float32, device=q.device)
 
     norm = norm_q_scale is not None
-    split = (SPLIT_WU if split_wu is None else split_wu) and not norm  # the U0 / W launch reads k as it is
-    store_ainv = store_ainv or split  # the split launch reads it
+    split = SPLIT_WU if split_wu is None else split_wu
     U0, W, k_to_end, decay_chunk, q_decayed, qk = out(C, V), out16(C, K), out16(C, K), out(D), out16(C, K), out16(C, C)
     Ainv = out(C, C)  # the solve's workspace, kept for the backward (store_ainv) or dropped
+    k_rows = out(C) if norm and split else None  # the norm's factors of k's rows, for the U0 / W launch
     g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
     maxnreg = MAXNREG if maxnreg is None else maxnreg
     cap = {"maxnreg": maxnreg} if maxnreg and q.device.type == "cuda" else {}
     _intra_chunk_fwd_kernel[(N, B * H)](
-        q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv,
+        q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv, Ainv if k_rows is None else k_rows,
         U0 if u0_amax is None else u0_amax, T, H, 1.0 if norm_q_scale is None else norm_q_scale, EPS,
         *q.stride(), *k.stride(), *v.stride(), *g_strides, *beta.stride(),
         C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision, PASS2=not split,
         STORE_AMAX=u0_amax is not None, NORM=norm,
         num_warps=8 if C == 64 and precision == "ieee" else 4, num_stages=1, **cap)
     if split:
-        intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V), u0_amax)
+        intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V), u0_amax, k_rows)
     return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv if store_ainv else None

@@ -233,11 +233,13 @@ def test_intra_fwd_leaves_max_abs_u0(split_wu: bool) -> None:
     assert big.item() == 2.0 ** 100
 
 
+@pytest.mark.parametrize("split_wu", [False, True], ids=["fused", "split"])
 @pytest.mark.parametrize("C", [16, 64])
-def test_intra_fwd_norm_in_kernel_equals_normalising_first(C: int) -> None:
+def test_intra_fwd_norm_in_kernel_equals_normalising_first(C: int, split_wu: bool) -> None:
     # norm_q_scale: q, k as they come (bf16, unnormalised, strided), L2-normalised by the kernel as it reads them,
     # give what the kernel gives on `l2norm_triton`'s float16 outputs (same factor, same rounding; only the order
-    # of the sum of squares differs), with and without a padded tail
+    # of the sum of squares differs), with and without a padded tail, U0 and W in the kernel or by their own launch
+    # (from the row factors the kernel stored)
     from kernels.triton_l2norm import l2norm_triton
     seed = fresh_seed()
     gen = torch.Generator().manual_seed(seed)
@@ -249,7 +251,8 @@ def test_intra_fwd_norm_in_kernel_equals_normalising_first(C: int) -> None:
     scale = K ** -0.5
     first = intra_chunk_fwd(l2norm_triton(q, scale, out_dtype=torch.float16), l2norm_triton(k, out_dtype=torch.float16),
                             v, g, beta, C, "tf32", compact=True, store_ainv=False)
-    fused = intra_chunk_fwd(q, k, v, g, beta, C, "tf32", compact=True, store_ainv=False, norm_q_scale=scale)
+    fused = intra_chunk_fwd(q, k, v, g, beta, C, "tf32", compact=True, store_ainv=False, norm_q_scale=scale,
+                            split_wu=split_wu)
     assert fused[6] is None
     for name, a, b in zip(_NAMES, fused, first):
         assert a.dtype == b.dtype, name
