@@ -52,7 +52,7 @@ def resources(fn, signature: dict, constexprs: dict, num_warps: int, num_stages:
 def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str, object, dict, dict, int, int]]:
     """(name, kernel, signature, constexprs, num_warps, num_stages) as the KDA / GDN benchmark launches them."""
     fwd_sig = dict(Q=F32, KEY=F32, VAL=BF16, G=F32, BETA=BF16, U0=F32, W=F16, KEND=F16, DECAY=F32, QDEC=F16, QK=F16,
-                   AINV=F32, U0_AMAX=F32, T=I32, H=I32, q_scale="fp32", eps="fp32",
+                   AINV=F32, KROW=F32, U0_AMAX=F32, T=I32, H=I32, q_scale="fp32", eps="fp32",
                    **ints("sq_b sq_t sq_h sq_d sk_b sk_t sk_h sk_d sv_b sv_t sv_h sv_d "
                           "sg_b sg_t sg_h sg_d sb_b sb_t sb_h"))
     prep_sig = dict(G=F32, KEY=BF16, VAL=BF16, BETA=BF16, AINV=F32, U0=F32, W=F16, DU0=F32, DW=F32, DKTE=F32, DDC=F32,
@@ -78,7 +78,7 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
     # training: max |U0| for the walk, q and k normalised beforehand (float32)
     intra_stores = dict(STORE_AMAX=True, NORM=False)
     rows = []
-    wu_sig = dict(KEY=F32, VAL=BF16, G=F32, BETA=BF16, AINV=F32, U0=F32, W=F16, U0_AMAX=F32, T=I32, H=I32,
+    wu_sig = dict(KEY=F32, VAL=BF16, G=F32, BETA=BF16, AINV=F32, KROW=F32, U0=F32, W=F16, U0_AMAX=F32, T=I32, H=I32,
                   **ints("sk_b sk_t sk_h sk_d sv_b sv_t sv_h sv_d sg_b sg_t sg_h sg_d sb_b sb_t sb_h"))
     for per_channel, op in ((True, "KDA"), (False, "GDN")):
         rows.append((f"intra forward ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
@@ -91,7 +91,13 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
         rows.append((f"intra forward without U0 / W ({op})", triton_intra_fwd._intra_chunk_fwd_kernel, fwd_sig,
                      dict(tile, PER_CHANNEL=per_channel, PASS2=False, **intra_stores), 4, 1))
         rows.append((f"intra U0 / W ({op})", triton_intra_wu._intra_wu_kernel, wu_sig,
-                     dict(tile, PER_CHANNEL=per_channel, STORE_AMAX=True), 4, 1))
+                     dict(tile, PER_CHANNEL=per_channel, STORE_AMAX=True, NORM=False), 4, triton_intra_wu.WU_STAGES))
+    # and GDN's without a backward: q, k normalised in the forward kernel, whose row factors the U0 / W launch reads
+    rows.append(("intra forward without U0 / W, no backward (GDN)", triton_intra_fwd._intra_chunk_fwd_kernel,
+                 dict(fwd_sig, Q=BF16, KEY=BF16),
+                 dict(tile, PER_CHANNEL=False, PASS2=False, STORE_AMAX=True, NORM=True), 4, 1))
+    rows.append(("intra U0 / W, no backward (GDN)", triton_intra_wu._intra_wu_kernel, dict(wu_sig, KEY=BF16),
+                 dict(tile, PER_CHANNEL=False, STORE_AMAX=True, NORM=True), 4, triton_intra_wu.WU_STAGES))
     rows += [
         ("intra backward prep (KDA)", triton_intra_bwd._intra_bwd_channel_prep, prep_sig, tile, 4, 1),
         ("intra backward (KDA)", triton_intra_bwd._intra_bwd_channel, channel_sig,
