@@ -31,3 +31,18 @@ def test_host_ms_times_issuing_each_call() -> None:
     syncs = []
     per_call = load_benchmark("kernels").host_ms(lambda: time.sleep(0.003), calls=4, sync=lambda: syncs.append(1))
     assert per_call >= 3.0 and len(syncs) == 2
+
+
+@pytest.mark.parametrize("op", ["gated_delta_rule", "kda"])
+def test_intra_ablation_variants_still_patch_the_kernels(op: str) -> None:
+    # each variant of benchmarks/intra_fwd_ablation.py replaces source text that must still be in the kernels: all
+    # load as modules (no GPU needed), each with the intra forward's entry point
+    modules = load_benchmark("intra_fwd_ablation").variants_for(op)
+    assert "as is" in modules and "no solve" in modules and len(modules) >= 4
+    assert all(callable(m.intra_chunk_fwd) for m in modules.values())
+
+
+def test_intra_ablation_names_a_patch_that_no_longer_matches() -> None:
+    tool = load_benchmark("intra_fwd_ablation")
+    with pytest.raises(SystemExit, match=r"variant 'x' expects 'no such line' once in kernels/triton_intra_fwd.py"):
+        tool.patched_modules("x", [(tool.FWD, "no such line", "")])
