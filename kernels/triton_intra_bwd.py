@@ -366,6 +366,9 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     # T=4096 and 14.47 / 14.35 -> 14.12 / 13.98 ms at B=1, T=32768 (two alternating runs each, same device call).
     # Compiled offline with Triton 3.6 for sm_90 the main kernel spills 2.8 KB per thread at 4 warps (fast path
     # alone ~1.7-2 KB; 8 warps 1.2 KB), the head kernel ~0.7 KB, the prep none (benchmarks/kernel_registers.py).
+    # Again on 2026-12-04: 2808 bytes at 4 warps; with only the fast path compiled 1680, only the exact path 224 (so
+    # the fast path, which the benchmark's gates take, is where the pressure is); BK=16 1952, 8 warps 1016 (BK=16
+    # and 8 warps 656); its (C, C) loads reordered so that dqk and dA are not live together 2672 (not timed).
     _intra_bwd_channel_prep[grid](g, k, v, beta, Ainv, U0, W, dU0, dW, dkte, ddc, Gcum, suffix, dA, dv, dbeta,
                                   *k.stride(), *v.stride(), *g.stride(), *beta.stride(), T, H, N,
                                   C=C, K=K, V=V, BK=min(BK, 32), BV=min(BV, 32), PREC=prec, num_warps=4, num_stages=1)
