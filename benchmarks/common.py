@@ -9,6 +9,7 @@ import importlib.util
 import os
 import platform
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -60,3 +61,12 @@ def append_section(title: str, table: str, notes: str = "", path: Path = ROOT / 
                         "it ran.\n")
     with path.open("a") as f:
         f.write(block)
+
+
+def stream_table(head: list[str], rows: Iterable[list[str]]) -> str:
+    """A markdown table of head and rows; each row is printed as it arrives, so a long GPU run shows its progress."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        lines.append("| " + " | ".join(row) + " |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines)

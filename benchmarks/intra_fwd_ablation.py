@@ -24,7 +24,7 @@ from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # first: `kernels` is the package
-from common import append_section, kernel_benchmark  # noqa: E402
+from common import append_section, kernel_benchmark, stream_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FWD, WU = "kernels/triton_intra_fwd.py", "kernels/triton_intra_wu.py"
@@ -131,13 +131,8 @@ def main() -> None:
     if not torch.cuda.is_available():
         sys.exit("intra_fwd_ablation: needs a CUDA GPU (it times kernels)")
     head = ["op", "B", "T", "variant", "intra forward ms (2 runs)", "saved vs as is, ms"]
-    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for op in a.ops:
-        for B, T in a.shapes or SHAPES:
-            for row in measure(op, B, T, a.reps):
-                rows.append("| " + " | ".join(row) + " |")
-                print(rows[-1], flush=True)
-    table = "\n".join(rows)
+    shapes = a.shapes or SHAPES
+    table = stream_table(head, (row for op in a.ops for B, T in shapes for row in measure(op, B, T, a.reps)))
     notes = (f"H={H}, K=V={D}, C={C}, tf32, compact float16 chunk tensors, no backward (Ainv not kept). Back-to-back "
              "CUDA-event medians; 'saved' is the mean of the two runs against 'as is'.")
     print("\n" + table + "\n\n" + notes)

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import append_section, kernel_benchmark  # noqa: E402
+from common import append_section, kernel_benchmark, stream_table  # noqa: E402
 
 from kernels import triton_chunk_state, triton_intra_fwd  # noqa: E402
 from kernels.triton_l2norm import l2norm_triton  # noqa: E402
@@ -120,14 +120,13 @@ def main() -> None:
     if not torch.cuda.is_available():
         sys.exit("launch_variants: needs a CUDA GPU (it times kernels)")
     head = ["op", "B", "T", "variant", "intra fwd ms", "op fwd ms", "op fwd+bwd ms", f"o vs {a.variants[0]}"]
-    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for op in a.ops:
-        for B, T in a.shapes or bench_kernels.SHAPES:
-            for row in measure(op, B, T, a.variants, a.budget):
-                rows.append("| " + " | ".join(row) + " |")
-                print(rows[-1], flush=True)
-            torch.cuda.empty_cache()
-    table = "\n".join(rows)
+
+    def rows():
+        for op in a.ops:
+            for B, T in a.shapes or bench_kernels.SHAPES:
+                yield from measure(op, B, T, a.variants, a.budget)
+                torch.cuda.empty_cache()
+    table = stream_table(head, rows())
     notes = (f"H={bench_kernels.H}, D={bench_kernels.D}, C={bench_kernels.CHUNK}, bf16 inputs as in "
              "benchmarks/kernels.py (tf32, float16 chunk tensors). Each time cell: two runs, the variants alternating.")
     print("\n" + table + "\n\n" + notes)

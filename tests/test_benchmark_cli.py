@@ -46,3 +46,10 @@ def test_intra_ablation_names_a_patch_that_no_longer_matches() -> None:
     tool = load_benchmark("intra_fwd_ablation")
     with pytest.raises(SystemExit, match=r"variant 'x' expects 'no such line' once in kernels/triton_intra_fwd.py"):
         tool.patched_modules("x", [(tool.FWD, "no such line", "")])
+
+
+def test_stream_table_prints_each_row_as_it_arrives(capsys) -> None:
+    stream_table = load_benchmark("common").stream_table
+    table = stream_table(["op", "ms"], iter([["GDN", "0.39"], ["KDA", "0.60"]]))
+    assert table == "| op | ms |\n|---|---|\n| GDN | 0.39 |\n| KDA | 0.60 |"
+    assert capsys.readouterr().out == "| GDN | 0.39 |\n| KDA | 0.60 |\n"
