@@ -34,7 +34,7 @@ import triton
 import triton.language as tl
 
 from kernels.l2norm import EPS
-from kernels.triton_intra_wu import intra_wu
+from kernels.triton_intra_wu import intra_wu, wy_outputs
 from kernels.triton_row_norm import load_rows, row_norms
 from kernels.triton_support import block, dot_precision
 
@@ -260,30 +260,12 @@ def _intra_chunk_fwd_kernel(
     Ainv = _block_inverse(AINV, rc, C, PREC)
 
     # ---- pass 2: U0 = Ainv (beta v) and W = Ainv (beta k e^G), block by block (unless `triton_intra_wu.py` will)
-    u0_amax = 0.0
-    for i_v in range(tl.cdiv(V, BV) if PASS2 else 0):
-        rv = i_v * BV + tl.arange(0, BV)
-        mv = rv < V
-        v = tl.load(v_base + rc[:, None] * sv_t + rv[None, :] * sv_d, mask=mt[:, None] & mv[None, :],
-                    other=0.0).to(tl.float32)  # (C, BV)
-        u0 = tl.dot(Ainv, v * beta[:, None], input_precision=PREC)
-        tl.store(U0 + rc[:, None] * V + rv[None, :], u0, mask=mv[None, :])
-        if STORE_AMAX:
-            u0_amax = tl.maximum(u0_amax, tl.max(tl.max(tl.abs(u0), 1), 0))
-    if STORE_AMAX and PASS2:
-        tl.atomic_max(U0_AMAX, u0_amax)
-    for i_k in range(tl.cdiv(K, BK) if PASS2 else 0):
-        rk = i_k * BK + tl.arange(0, BK)
-        mk = rk < K
-        m_ck = mt[:, None] & mk[None, :]
-        k = load_rows(k_base, sk_t, sk_d, rc, rk, m_ck, r_k, NORM).to(tl.float32)
-        if PER_CHANNEL:
-            g = tl.load(g_base + rc[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
-            k_in = k * tl.exp(tl.cumsum(g, 0)) * beta[:, None]
-        else:
-            k_in = k * (tl.exp(Gh) * beta)[:, None]
-        w = tl.dot(Ainv, k_in, input_precision=PREC)
-        tl.store(W + rc[:, None] * K + rk[None, :], w.to(W.dtype.element_ty), mask=mk[None, :])
+    if PASS2:
+        head_decay = beta  # (unused per channel)
+        if not PER_CHANNEL:
+            head_decay = tl.exp(Gh) * beta
+        wy_outputs(Ainv, beta, head_decay, v_base, sv_t, sv_d, k_base, sk_t, sk_d, r_k, g_base, sg_t, sg_d, rc, mt,
+                   U0, W, U0_AMAX, K, V, BK, BV, PER_CHANNEL, PREC, STORE_AMAX, NORM)
 
 
 def _check(chunk_size: int, q: torch.Tensor, g: torch.Tensor) -> None:

@@ -4,10 +4,13 @@ U0 = Ainv (beta v) and W = Ainv (beta k e^G) of every chunk, from the chunk's st
 `triton_intra_fwd.py` can compute them at the end of its one program per chunk ("pass 2"), after the scores and the
 solve. That program holds ~210-250 registers, so two run per SM, and its pass 2 waits on each block's loads in
 turn: an ablation on an H200 (GDN, K = V = 128, C = 64, tf32, no backward, 2026-12-04) put pass 2 at 0.17 ms of
-the kernel's 0.40 at B=8, T=2048 and 0.32 of 0.78 at B=1, T=32768, against ~0.05 / ~0.1 ms of memory traffic.
-Here a small program per chunk reads Ainv once and runs the products block by block at high occupancy, the
-blocks the head-dim tiles of `triton_intra_fwd._tile`, the products the same tl.dot at the same precision on the
-same operands, so the outputs equal the fused kernel's. (The first version ran one program per output block, each
+the kernel's 0.40 at B=8, T=2048 and 0.32 of 0.78 at B=1, T=32768, against ~0.08 / ~0.16 ms of memory traffic
+(v and k in, float32 U0 and float16 W out: ~80 KB a chunk at 4 TB/s). As its own launch (reading Ainv, 16 KB a
+chunk, back) it costs about the same (`benchmarks/intra_fwd_ablation.py`: 0.16 / 0.33 ms), but frees the first
+kernel's registers, which pays where that kernel is the larger one (see `SPLIT_WU`).
+Here a small program per chunk reads Ainv once and runs the products block by block at high occupancy. Both run the
+same code, `wy_outputs` (the fused kernel's pass 2 calls it on the Ainv it holds), on the head-dim tiles of
+`triton_intra_fwd._tile`, so the outputs are equal. (The first version ran one program per output block, each
 reading the chunk's whole Ainv: 0.46 ms at B=1, T=32768, slower than the fused pass.)
 
 With NORM (k L2-normalised by the intra kernel, `triton_row_norm.py`) k's rows are multiplied by the factors that
@@ -24,6 +27,40 @@ import triton
 import triton.language as tl
 
 from kernels.triton_row_norm import load_rows
+
+
+@triton.jit
+def wy_outputs(Ainv, beta, head_decay, v_base, sv_t, sv_d, k_base, sk_t, sk_d, r_k, g_base, sg_t, sg_d, rc, mt,
+               U0, W, U0_AMAX, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+               PER_CHANNEL: tl.constexpr, PREC: tl.constexpr, STORE_AMAX: tl.constexpr, NORM: tl.constexpr):
+    """U0 = Ainv (beta v) and W = Ainv (beta k e^G) of one chunk, head-dim block by block, stored at U0 (C, V) and
+    W (C, K), the chunk's rows; max |U0| into U0_AMAX by atomic max with STORE_AMAX. Rows rc past the sequence (mt
+    False) read as zeros. head_decay: e^G beta per row, with one decay per head; per channel G is the cumsum of g.
+    With NORM, k's rows are times r_k, rounded to float16 (`triton_row_norm.load_rows`)."""
+    u0_amax = 0.0
+    for i_v in range(tl.cdiv(V, BV)):
+        rv = i_v * BV + tl.arange(0, BV)
+        mv = rv < V
+        v = tl.load(v_base + rc[:, None] * sv_t + rv[None, :] * sv_d, mask=mt[:, None] & mv[None, :],
+                    other=0.0).to(tl.float32)  # (C, BV)
+        u0 = tl.dot(Ainv, v * beta[:, None], input_precision=PREC)
+        tl.store(U0 + rc[:, None] * V + rv[None, :], u0, mask=mv[None, :])
+        if STORE_AMAX:
+            u0_amax = tl.maximum(u0_amax, tl.max(tl.max(tl.abs(u0), 1), 0))
+    if STORE_AMAX:
+        tl.atomic_max(U0_AMAX, u0_amax)
+    for i_k in range(tl.cdiv(K, BK)):
+        rk = i_k * BK + tl.arange(0, BK)
+        mk = rk < K
+        m_ck = mt[:, None] & mk[None, :]
+        k = load_rows(k_base, sk_t, sk_d, rc, rk, m_ck, r_k, NORM).to(tl.float32)  # (C, BK)
+        if PER_CHANNEL:
+            g = tl.load(g_base + rc[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
+            k_in = k * tl.exp(tl.cumsum(g, 0)) * beta[:, None]
+        else:
+            k_in = k * head_decay[:, None]
+        w = tl.dot(Ainv, k_in, input_precision=PREC)
+        tl.store(W + rc[:, None] * K + rk[None, :], w.to(W.dtype.element_ty), mask=mk[None, :])
 
 
 @triton.jit
@@ -46,40 +83,15 @@ def _intra_wu_kernel(
     mt = rc < T - t0  # the tail chunk's padding rows: zero inputs, so zero outputs
     Ainv = tl.load(AINV + chunk * C * C + rc[:, None] * C + rc[None, :])
     beta = tl.load(BETA + i_b * sb_b + i_h * sb_h + (t0 + rc) * sb_t, mask=mt, other=0.0).to(tl.float32)
-    v_base = VAL + i_b * sv_b + i_h * sv_h + t0 * sv_t
-    u0_amax = 0.0
-    for i_v in range(tl.cdiv(V, BV)):
-        rv = i_v * BV + tl.arange(0, BV)
-        mv = rv < V
-        v = tl.load(v_base + rc[:, None] * sv_t + rv[None, :] * sv_d, mask=mt[:, None] & mv[None, :],
-                    other=0.0).to(tl.float32)  # (C, BV)
-        u0 = tl.dot(Ainv, v * beta[:, None], input_precision=PREC)
-        tl.store(U0 + chunk * C * V + rc[:, None] * V + rv[None, :], u0, mask=mv[None, :])
-        if STORE_AMAX:
-            u0_amax = tl.maximum(u0_amax, tl.max(tl.max(tl.abs(u0), 1), 0))
-    if STORE_AMAX:
-        tl.atomic_max(U0_AMAX, u0_amax)
-
-    k_base = KEY + i_b * sk_b + i_h * sk_h + t0 * sk_t
     g_base = G + i_b * sg_b + i_h * sg_h + t0 * sg_t
-    r_k = beta  # (unused without NORM)
+    r_k, head_decay = beta, beta  # (unused without NORM / per channel)
     if NORM:
         r_k = tl.load(KROW + chunk * C + rc)
     if not PER_CHANNEL:
-        Gh = tl.cumsum(tl.load(g_base + rc * sg_t, mask=mt, other=0.0).to(tl.float32), 0)
-        row = tl.exp(Gh) * beta
-    for i_k in range(tl.cdiv(K, BK)):
-        rk = i_k * BK + tl.arange(0, BK)
-        mk = rk < K
-        m_ck = mt[:, None] & mk[None, :]
-        k = load_rows(k_base, sk_t, sk_d, rc, rk, m_ck, r_k, NORM).to(tl.float32)  # (C, BK)
-        if PER_CHANNEL:
-            g = tl.load(g_base + rc[:, None] * sg_t + rk[None, :] * sg_d, mask=m_ck, other=0.0).to(tl.float32)
-            k_in = k * tl.exp(tl.cumsum(g, 0)) * beta[:, None]
-        else:
-            k_in = k * row[:, None]
-        w = tl.dot(Ainv, k_in, input_precision=PREC)
-        tl.store(W + chunk * C * K + rc[:, None] * K + rk[None, :], w.to(W.dtype.element_ty), mask=mk[None, :])
+        head_decay = tl.exp(tl.cumsum(tl.load(g_base + rc * sg_t, mask=mt, other=0.0).to(tl.float32), 0)) * beta
+    wy_outputs(Ainv, beta, head_decay, VAL + i_b * sv_b + i_h * sv_h + t0 * sv_t, sv_t, sv_d,
+               KEY + i_b * sk_b + i_h * sk_h + t0 * sk_t, sk_t, sk_d, r_k, g_base, sg_t, sg_d, rc, mt,
+               U0 + chunk * C * V, W + chunk * C * K, U0_AMAX, K, V, BK, BV, PER_CHANNEL, PREC, STORE_AMAX, NORM)
 
 
 WU_STAGES = 1
