@@ -32,7 +32,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_half_scale import half_scale
-from kernels.triton_support import MIN_BLOCK, block
+from kernels.triton_support import MIN_BLOCK, block, cdiv
 
 
 @triton.jit
@@ -148,7 +148,7 @@ def chunk_grads(S_in: torch.Tensor, dS_next: torch.Tensor, u: torch.Tensor, du: 
     dQK = torch.empty(B, H, NC, C, C, **f32)
     dW = torch.empty(B, H, NC, C, K, **f32) if has_w else None
     BK, BV = _tiles(C, K, V, half)
-    grid = ((triton.cdiv(K, BK) + 1) * B * H * NC,)  # per chunk: its K-blocks, then its dQK program
+    grid = ((cdiv(K, BK) + 1) * B * H * NC,)  # per chunk: its K-blocks, then its dQK program
     # num_stages=2: the V loop's loads of step v + 1 overlap the dots of step v; one stage of tiles is at most
     # 3 (64, 32) + 2 (64, 32) floats = 40 KB, so two stages fit several programs per SM (227 KB on Hopper).
     _chunk_grads[grid](S_in, dS_next, u, du, do_c, dW if has_w else dKd, dKd, dQd, dQK, s_amax, ds_amax, C=C, K=K,

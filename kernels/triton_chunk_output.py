@@ -18,7 +18,7 @@ import triton
 import triton.language as tl
 
 from kernels.triton_half_scale import half_scale
-from kernels.triton_support import block
+from kernels.triton_support import block, cdiv
 
 
 @triton.jit
@@ -68,7 +68,7 @@ def chunk_output(Qd: torch.Tensor, QK: torch.Tensor, S_in: torch.Tensor, u: torc
         seq_starts, chunk_starts = seqs
         chunk_seq = chunk_documents(chunk_starts, NC)
     BV = min(block(V), 128 if K <= 128 else 64)
-    grid = (triton.cdiv(V, BV), NC, B * H)
+    grid = (cdiv(V, BV), NC, B * H)
     _chunk_output[grid](Qd, QK, S_in, u, o, seq_starts, chunk_starts, chunk_seq, amax, NC, o.shape[1], H,
                         *o.stride(), C=C, K=K, V=V, BK=block(K), BV=BV, U_SCALED=u_scaled, VARLEN=seqs is not None,
                         PREC=precision, HALF=half, num_warps=4 if BV * block(K) <= 128 * 128 else 8)

@@ -54,7 +54,7 @@ import triton.language as tl
 from kernels.triton_chunk_grads import chunk_grads
 from kernels.triton_chunk_output import chunk_output
 from kernels.triton_half_scale import amax, half_scale
-from kernels.triton_support import block, multiprocessors
+from kernels.triton_support import block, cdiv, multiprocessors
 
 
 @triton.jit
@@ -233,11 +233,11 @@ def _launch(K: int, V: int, half: bool, walks: int, sms: int) -> WalkLaunch:
     if not half:
         return WalkLaunch(min(block(V), 64), 1, min(block(V), 64), 1, 8)
     for bv in (16, 32):  # the narrowest blocks that still leave at most one program per SM: both pipelined,
-        if walks * triton.cdiv(V, bv) <= sms:  # the forward 3 deep (its tiles since float16 QK fit three times)
+        if walks * cdiv(V, bv) <= sms:  # the forward 3 deep (its tiles since float16 QK fit three times)
             bv = min(block(V), bv)
             return WalkLaunch(bv, 3, bv, 2, 4)
     fwd_bv = min(block(V), 64)
-    return WalkLaunch(fwd_bv, 2 if walks * triton.cdiv(V, fwd_bv) <= 2 * sms else 1, min(block(V), 32), 1, 4)
+    return WalkLaunch(fwd_bv, 2 if walks * cdiv(V, fwd_bv) <= 2 * sms else 1, min(block(V), 32), 1, 4)
 
 
 SPLIT_OUTPUT: bool | None = None
@@ -252,7 +252,7 @@ def split_output(walks: int, V: int, sms: int) -> bool:
     B=2 T=8192 0.37 -> 0.28 + 0.10, B=4 T=4096 0.25 -> 0.20 + 0.10."""
     if SPLIT_OUTPUT is not None:
         return SPLIT_OUTPUT
-    return walks * triton.cdiv(V, 16) <= sms
+    return walks * cdiv(V, 16) <= sms
 
 
 class WalkSaved(NamedTuple):
@@ -297,7 +297,7 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
         S_amax = amax(U0) if u0_amax is None else u0_amax.reshape(())
         if h0 is not None:
             S_amax = torch.maximum(S_amax, amax(h0))
-    grid = (triton.cdiv(V, launch.fwd_bv), N * H)
+    grid = (cdiv(V, launch.fwd_bv), N * H)
     split = split_output(N * H, V, sms)
     _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, U0 if h0 is None else h0, o, u, S_in,
                            S_out, seq_starts, chunk_starts, S_amax, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K),
@@ -326,7 +326,7 @@ def state_backward(W, Kd, decay, Qd, QK, saved: WalkSaved, do, dS_out, precision
     do_c, du = u.new_empty(u.shape, dtype=store), u.new_empty(u.shape, dtype=torch.float32)
     dS_next, dh0 = S_in.new_empty(S_in.shape, dtype=store), S_in.new_empty(N, H, K, V, dtype=torch.float32)
     launch = _launch(K, V, half, N * H, multiprocessors(Kd.device))
-    grid = (triton.cdiv(V, launch.bwd_bv), N * H)
+    grid = (cdiv(V, launch.bwd_bv), N * H)
     ddecay = dh0.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
     has_ds = dS_out is not None
     dS_out = dS_out.float().contiguous() if has_ds else dh0

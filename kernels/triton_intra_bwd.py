@@ -37,7 +37,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_support import MIN_BLOCK, block, dot_precision
+from kernels.triton_support import MIN_BLOCK, block, cdiv, dot_precision
 
 CHUNK_SIZES = (16, 32, 64)
 SUB = MIN_BLOCK  # 16-row sub-blocks: the smallest tile tl.dot accepts
@@ -329,7 +329,7 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
         raise ValueError(f"intra_chunk_bwd: chunk_size must be one of {CHUNK_SIZES}, got {C}")
     if D not in (1, K):
         raise ValueError(f"intra_chunk_bwd: g's last dim must be 1 or K={K}, got {D}")
-    N = triton.cdiv(T, C)
+    N = cdiv(T, C)
     U0 = _chunked(U0, (B, H, N, C, V), "U0")
     W = _chunked(W, (B, H, N, C, K), "W", keep_half=True)  # the compact forward's float16 W, widened in-kernel
     Ainv = _chunked(Ainv, (B, H, N, C, C), "Ainv")

@@ -36,7 +36,7 @@ import triton.language as tl
 from kernels.l2norm import EPS
 from kernels.triton_intra_wu import intra_wu, wy_outputs
 from kernels.triton_row_norm import load_rows, row_norms
-from kernels.triton_support import block, dot_precision
+from kernels.triton_support import block, cdiv, dot_precision
 
 CHUNK_SIZES = (16, 32, 64)
 SUB = tl.constexpr(16)  # sub-block of the scores and the solve, tl.dot's smallest tile (constexpr: read in kernels)
@@ -337,7 +337,7 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
                          "and store_ainv=False")
     B, T, H, K = q.shape
     V, D, C = v.shape[-1], g.shape[-1], chunk_size
-    N = triton.cdiv(T, C)
+    N = cdiv(T, C)
     precision = precision or dot_precision(q.dtype)
 
     def out(*shape):

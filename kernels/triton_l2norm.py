@@ -20,6 +20,8 @@ import torch
 import triton
 import triton.language as tl
 
+from kernels.triton_support import cdiv
+
 from kernels.l2norm import EPS
 
 
@@ -64,7 +66,7 @@ def _launch_shape(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...], int, 
     if x.dim() > 4:
         x = x.flatten(0, x.dim() - 4)  # a view when the leading dims allow it, else a copy
     D = x.shape[-1]
-    BD = triton.next_power_of_2(D)
+    BD = 1 << (D - 1).bit_length()  # the next power of two
     BR = max(1, min(16, 4096 // BD))  # ~4K elements per program: 16 rows of a 128 / 256-wide head dim
     return x, x.stride(), x.shape[:-1].numel(), BR, BD
 
@@ -77,7 +79,7 @@ class L2Norm(torch.autograd.Function):
         x4, strides, R, BR, BD = _launch_shape(x)
         y = torch.empty(x.shape, dtype=out_dtype, device=x.device)
         if R:
-            _l2norm_fwd[(triton.cdiv(R, BR),)](x4, y, R, x4.shape[-1], x4.shape[1], x4.shape[2], *strides, scale, eps,
+            _l2norm_fwd[(cdiv(R, BR),)](x4, y, R, x4.shape[-1], x4.shape[1], x4.shape[2], *strides, scale, eps,
                                                 BR=BR, BD=BD, num_warps=4)
         ctx.save_for_backward(x)
         ctx.scale, ctx.eps = scale, eps
@@ -90,7 +92,7 @@ class L2Norm(torch.autograd.Function):
         dy = dy.contiguous()  # the chunk kernels' backward hands it over contiguous: a no-op there
         dx = torch.empty(x.shape, dtype=x.dtype, device=x.device)
         if R:
-            _l2norm_bwd[(triton.cdiv(R, BR),)](x4, dy, dx, R, x4.shape[-1], x4.shape[1], x4.shape[2], *strides,
+            _l2norm_bwd[(cdiv(R, BR),)](x4, dy, dx, R, x4.shape[-1], x4.shape[1], x4.shape[2], *strides,
                                                 ctx.scale, ctx.eps, BR=BR, BD=BD, num_warps=4)
         return dx, None, None, None
 

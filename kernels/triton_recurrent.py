@@ -12,7 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_support import block
+from kernels.triton_support import block, cdiv
 
 GATE_NONE, GATE_HEAD, GATE_CHANNEL = 0, 1, 2
 
@@ -86,7 +86,7 @@ def fused_recurrent_triton(
     o = torch.empty_like(v)
     ht = q.new_empty(N, H, K, V, dtype=torch.float32) if output_final_state else o
     BV = min(block(V), 32)
-    grid = (triton.cdiv(V, BV), N * H)
+    grid = (cdiv(V, BV), N * H)
     _fused_recurrent_fwd[grid](q, k, v, g, beta, h0, o, ht, cu, scale, T, H, K=K, V=V, BK=block(K), BV=BV,
                                GATE=gate, HAS_BETA=beta is not q, HAS_H0=initial_state is not None,
                                STORE_FINAL=output_final_state, L2NORM=use_qk_l2norm, VARLEN=cu_seqlens is not None)

@@ -34,3 +34,13 @@ def test_float32_chunk_tensors_and_wide_keys_keep_their_blocks() -> None:
 def test_output_leaves_the_walk_only_for_one_sequence_of_16_heads(batch: int, split: bool) -> None:
     # 16 walks x 8 value blocks of 16 fill 128 of 132 SMs; two sequences would need two programs per SM
     assert split_output(batch * 16, 128, H200_SMS) is split
+
+
+def test_host_cdiv_is_the_ceiling_of_the_division() -> None:
+    # the launch grids' plain-Python ceil(a / b), in place of Triton's constexpr `triton.cdiv` (same values)
+    import triton
+
+    from kernels.triton_support import cdiv
+    for a in (0, 1, 15, 16, 17, 4095, 4096, 32768 + 5):
+        for b in (1, 16, 64):
+            assert cdiv(a, b) == triton.cdiv(a, b) == -(-a // b)
