@@ -59,7 +59,7 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
                     GCUM=F32, SUFFIX=F32, DA=F32, DV=BF16, DBETA=F32,
                     **ints("s_kb s_kt s_kh s_kd s_vb s_vt s_vh s_vd s_gb s_gt s_gh s_gd s_bb s_bt s_bh T H N"))
     channel_sig = dict(Q=BF16, KEY=BF16, BETA=BF16, AINV=F32, DW=F32, DKTE=F32, SUFFIX=F32, DQD=F32, DQK=F32, GCUM=F32,
-                       DA=F32, DQ=BF16, DK=BF16, DG=F32, DBETA=F32,
+                       DA=F32, DQ=BF16, DK=BF16, DG=F32, DBETA=F32, EXACT_TODO="*i8",
                        **ints("s_qb s_qt s_qh s_qd s_kb s_kt s_kh s_kd s_bb s_bt s_bh T H N"))
     head_sig = dict(Q=BF16, KEY=BF16, VAL=BF16, G=F32, BETA=BF16, AINV=F32, U0=F32, W=F16, DU0=F32, DW=F32, DKTE=F32,
                     DDC=F32, DQD=F32, DQK=F32, DQ=BF16, DK=BF16, DV=BF16, DG=F32, DBETA=F32,
@@ -100,8 +100,10 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
                  dict(tile, PER_CHANNEL=False, STORE_AMAX=True, NORM=True), 4, triton_intra_wu.WU_STAGES))
     rows += [
         ("intra backward prep (KDA)", triton_intra_bwd._intra_bwd_channel_prep, prep_sig, tile, 4, 1),
-        ("intra backward (KDA)", triton_intra_bwd._intra_bwd_channel, channel_sig,
-         dict(C=C, K=K, BK=32, PREC="tf32"), 4, 2),
+        ("intra backward, fast pass (KDA)", triton_intra_bwd._intra_bwd_channel, channel_sig,
+         dict(C=C, K=K, BK=32, PREC="tf32", EXACT=False), 8, 2),
+        ("intra backward, exact pass (KDA)", triton_intra_bwd._intra_bwd_channel, channel_sig,
+         dict(C=C, K=K, BK=32, PREC="tf32", EXACT=True), 4, 1),
         ("intra backward (GDN)", triton_intra_bwd._intra_bwd_head, head_sig, tile, 4, 1),
     ]
     # as launched at H = 16 (triton_chunk_state._launch): B = 1 BV=16 (o after the walk), B = 2 BV=32, forward at 3

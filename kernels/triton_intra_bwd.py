@@ -195,11 +195,16 @@ def _finish_rows(da_q, da_k, db, dRw, q, k, G, G_last, beta, ck_off, mk, DQD, DK
 
 
 @triton.jit
-def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, SUFFIX, DQD, DQK, GCUM, DA, DQ, DK, DG, DBETA,
+def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, SUFFIX, DQD, DQK, GCUM, DA, DQ, DK, DG, DBETA, EXACT_TODO,
                        s_qb, s_qt, s_qh, s_qd, s_kb, s_kt, s_kh, s_kd, s_bb, s_bt, s_bh, T, H, N,
-                       C: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr):
+                       C: tl.constexpr, K: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr, EXACT: tl.constexpr):
+    """EXACT=False: the fast path for every (chunk, K-block) whose decay span allows it, and a flag in EXACT_TODO
+    for each one that does not; EXACT=True (launched after it): the exact path for the flagged ones only. Two
+    compilations instead of one kernel with both paths: the exact path's registers no longer weigh on the fast
+    path's (see `intra_chunk_bwd`)."""
     S: tl.constexpr = 16  # sub-block rows
     NB: tl.constexpr = C // S
+    NK: tl.constexpr = (K + BK - 1) // BK
     i_n, i_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
     i_b, i_h = i_bh // H, i_bh % H
     chunk = i_bh * N + i_n
@@ -210,38 +215,45 @@ def _intra_bwd_channel(Q, KEY, BETA, AINV, DW, DKTE, SUFFIX, DQD, DQK, GCUM, DA,
     k_ptr = KEY + i_b * s_kb + i_h * s_kh
     cc = chunk * C * C  # offset of this chunk's (C, C) matrices
     beta = tl.load(BETA + i_b * s_bb + i_h * s_bh + row * s_bt, mask=m_row, other=0.0).to(tl.float32)  # (C,)
-    dbeta = tl.load(DBETA + i_b * T * H + i_h + row * H, mask=m_row, other=0.0)  # the v part, from the prep
+    # the v part from the prep (and, in the exact pass, the fast pass's K-blocks)
+    dbeta = tl.load(DBETA + i_b * T * H + i_h + row * H, mask=m_row, other=0.0)
     for k0 in range(0, K, BK):
         ck = k0 + tl.arange(0, BK)
         mk = ck < K
         m = m_row[:, None] & mk[None, :]
         ck_off = chunk * C * K + rc[:, None] * K + ck[None, :]  # (C, BK) in a chunked (C, K) tensor
-        Gf = tl.load(GCUM + ck_off, mask=mk[None, :], other=0.0)  # (C, BK)
-        kf = tl.load(k_ptr + row[:, None] * s_kt + ck[None, :] * s_kd, mask=m, other=0.0).to(tl.float32)
+        todo = EXACT_TODO + chunk * NK + k0 // BK
         G_last = tl.load(GCUM + chunk * C * K + (C - 1) * K + ck, mask=mk, other=0.0)  # (BK,)
         suffix = tl.load(SUFFIX + chunk * K + ck, mask=mk, other=0.0)  # (BK,) the G_last terms, from the prep
-        # Fast path (as in the forward): every |G - G_m| <= SAFE_SPAN around the middle row m, so the whole chunk's
-        # decayed products are (C, C) x (C, BK) tl.dots with the decay split e^{G_t - G_m} e^{G_m - G_j}.
-        G_m = tl.load(GCUM + chunk * C * K + (C // 2) * K + ck, mask=mk, other=0.0)  # (BK,)
-        rel = Gf - G_m[None, :]
-        if tl.max(tl.max(tl.abs(rel), 1), 0) <= SAFE_SPAN:
-            to_m, from_m = tl.exp(rel), tl.exp(-rel)  # (C, BK)
-            qf = tl.load(q_ptr + row[:, None] * s_qt + ck[None, :] * s_qd, mask=m, other=0.0).to(tl.float32)
-            cc_off = cc + rc[:, None] * C + rc[None, :]
-            dqk = tl.where(rc[None, :] <= rc[:, None], tl.load(DQK + cc_off), 0.0)  # j <= t: the rest is inert
-            dA = tl.load(DA + cc_off)  # strictly lower already
-            k_m = kf * from_m
-            da_q = tl.dot(dqk, k_m, input_precision=PREC) * to_m
-            da_k = tl.dot(dA, k_m, input_precision=PREC) * to_m  # beta_t not applied: dbeta needs it raw
-            db = (tl.dot(tl.trans(dqk), qf * to_m, input_precision=PREC)
-                  + tl.dot(tl.trans(dA), beta[:, None] * kf * to_m, input_precision=PREC)) * from_m
-            ainv_t = tl.trans(tl.load(AINV + cc_off))
-            dRw = tl.dot(ainv_t, tl.load(DW + ck_off, mask=mk[None, :], other=0.0), input_precision=PREC)
-            out = i_b * T * H * K + i_h * K + row[:, None] * H * K + ck[None, :]
-            dbeta_rows, _ = _finish_rows(da_q, da_k, db, dRw, qf, kf, Gf, G_last, beta, ck_off, mk, DQD, DKTE,
-                                         DQ, DK, DG, out, m, suffix)
-            dbeta += dbeta_rows
-        else:
+        if not EXACT:
+            Gf = tl.load(GCUM + ck_off, mask=mk[None, :], other=0.0)  # (C, BK)
+            kf = tl.load(k_ptr + row[:, None] * s_kt + ck[None, :] * s_kd, mask=m, other=0.0).to(tl.float32)
+            # Fast path (as in the forward): every |G - G_m| <= SAFE_SPAN around the middle row m, so the whole
+            # chunk's decayed products are (C, C) x (C, BK) tl.dots with the decay split e^{G_t - G_m} e^{G_m - G_j}.
+            G_m = tl.load(GCUM + chunk * C * K + (C // 2) * K + ck, mask=mk, other=0.0)  # (BK,)
+            rel = Gf - G_m[None, :]
+            fast = tl.max(tl.max(tl.abs(rel), 1), 0) <= SAFE_SPAN
+            tl.store(todo, tl.where(fast, 0, 1).to(tl.int8))
+            if fast:
+                to_m, from_m = tl.exp(rel), tl.exp(-rel)  # (C, BK)
+                qf = tl.load(q_ptr + row[:, None] * s_qt + ck[None, :] * s_qd, mask=m, other=0.0).to(tl.float32)
+                cc_off = cc + rc[:, None] * C + rc[None, :]
+                dqk = tl.where(rc[None, :] <= rc[:, None], tl.load(DQK + cc_off), 0.0)  # j <= t: the rest is inert
+                dA = tl.load(DA + cc_off)  # strictly lower already
+                k_m = kf * from_m
+                da_q = tl.dot(dqk, k_m, input_precision=PREC) * to_m
+                da_k = tl.dot(dA, k_m, input_precision=PREC) * to_m  # beta_t not applied: dbeta needs it raw
+                db = (tl.dot(tl.trans(dqk), qf * to_m, input_precision=PREC)
+                      + tl.dot(tl.trans(dA), beta[:, None] * kf * to_m, input_precision=PREC)) * from_m
+                ainv_t = tl.trans(tl.load(AINV + cc_off))
+                dRw = tl.dot(ainv_t, tl.load(DW + ck_off, mask=mk[None, :], other=0.0), input_precision=PREC)
+                out = i_b * T * H * K + i_h * K + row[:, None] * H * K + ck[None, :]
+                dbeta_rows, _ = _finish_rows(da_q, da_k, db, dRw, qf, kf, Gf, G_last, beta, ck_off, mk, DQD, DKTE,
+                                             DQ, DK, DG, out, m, suffix)
+                dbeta += dbeta_rows
+        elif tl.load(todo) != 0:  # the exact pass: a chunk whose decay spans too much for the split above
+            Gf = tl.load(GCUM + ck_off, mask=mk[None, :], other=0.0)
+            kf = tl.load(k_ptr + row[:, None] * s_kt + ck[None, :] * s_kd, mask=m, other=0.0).to(tl.float32)
             for ib in range(NB):
                 i = NB - 1 - ib  # last row block first: the reverse cumsum carries `suffix` towards the chunk start
                 rb = i * S + rs  # (S,) rows of this block inside the chunk
@@ -369,10 +381,19 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     # Again on 2026-12-04: 2808 bytes at 4 warps; with only the fast path compiled 1680, only the exact path 224 (so
     # the fast path, which the benchmark's gates take, is where the pressure is); BK=16 1952, 8 warps 1016 (BK=16
     # and 8 warps 656); its (C, C) loads reordered so that dqk and dA are not live together 2672 (not timed).
+    # Hence two passes of it (EXACT=False, then True): the fast pass compiled alone spills 648 bytes at 8 warps
+    # (1840 at 4), the exact pass 272 at 4 warps. H200, prep + main kernel(s), back-to-back (KDA gates, all chunks
+    # on the fast path): B=8 T=2048 1.85 -> 1.80 ms, B=1 T=32768 3.68 -> 3.56 (the fast pass at 1 / 2 / 3 stages
+    # alike); one kernel with both paths at 8 warps 1.99 / 3.92, at 1 stage 1.74 / 3.45; the fast path alone
+    # (no exact path at all, not correct for steep decays) 1.62 / 3.20 at 8 warps; the fast path's (C, C)
+    # products reordered to be used as soon as made 1.99 / 3.95 (slower).
     _intra_bwd_channel_prep[grid](g, k, v, beta, Ainv, U0, W, dU0, dW, dkte, ddc, Gcum, suffix, dA, dv, dbeta,
                                   *k.stride(), *v.stride(), *g.stride(), *beta.stride(), T, H, N,
                                   C=C, K=K, V=V, BK=min(BK, 32), BV=min(BV, 32), PREC=prec, num_warps=4, num_stages=1)
-    _intra_bwd_channel[grid](q, k, beta, Ainv, dW, dkte, suffix, dqd, dqk, Gcum, dA, dq, dk, dg, dbeta,
-                             *q.stride(), *k.stride(), *beta.stride(), T, H, N,
-                             C=C, K=K, BK=min(block(K), 32), PREC=prec, num_warps=4, num_stages=2)
+    BK = min(block(K), 32)
+    exact_todo = torch.empty(B * H * N * cdiv(K, BK), dtype=torch.int8, device=q.device)  # the fast pass sets all
+    for exact, warps, stages in ((False, 8, 2), (True, 4, 1)):
+        _intra_bwd_channel[grid](q, k, beta, Ainv, dW, dkte, suffix, dqd, dqk, Gcum, dA, dq, dk, dg, dbeta, exact_todo,
+                                 *q.stride(), *k.stride(), *beta.stride(), T, H, N,
+                                 C=C, K=K, BK=BK, PREC=prec, EXACT=exact, num_warps=warps, num_stages=stages)
     return dq, dk, dv, dg, (dbeta.to(beta.dtype) if grads_in_input_dtypes else dbeta)
