@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 
 from kernels.chunk_packing import ChunkAlignedLayout, chunk_aligned_layout
-from kernels.triton_l2norm import l2norm_triton
+from kernels.triton_l2norm import l2norm_pair_triton
 
 TritonCore = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 """core(q, k, v, *per_token, h0, chunk, layout) -> (o (B, T, H, V), S (N, H, K, V)); layout a ChunkAlignedLayout
@@ -49,7 +49,7 @@ def run_triton_core(
     chunk_for(longest document) as the chunk. Returns (o in q's dtype, S or None)."""
     out_dtype = q.dtype
     if use_qk_l2norm:
-        q, k = l2norm_triton(q, scale, out_dtype=norm_dtype), l2norm_triton(k, out_dtype=norm_dtype)
+        q, k = l2norm_pair_triton(q, k, scale, out_dtype=norm_dtype)  # one launch for both
     elif scale != 1.0:
         q = q.float() * scale
 

@@ -16,7 +16,7 @@ from kernels.l2norm import l2norm
 from tests.kernels.harness import assert_close, fresh_seed, seed_note, triton_case_device
 
 _DEVICE = triton_case_device("tests/kernels/l2norm_cases.py")
-from kernels.triton_l2norm import l2norm_triton  # noqa: E402  (after the interpreter check)
+from kernels.triton_l2norm import l2norm_pair_triton, l2norm_triton  # noqa: E402  (after the interpreter check)
 
 # (y, dx) error-ratio bounds: y is float32 always; dx is rounded to the input dtype (bf16 2^-9, fp16 2^-11 relative)
 _BOUNDS = {torch.float32: (1e-6, 1e-6), torch.bfloat16: (1e-6, 5e-3), torch.float16: (1e-6, 1e-3)}
@@ -90,3 +90,27 @@ def test_l2norm_kernel_out_dtype_and_empty_input() -> None:
     out = l2norm_triton(empty)
     (d,) = torch.autograd.grad(out.sum(), empty)
     assert out.shape == empty.shape and d.shape == empty.shape
+
+
+def test_l2norm_pair_is_both_norms_in_one_launch() -> None:
+    # q sliced out of a wider projection (its own strides), k contiguous: each half of the launch reads its own
+    seed = fresh_seed()
+    gen = torch.Generator().manual_seed(seed)
+    shape, scale = (2, 23, 3, 64), 64 ** -0.5
+    base_q, base_k = (_rows(shape, seed + i).to(torch.bfloat16).double() for i in (0, 1))
+    dyq, dyk = (torch.randn(shape, generator=gen, dtype=torch.float64).float().double() for _ in range(2))
+    wide = torch.cat((base_q, torch.zeros_like(base_q)), -1).to(_DEVICE, torch.bfloat16)
+    q = wide[..., :shape[-1]].requires_grad_()
+    k = base_k.to(_DEVICE, torch.bfloat16).requires_grad_()
+    assert not q.is_contiguous()
+    yq, yk = l2norm_pair_triton(q, k, scale)
+    dq, dk = torch.autograd.grad((yq, yk), (q, k), (dyq.to(_DEVICE, torch.float32), dyk.to(_DEVICE, torch.float32)))
+    for name, y, dx, base, s, dy in (("q", yq, dq, base_q, scale, dyq), ("k", yk, dk, base_k, 1.0, dyk)):
+        ref_x = base.clone().requires_grad_()
+        ref_y = l2norm(ref_x) * s
+        (ref_dx,) = torch.autograd.grad(ref_y, ref_x, dy)
+        assert y.dtype == torch.float32 and dx.dtype == torch.bfloat16, seed_note(seed)
+        assert_close(f"y_{name}", y.detach().cpu(), ref_y.detach(), _BOUNDS[torch.bfloat16][0], seed)
+        assert_close(f"d{name}", dx.cpu(), ref_dx, _BOUNDS[torch.bfloat16][1], seed)
+    with pytest.raises(ValueError, match="q and k must share shape"):
+        l2norm_pair_triton(q, k[:, :5])
