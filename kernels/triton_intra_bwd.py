@@ -25,9 +25,11 @@ column by column.
 Kernels (grid (N chunks, B * H)):
   D = 1   `_intra_bwd_head`: one pass, everything in registers, a loop over K blocks.
   D = K   `_intra_bwd_channel_prep` writes G (B, H, N, C, K), dA (B, H, N, C, C) and the G_last terms of dG
-          (B, H, N, K) to float32 scratch, dv and the v-part of dbeta; `_intra_bwd_channel` then walks K blocks
-          and, within each, the 16-row blocks from last to first (so the reverse cumsum of dG carries a (BK,)
-          suffix), loading 16-row tiles and their transposes from memory (register tensors cannot be sliced).
+          (B, H, N, K) to float32 scratch, dv and the v-part of dbeta; `_intra_bwd_channel` then walks K blocks,
+          launched twice: the fast pass takes every (chunk, K-block) the split allows and flags the others, the
+          exact pass walks those flagged ones' 16-row blocks from last to first (so the reverse cumsum of dG carries
+          a (BK,) suffix), loading 16-row tiles and their transposes from memory (register tensors cannot be
+          sliced).
 All arithmetic is float32 (tl.dot at the caller's `precision`, by default `dot_precision(q.dtype)`: ieee for fp32
 inputs, tf32 for bf16 / fp16); the gradients are stored in float32 or, for autograd, in the inputs' dtypes.
 """
