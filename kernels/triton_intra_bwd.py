@@ -383,12 +383,8 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     # Again on 2026-12-04: 2808 bytes at 4 warps; with only the fast path compiled 1680, only the exact path 224 (so
     # the fast path, which the benchmark's gates take, is where the pressure is); BK=16 1952, 8 warps 1016 (BK=16
     # and 8 warps 656); its (C, C) loads reordered so that dqk and dA are not live together 2672 (not timed).
-    # Hence two passes of it (EXACT=False, then True): the fast pass compiled alone spills 648 bytes at 8 warps
-    # (1840 at 4), the exact pass 272 at 4 warps. H200, prep + main kernel(s), back-to-back (KDA gates, all chunks
-    # on the fast path): B=8 T=2048 1.85 -> 1.80 ms, B=1 T=32768 3.68 -> 3.56 (the fast pass at 1 / 2 / 3 stages
-    # alike); one kernel with both paths at 8 warps 1.99 / 3.92, at 1 stage 1.74 / 3.45; the fast path alone
-    # (no exact path at all, not correct for steep decays) 1.62 / 3.20 at 8 warps; the fast path's (C, C)
-    # products reordered to be used as soon as made 1.99 / 3.95 (slower).
+    # Hence two passes of it (EXACT=False, then True): 648 bytes spilled by the fast pass at 8 warps, 272 by the
+    # exact one; 1.85 -> 1.80 ms at B=8 T=2048 (BENCHMARKS.md, "KDA forward+backward at B=8 T=2048", has the A/B).
     _intra_bwd_channel_prep[grid](g, k, v, beta, Ainv, U0, W, dU0, dW, dkte, ddc, Gcum, suffix, dA, dv, dbeta,
                                   *k.stride(), *v.stride(), *g.stride(), *beta.stride(), T, H, N,
                                   C=C, K=K, V=V, BK=min(BK, 32), BV=min(BV, 32), PREC=prec, num_warps=4, num_stages=1)
