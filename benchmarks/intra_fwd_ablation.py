@@ -44,7 +44,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], list[tuple[str, str, str]]]] = {
         (FWD, "            tl.store(KEND + ck_off,", "            if False: tl.store(KEND + ck_off,")]),
     "no qk scores": (("gated_delta_rule",), [(FWD, "        qk += _scores(q, k, PREC)\n", "")]),
     "no U0 / W launch": (("gated_delta_rule", "kda"), [
-        (FWD, "    if split:\n        intra_wu(", "    if False:\n        intra_wu(")]),
+        (FWD, "        intra_wu(k, v, g, beta,", "        if False: intra_wu(k, v, g, beta,")]),
 }
 
 

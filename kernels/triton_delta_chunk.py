@@ -25,7 +25,7 @@ def _forward(q, k, v, g, beta, h0, chunk_size: int, precision: str, T: int, out_
              seqs: tuple[torch.Tensor, torch.Tensor] | None, compact: bool, needs_grad: bool,
              norm_q_scale: float | None) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
     """DeltaRuleChunk's forward: (o, S_out, what the backward reads)."""
-    u0_amax = q.new_zeros(1, dtype=torch.float32) if compact else None  # the walk's float16 scale, from max |U0|
+    u0_amax = q.new_empty(1, dtype=torch.float32) if compact else None  # the walk's float16 scale, max |U0|
     U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = intra_chunk_fwd(q, k, v, g, beta, chunk_size, precision,
                                                                          compact, u0_amax=u0_amax,
                                                                          store_ainv=needs_grad,

@@ -321,8 +321,8 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     mantissa, so for tf32 products nothing is lost beyond one more rounding; its range (6e-5 normal, 65504 max)
     suits unit-norm q and k, whose decayed entries, scores and W's stay below 1 in magnitude, and costs only entries
     too small to matter. Use it only with L2-normalised q, k.
-    `u0_amax`: a zeroed float32 (1,) tensor the kernels leave max |U0| in (atomic max; the walk's float16 scale),
-    saving a pass over U0.
+    `u0_amax`: a float32 (1,) tensor the kernels leave max |U0| in (zeroed here, then atomic max; the walk's float16
+    scale), saving a pass over U0.
     `store_ainv`: False where no backward will read Ainv: its buffer is then the solve's scratch, and None is
     returned in its place.
     `split_wu`: U0 and W by a second launch from the stored Ainv (`triton_intra_wu.py`; same values); None: SPLIT_WU.
@@ -348,19 +348,27 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
 
     norm = norm_q_scale is not None
     split = SPLIT_WU if split_wu is None else split_wu
-    U0, W, k_to_end, decay_chunk, q_decayed, qk = out(C, V), out16(C, K), out16(C, K), out(D), out16(C, K), out16(C, C)
+    # Before the launch only what the kernel writes: with split_wu, U0 and W (and the zeroed max |U0|) come after
+    # it, off the host's path to the GPU's first large kernel (what a single call waits for)
+    k_to_end, decay_chunk, q_decayed, qk = out16(C, K), out(D), out16(C, K), out16(C, C)
     Ainv = out(C, C)  # the solve's workspace, kept for the backward (store_ainv) or dropped
     k_rows = out(C) if norm and split else None  # the norm's factors of k's rows, for the U0 / W launch
+    U0, W = (Ainv, Ainv) if split else (out(C, V), out16(C, K))  # (unread placeholders with split)
+    if u0_amax is not None and not split:
+        u0_amax.zero_()
     g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
     maxnreg = MAXNREG if maxnreg is None else maxnreg
     cap = {"maxnreg": maxnreg} if maxnreg and q.device.type == "cuda" else {}
     _intra_chunk_fwd_kernel[(N, B * H)](
         q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv, Ainv if k_rows is None else k_rows,
-        U0 if u0_amax is None else u0_amax, T, H, 1.0 if norm_q_scale is None else norm_q_scale, EPS,
+        Ainv if u0_amax is None else u0_amax, T, H, 1.0 if norm_q_scale is None else norm_q_scale, EPS,
         *q.stride(), *k.stride(), *v.stride(), *g_strides, *beta.stride(),
         C=C, K=K, V=V, BK=_tile(K), BV=_tile(V), PER_CHANNEL=D > 1, PREC=precision, PASS2=not split,
         STORE_AMAX=u0_amax is not None, NORM=norm,
         num_warps=8 if C == 64 and precision == "ieee" else 4, num_stages=1, **cap)
     if split:
+        U0, W = out(C, V), out16(C, K)
+        if u0_amax is not None:
+            u0_amax.zero_()
         intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V), u0_amax, k_rows)
     return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv if store_ainv else None
