@@ -222,7 +222,11 @@ def shape_arg(text: str) -> tuple[int, int]:
 
 
 def ratio(a, b) -> str:
-    return f"{a / b:.2f}x" if isinstance(a, float) and isinstance(b, float) else "-"
+    """a / b to two decimals, or three where two would print 1.00x (which side of a tie it is); '-' without both."""
+    if not (isinstance(a, float) and isinstance(b, float)):
+        return "-"
+    r = a / b
+    return f"{r:.3f}x" if f"{r:.2f}" == "1.00" else f"{r:.2f}x"
 
 
 def main() -> None:

@@ -18,6 +18,14 @@ def test_shapes_parse_as_batch_by_length() -> None:
     assert shape_arg("8X2048") == (8, 2048)
 
 
+def test_ratio_shows_which_side_of_a_tie() -> None:
+    ratio = load_benchmark("kernels").ratio
+    assert ratio(2.0, 1.0) == "2.00x"
+    assert ratio(1.94, 1.941) == "0.999x"  # two decimals would print 1.00x
+    assert ratio(1.002, 1.0) == "1.002x"
+    assert ratio("fails: OOM", 1.0) == "-"
+
+
 @pytest.mark.parametrize("bad", ["4x", "4x40x6", "0x4096", "four"])
 def test_malformed_shape_exits_2_naming_the_format(bad: str) -> None:
     run = subprocess.run([sys.executable, str(SCRIPT), "--shapes", bad], capture_output=True, text=True)
