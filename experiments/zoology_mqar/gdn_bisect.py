@@ -58,7 +58,7 @@ def build(mixer: str, d_model: int, heads: int, vocab: int) -> HybridLM:
     return HybridLM(cfg)
 
 
-def train_cell(cell: dict, device: str) -> dict:
+def train_cell(cell: dict, device: str, keep_model: bool = False) -> dict:
     torch.manual_seed(cell.get("seed", 0))
     set_backend(cell["backend"])
     vocab, T, pairs = cell["vocab"], cell["seq_len"], cell["pairs"]
@@ -92,6 +92,8 @@ def train_cell(cell: dict, device: str) -> dict:
         set_backend("torch")
         out["acc_torch_eval"] = round(accuracy(model, x_te, y_te, device, amp), 4)
         set_backend("triton")
+    if keep_model:
+        out["model"] = model
     return out
 
 
