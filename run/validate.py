@@ -21,7 +21,7 @@ def _choice(key: str, value, valid) -> None:
 def validate(cfg: DictConfig) -> None:
     from data.build import DATAMODULES
     from data.config import LOSS_ON
-    from data.tasks import TASKS
+    from data.synthetic.tasks import TASKS
 
     _load_all()
     _choice("model.linear.variant", cfg.model.linear.variant, LINEAR_MIXERS)

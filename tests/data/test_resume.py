@@ -12,7 +12,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from data import text_docs
+from data.text import docs as text_docs
 from data.build import build_datamodule
 from data.config import DataConfig
 from tests.data.corpus import make_docs, text_cfg, write_jsonl
