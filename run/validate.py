@@ -4,7 +4,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from hybrid.layout import build_layout
-from hybrid.optim import SCHEDULES
+from hybrid.train.optim import SCHEDULES
 from hybrid.registry import ATTENTION_MIXERS, LINEAR_MIXERS, _load_all
 from run.errors import ConfigError, unknown
 
