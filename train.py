@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from omegaconf import OmegaConf
 
     from data.build import build_datamodule
-    from hybrid.module import NonFiniteLossError
+    from hybrid.train.module import NonFiniteLossError
     from run.build import build_module, build_trainer, make_run_dir, run_name
 
     cfg.name = run_name(cfg)

@@ -14,8 +14,8 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 from omegaconf import DictConfig, OmegaConf
 
 import kernels
-from hybrid.module import HybridLMModule
-from hybrid.throughput import ThroughputMonitor
+from hybrid.train.module import HybridLMModule
+from hybrid.train.throughput import ThroughputMonitor
 
 
 def run_name(cfg: DictConfig) -> str:
