@@ -11,7 +11,7 @@ from data.special_tokens import BOS, EOS, QUERY, SEP, USER
 from data.synthetic import SyntheticStream
 from data.tasks import TASKS, carryover, mqar, multihop
 from data.vocab import NUMBERS, VOCAB
-from eval.heldout import outside_training
+from eval.probes.heldout import outside_training
 from eval.probes import PROBES
 
 
