@@ -23,8 +23,8 @@ fi
 if [[ $STAGES == *variants* ]]; then  # the forward's launch variants (benchmarks/launch_variants.py): an A/B
   timeout ${VARIANTS_TIMEOUT:-300} python benchmarks/launch_variants.py $VARIANTS_ARGS 2>&1 | tee "$OUT/variants.log" | grep "^|"
 fi
-if [[ $STAGES == *step* ]]; then  # a packed training step of the validation mixture (eval/validate_gpu.py)
-  MIX="data.loss_on=answers $(python -c 'from eval.validate_gpu import MIXTURE as m; print(" ".join(f"data.mixture.{k}={v}" for k, v in m.items()))')"
+if [[ $STAGES == *step* ]]; then  # a packed training step of the validation mixture (experiments/minimax_gap_validation/validate_gpu.py)
+  MIX="data.loss_on=answers $(python -c 'from experiments.minimax_gap_validation.validate_gpu import MIXTURE as m; print(" ".join(f"data.mixture.{k}={v}" for k, v in m.items()))')"
   for r in full_attention kda_3to1; do
     timeout 150 python benchmarks/step_profile.py --recipe $r --steps 8 $MIX 2>&1 | tee "$OUT/step_$r.log" | grep -v Warning | head -12
   done

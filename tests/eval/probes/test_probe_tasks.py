@@ -85,13 +85,10 @@ def test_s3_product_by_permutation_matrices():
 
 
 def _turns(prompt):
-    turns = []
-    for tok in prompt:
-        if tok == USER:
-            turns.append([])
-        else:
-            turns[-1].append(tok)
-    return turns
+    """The user turns of a prompt that opens with one (USER markers dropped)."""
+    assert prompt[0] == USER
+    starts = [i for i, tok in enumerate(prompt) if tok == USER]
+    return [prompt[a + 1:b] for a, b in zip(starts, starts[1:] + [len(prompt)])]
 
 
 def test_carryover_chain_kept_and_stripped():

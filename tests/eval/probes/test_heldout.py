@@ -11,7 +11,7 @@ from data.synthetic.special_tokens import BOS, EOS, QUERY, SEP, USER
 from data.synthetic.stream import SyntheticStream
 from data.synthetic.tasks import TASKS, carryover, mqar, multihop
 from data.synthetic.vocab import NUMBERS, VOCAB
-from eval.heldout import outside_training
+from eval.probes.heldout import outside_training
 from eval.probes import PROBES
 
 

@@ -1,4 +1,4 @@
-"""Slicing, the MiniMax-gap summary (values, ratios to a baseline, verdict) and the plots."""
+"""The MiniMax-gap summary (values, ratios to a baseline, verdict) and the written report (json + plots)."""
 from __future__ import annotations
 
 import json
@@ -6,43 +6,10 @@ import math
 
 import pytest
 
-from eval.probes.base import Plot, Probe, log2_bucket
-from eval.report import write_report
-from eval.score import Scored
-from eval.slices import summarize
-from eval.summary import format_summary, gap_rows, load_results, markdown_table
-
-PROBE = Probe(name="toy", task="multihop", grid=[{"num_hops": 1}], plots=[Plot("num_hops", "num_distractors")],
-              slice_by=("num_hops", "gap"), buckets={"gap": log2_bucket},
-              headlines={"no distractors": {"num_distractors": 0}})
-
-
-def _rows() -> list[Scored]:
-    rows = []
-    for hops, held in [(1, False), (2, False), (6, True)]:
-        for i in range(4):
-            correct = i < (4 if hops == 1 else 2 if hops == 2 else 1)
-            rows.append(Scored({"num_hops": hops, "num_distractors": i % 2, "gap": 3 + i, "heldout": held}, correct))
-    return rows
-
-
-def test_slices_train_heldout_buckets_and_headlines():
-    report = summarize(PROBE, _rows())
-    s = report["slices"]
-    assert s["all"] == {"accuracy": 7 / 12, "n": 12}
-    assert s["train"] == {"accuracy": 6 / 8, "n": 8} and s["heldout"] == {"accuracy": 1 / 4, "n": 4}
-    assert s["num_hops=1"]["accuracy"] == 1.0 and s["num_hops=6"]["accuracy"] == 0.25
-    assert [k for k in s if k.startswith("gap=")] == ["gap=2-3", "gap=4-7"]  # log2 bins, in numeric order
-    assert s["gap=2-3"]["n"] == 3 and s["gap=4-7"]["n"] == 9
-    assert report["headlines"]["no distractors"]["n"] == 6
-    (curve,) = report["curves"]
-    assert set(curve["lines"]) == {"0", "1"}
-    xs = [p[0] for p in curve["lines"]["0"]]
-    assert xs == [1, 2, 6] and curve["lines"]["0"][-1][3] == 1.0  # the 6-hop point is all held out
-
-
-def test_log2_bucket():
-    assert [log2_bucket(v) for v in (1, 2, 3, 4, 7, 8, 100)] == ["1", "2-3", "2-3", "4-7", "4-7", "8-15", "64-127"]
+from eval.report.summary import format_summary, gap_rows, load_results, markdown_table
+from eval.report.write import write_report
+from eval.scoring.slices import summarize
+from tests.eval.fakes import TOY_PROBE, toy_rows
 
 
 def _results(loss: float, acc_train: float, acc_held: float) -> dict:
@@ -71,7 +38,7 @@ def test_gap_rows_ratios_say_fine_on_regular_poor_on_probes():
 
 
 def test_write_report_round_trips_and_serves_as_a_baseline(tmp_path):
-    report = summarize(PROBE, _rows())
+    report = summarize(TOY_PROBE, toy_rows())
     results = {"probes": {"toy": report}, "regular": {"loss": 2.0, "filler": math.nan},
                "config": {"state_dtype": "fp32"}}
     path, plots, _ = write_report(results, tmp_path, meta={"step": 7})

@@ -1,7 +1,8 @@
 """Do the probes separate architectures the way the literature does? Train several recipes alike, probe each, compare.
 
-    python -m eval.validate_gpu OUT_DIR [--size small] [--steps 250] [--max-train-s 90] [--examples 16]
-                                        [--recipes full_attention,kda_3to1,...] [--readme eval/README.md]
+    python -m experiments.minimax_gap_validation.validate_gpu OUT_DIR [--size small] [--steps 250]
+        [--max-train-s 90] [--examples 16] [--recipes full_attention,kda_3to1,...]
+        [--readme experiments/minimax_gap_validation/README.md]
 
 Every recipe is trained at one size with the same data, seed, steps and batch (so the same tokens), then probed with
 the same examples; the first recipe (full_attention) is every other run's baseline, the ratios to it computed once all
@@ -9,8 +10,8 @@ have finished. Results go under OUT_DIR:
 <recipe>/ (the run: checkpoints, probes.json, plots), compare/*.png (one panel per slice, one line per recipe),
 table.md and validation.json; with --readme the table, the plots (copied next to the README) and the command replace
 the block between the validation markers of that README. On a machine whose working tree does not come back (only
-OUT_DIR does), run without --readme there and `python -m eval.validate_gpu OUT_DIR --apply --readme eval/README.md`
-here afterwards.
+OUT_DIR does), run without --readme there and `python -m experiments.minimax_gap_validation.validate_gpu OUT_DIR
+--apply --readme experiments/minimax_gap_validation/README.md` here afterwards.
 
 The defaults aim at about 6-7 minutes on one H100 for the six recipes (8 at most): BENCHMARKS.md measured size=small
 training at 85k (kda_3to1) to 209k (full_attention) tokens/s there, so 250 steps of 32 x 512 tokens (4.1M tokens)
@@ -48,7 +49,8 @@ MARK_START, MARK_END = "<!-- validation:start -->", "<!-- validation:end -->"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m eval.validate_gpu", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m experiments.minimax_gap_validation.validate_gpu",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("out_dir", type=Path, help="where the runs, plots and table go")
     p.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated; the first is the baseline")
     p.add_argument("--size", default="small", help="size preset for every recipe (default: small)")
@@ -196,7 +198,7 @@ def environment() -> dict[str, str]:
 def report_markdown(runs: dict[str, dict[str, Any]], results: dict[str, dict[str, Any]], env: dict[str, str],
                     command: str, plots: list[str], jobs: int = 1, regular_kinds: list[str] | None = None) -> str:
     """The block that goes into the README: provenance, the per-run table and links to the comparison plots."""
-    from eval.summary import markdown_table
+    from eval.report.summary import markdown_table
 
     names = list(runs)
     lines = [f"Command: `{command}`", "",
@@ -254,13 +256,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         apply_to_readme(args.out_dir, args.readme)
         return 0
-    from eval.plots import plot_comparison
-    from eval.summary import gap_rows, load_results
+    from eval.report.plots import plot_comparison
+    from eval.report.summary import gap_rows, load_results
     from run.errors import ConfigError
 
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    command = "python -m eval.validate_gpu " + " ".join(shlex.quote(a) for a in argv)
+    command = "python -m experiments.minimax_gap_validation.validate_gpu " + " ".join(shlex.quote(a) for a in argv)
     wall = time.perf_counter()
     try:
         runs = run_all(args, recipes, wall)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from data.synthetic.vocab import VOCAB, Vocab
-from eval.decode import greedy_match
+from eval.scoring.decode import greedy_match
 from eval.probes.base import Case
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eval.probes.base import Probe
-from eval.score import Scored
+from eval.scoring.score import Scored
 
 
 def fmt(value: Any) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from eval.state_precision import round_states
+from eval.scoring.state_precision import round_states
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from eval.validate_gpu import MARK_END, MARK_START, RECIPES, main, parse_args, run_argv
+from experiments.minimax_gap_validation.validate_gpu import MARK_END, MARK_START, RECIPES, main, parse_args, run_argv
 
 
 def test_two_recipes_compared_and_written_into_a_readme(tmp_path):
@@ -25,7 +25,7 @@ def test_two_recipes_compared_and_written_into_a_readme(tmp_path):
     text = readme.read_text()
     assert text.startswith("# Probes\n\nintro\n\n" + MARK_START) and text.endswith(MARK_END + "\n\ntail\n")
     assert "old table" not in text and "| multihop held-out |" in text and "`L L L A \\| L L L A`" in text
-    assert "python -m eval.validate_gpu" in text
+    assert "python -m experiments.minimax_gap_validation.validate_gpu" in text
     assert (readme.parent / "validation" / "multihop_num_hops_by_num_distractors.png").stat().st_size > 0
     assert (out / "compare" / "multihop_num_hops_by_num_distractors.png").is_file()
     # --apply writes the same block from the finished directory alone (what comes back from the GPU machine).

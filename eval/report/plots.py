@@ -1,8 +1,8 @@
 """PNG plots of probe accuracy: one figure per probe curve (accuracy against length / turns / hops / depth).
 
 `plot_run` draws one run, one line per slice value (e.g. one per sequence length); `plot_comparison` draws several
-runs side by side, a panel per slice value with one line per run, which is how eval/README.md compares
-architectures. Held-out points (more than half of their answers from held-out settings) are drawn hollow.
+runs side by side, a panel per slice value with one line per run (how experiments/minimax_gap_validation/ compares
+architectures). Held-out points (more than half of their answers from held-out settings) are drawn hollow.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window (CI, GPU boxes)
 import matplotlib.pyplot as plt
 
-from eval.slices import sort_key
+from eval.scoring.slices import sort_key
 
 Point = Sequence[Any]  # [x, accuracy, n, held-out fraction]
 

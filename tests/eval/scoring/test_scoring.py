@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from eval.config import EvalConfig
-from eval.decode import greedy_match
+from eval.scoring.decode import greedy_match
 from eval.probes import PROBES
 from eval.probes.base import Case
-from eval.score import batches
-from eval.state_precision import round_states, storage_dtype
+from eval.scoring.score import batches
+from eval.scoring.state_precision import round_states, storage_dtype
 from eval.suite import flat_metrics, run_suite
 from hybrid.config import LinearConfig, ModelConfig
 from hybrid.linear.cache import LinearCache
@@ -131,7 +131,7 @@ def test_suite_runs_a_real_model_with_a_bf16_state():
 
 
 def test_regular_loss_averages_the_kinds_the_run_trains_on():
-    from eval.regular import regular_loss
+    from eval.scoring.regular import regular_loss
     from run.load import load_run_config
 
     assert load_run_config(["size=tiny"]).eval.regular_kinds == ["filler", "single_turn"]

@@ -93,7 +93,7 @@ def format_summary(rows: list[dict[str, Any]], title: str = "MiniMax-gap summary
 
 
 def markdown_table(rows_by_run: dict[str, list[dict[str, Any]]]) -> str:
-    """Runs side by side (one column each, value and ratio): the table validate_gpu.py puts in eval/README.md."""
+    """Runs side by side (one column each, value and ratio): the table experiments/minimax_gap_validation/ reports."""
     runs = list(rows_by_run)
     metrics = [r["metric"] for r in next(iter(rows_by_run.values()))]
     lines = ["| metric | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]

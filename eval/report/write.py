@@ -1,4 +1,4 @@
-"""Writing a suite's results into a run directory: probes.json, PNG plots, and the printed MiniMax-gap summary.
+"""Writing a suite's results into a run directory: probes.json, PNG plots, and the MiniMax-gap summary text.
 
 Files (state_dtype fp32): <run_dir>/probes.json and <run_dir>/plots/<probe>_<x>_by_<series>.png. With a
 low-precision state the names carry it (probes-state_bf16.json, plots-state_bf16/) so both runs can sit side by side.
@@ -11,12 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from eval.config import EvalConfig
-from eval.plots import plot_run
-from eval.suite import Progress, run_suite
-from eval.summary import format_summary, gap_rows, load_results
+from eval.report.plots import plot_run
+from eval.report.summary import format_summary, gap_rows, load_results
 
 
 def output_names(state_dtype: str) -> tuple[str, str]:
@@ -60,15 +56,3 @@ def write_report(
     summary = format_summary(results["summary"], f"MiniMax-gap summary{label}: {title or run_dir.name}")
     return path, plots, summary
 
-
-def run_and_report(
-    model: torch.nn.Module, cfg: EvalConfig, run_dir: str | Path, meta: dict[str, Any] | None = None,
-    progress: Progress | None = None, title: str = "",
-) -> dict[str, Any]:
-    """Run the suite with cfg's budget, write probes.json + plots into run_dir, print the summary; return results."""
-    results = run_suite(model, cfg, progress=progress)
-    path, plots, summary = write_report(results, run_dir, cfg.baseline, meta, title=title)
-    print(summary)
-    print(f"probes: {path} ({len(plots)} plots in {path.parent / output_names(cfg.state_dtype)[1]}, "
-          f"{results['elapsed_s']:.1f}s)")
-    return results
