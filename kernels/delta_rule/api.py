@@ -13,19 +13,19 @@ import torch
 from kernels.backend import resolve_backend
 from kernels.delta_rule.chunk import chunk_gated_delta_rule_torch
 from kernels.delta_rule.fused_recurrent import fused_recurrent_gated_delta_rule_torch
-from kernels.triton_support import check_triton_device
-from kernels.validate import GATE_CHANNEL, GATE_HEAD, GATE_NONE, check_inputs
+from kernels.utils.triton_support import check_triton_device
+from kernels.utils.validate import GATE_CHANNEL, GATE_HEAD, GATE_NONE, check_inputs
 
 
 
 def _chunk_triton(*args):
-    from kernels.delta_rule.triton_chunk import chunk_gated_delta_rule_triton  # lazy: importing Triton is opt-in
+    from kernels.delta_rule.chunk_triton import chunk_gated_delta_rule_triton  # lazy: importing Triton is opt-in
 
     return chunk_gated_delta_rule_triton(*args)
 
 
 def _recurrent_triton(*args):
-    from kernels.delta_rule.triton_recurrent import fused_recurrent_gated_delta_rule_triton
+    from kernels.delta_rule.fused_recurrent_triton import fused_recurrent_gated_delta_rule_triton
 
     return fused_recurrent_gated_delta_rule_triton(*args)
 

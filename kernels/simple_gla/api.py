@@ -10,19 +10,19 @@ import torch
 from kernels.backend import resolve_backend
 from kernels.simple_gla.chunk import chunk_simple_gla_torch
 from kernels.simple_gla.fused_recurrent import fused_recurrent_simple_gla_torch
-from kernels.triton_support import check_triton_device
-from kernels.validate import GATE_HEAD, check_inputs
+from kernels.utils.triton_support import check_triton_device
+from kernels.utils.validate import GATE_HEAD, check_inputs
 
 
 
 def _chunk_triton(*args):
-    from kernels.simple_gla.triton_chunk import chunk_simple_gla_triton  # lazy: importing Triton is opt-in
+    from kernels.simple_gla.chunk_triton import chunk_simple_gla_triton  # lazy: importing Triton is opt-in
 
     return chunk_simple_gla_triton(*args)
 
 
 def _recurrent_triton(*args):
-    from kernels.simple_gla.triton_recurrent import fused_recurrent_simple_gla_triton
+    from kernels.simple_gla.fused_recurrent_triton import fused_recurrent_simple_gla_triton
 
     return fused_recurrent_simple_gla_triton(*args)
 

@@ -1,11 +1,12 @@
-"""benchmarks/kernel_registers.py: the offline sm_90 compile reads registers, spills and shared memory back."""
+"""benchmarks/kernel_dev/kernel_registers.py: the offline sm_90 compile reads registers, spills and shared memory
+back."""
 from __future__ import annotations
 
 from tests.benchmark_script import load_benchmark
 
 
 def _tool():
-    return load_benchmark("kernel_registers")
+    return load_benchmark("kernel_dev/kernel_registers")
 
 
 def test_every_benchmarked_kernel_is_listed_with_its_launch_config() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 import kernels
-from kernels.l2norm import l2norm
+from kernels.utils.l2norm import l2norm
 from tests.kernels.harness import OPS, assert_close, error_ratio, fresh_seed, make_inputs
 
 # (output and final state, dq/dk/dv/dh0, dg/dbeta) error-ratio bounds; the half-precision ones are the issue's.
