@@ -26,6 +26,7 @@ from triton.compiler import ASTSource
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from kernels.common import chunk_grads, chunk_output, chunk_state  # noqa: E402
 from kernels.delta_rule import intra_wy_bwd, intra_wy_fwd, intra_wy_u0_w  # noqa: E402
+from kernels.utils.launch import DEFAULT_LAUNCH  # noqa: E402
 
 F32, BF16, F16, I32 = "*fp32", "*bf16", "*fp16", "i32"
 
@@ -91,13 +92,13 @@ def kernels_to_check(C: int = 64, K: int = 128, V: int = 128) -> list[tuple[str,
         rows.append((f"intra forward without U0 / W ({op})", intra_wy_fwd._intra_chunk_fwd_kernel, fwd_sig,
                      dict(tile, PER_CHANNEL=per_channel, PASS2=False, **intra_stores), 4, 1))
         rows.append((f"intra U0 / W ({op})", intra_wy_u0_w._intra_wu_kernel, wu_sig,
-                     dict(tile, PER_CHANNEL=per_channel, STORE_AMAX=True, NORM=False), 4, intra_wy_u0_w.WU_STAGES))
+                     dict(tile, PER_CHANNEL=per_channel, STORE_AMAX=True, NORM=False), 4, DEFAULT_LAUNCH.wu_stages))
     # and GDN's without a backward: q, k normalised in the forward kernel, whose row factors the U0 / W launch reads
     rows.append(("intra forward without U0 / W, no backward (GDN)", intra_wy_fwd._intra_chunk_fwd_kernel,
                  dict(fwd_sig, Q=BF16, KEY=BF16),
                  dict(tile, PER_CHANNEL=False, PASS2=False, STORE_AMAX=True, NORM=True), 4, 1))
     rows.append(("intra U0 / W, no backward (GDN)", intra_wy_u0_w._intra_wu_kernel, dict(wu_sig, KEY=BF16),
-                 dict(tile, PER_CHANNEL=False, STORE_AMAX=True, NORM=True), 4, intra_wy_u0_w.WU_STAGES))
+                 dict(tile, PER_CHANNEL=False, STORE_AMAX=True, NORM=True), 4, DEFAULT_LAUNCH.wu_stages))
     rows += [
         ("intra backward prep (KDA)", intra_wy_bwd._intra_bwd_channel_prep, prep_sig, tile, 4, 1),
         ("intra backward, fast pass (KDA)", intra_wy_bwd._intra_bwd_channel, channel_sig,

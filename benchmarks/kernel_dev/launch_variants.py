@@ -1,9 +1,9 @@
 """A/B of the GDN / KDA forward's launch choices on the GPU, at the kernel benchmark's shapes. A variant is a
-'+'-joined list of settings, each a module knob of the Triton path:
+'+'-joined list of settings, each a field of the Triton path's `kernels.LaunchConfig`:
 
-    wu | fused     U0 and W by their own launch after the intra forward (`intra_wy_fwd.SPLIT_WU`) or not
-    r<N>           a register cap for the intra forward kernel (`intra_wy_fwd.MAXNREG`), e.g. r168
-    out | inwalk   o by a chunk-parallel launch after the walk (`chunk_state.SPLIT_OUTPUT`) or in the walk
+    wu | fused     U0 and W by their own launch after the intra forward (`split_wu`) or not
+    r<N>           a register cap for the intra forward kernel (`maxnreg`), e.g. r168
+    out | inwalk   o by a chunk-parallel launch after the walk (`split_output`) or in the walk
     auto           nothing set: the defaults (heuristics included)
 
     python benchmarks/kernel_dev/launch_variants.py [--ops gated_delta_rule kda] [--shapes 1x32768 ...]
@@ -25,36 +25,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from common import append_section, kernel_benchmark, stream_table  # noqa: E402
 
-from kernels.common import chunk_state  # noqa: E402
+import kernels  # noqa: E402
+from kernels import DEFAULT_LAUNCH, LaunchConfig  # noqa: E402
 from kernels.delta_rule import intra_wy_fwd  # noqa: E402
 from kernels.utils.l2norm_triton import l2norm_triton  # noqa: E402
 from kernels.utils.triton_support import dot_precision  # noqa: E402
 
 bench_kernels = kernel_benchmark()
-KNOBS = ((intra_wy_fwd, "SPLIT_WU"), (intra_wy_fwd, "MAXNREG"), (chunk_state, "SPLIT_OUTPUT"))
-DEFAULTS = {name: getattr(module, name) for module, name in KNOBS}
 
 
-def settings(variant: str) -> dict[str, object]:
-    """'wu+r168+out' -> {SPLIT_WU: True, MAXNREG: 168, SPLIT_OUTPUT: True}; 'auto' -> {}."""
+def settings(variant: str) -> LaunchConfig:
+    """'wu+r168+out' -> LaunchConfig(split_wu=True, maxnreg=168, split_output=True); 'auto' -> the defaults."""
     out: dict[str, object] = {}
     for part in variant.split("+"):
         if part in ("wu", "fused"):
-            out["SPLIT_WU"] = part == "wu"
+            out["split_wu"] = part == "wu"
         elif part in ("out", "inwalk"):
-            out["SPLIT_OUTPUT"] = part == "out"
+            out["split_output"] = part == "out"
         elif part.startswith("r") and part[1:].isdigit():
-            out["MAXNREG"] = int(part[1:])
+            out["maxnreg"] = int(part[1:])
         elif part != "auto":
             raise argparse.ArgumentTypeError(f"variant part {part!r} is not one of wu, fused, r<N> (e.g. r168), out, "
                                              f"inwalk, auto (in {variant!r})")
-    return out
+    return LaunchConfig(**{**DEFAULT_LAUNCH.__dict__, **out})
 
 
-def apply(variant: str) -> None:
-    chosen = settings(variant)
-    for module, name in KNOBS:
-        setattr(module, name, chosen.get(name, DEFAULTS[name]))
+def ours(op: str, launch: LaunchConfig):
+    """The op on the Triton backend with these launch choices (as `benchmarks/kernels.py: ours` otherwise)."""
+    fn = kernels.chunk_kda if op == "kda" else kernels.chunk_gated_delta_rule
+
+    def call(x):
+        kernels.set_backend("triton")
+        return fn(x["q"], x["k"], x["v"], x["g"], x["beta"], use_qk_l2norm_in_kernel=True, launch=launch)[0]
+    return call
 
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -64,7 +67,6 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def measure(op: str, B: int, T: int, variants: list[str], budget: float) -> list[list[str]]:
     x = bench_kernels.make_inputs(op, B, T, seed=B * T)
-    call = bench_kernels.ours(op, "triton")
     do = torch.randn_like(x["v"])
     with torch.no_grad():  # the intra forward's inputs as the op passes them: q, k L2-normalised (q scaled)
         q = l2norm_triton(x["q"], x["q"].shape[-1] ** -0.5)
@@ -72,31 +74,31 @@ def measure(op: str, B: int, T: int, variants: list[str], budget: float) -> list
         g = x["g"] if op == "kda" else x["g"].unsqueeze(-1)
         args = (q, k, x["v"], g, x["beta"], bench_kernels.CHUNK, dot_precision(x["q"].dtype))
 
-    def intra():
-        return intra_wy_fwd.intra_chunk_fwd(*args, compact=True)
+    def steps(launch: LaunchConfig):
+        call = ours(op, launch)
 
-    def fwd():
-        with torch.no_grad():
-            return call(x)
+        def intra():
+            return intra_wy_fwd.intra_chunk_fwd(*args, compact=True, launch=launch)
 
-    def fwd_bwd():
-        for t in x.values():
-            t.grad = None
-        call(x).backward(do)
+        def fwd():
+            with torch.no_grad():
+                return call(x)
 
-    outs = {}
-    for v in variants:
-        apply(v)
-        outs[v] = fwd()
+        def fwd_bwd():
+            for t in x.values():
+                t.grad = None
+            call(x).backward(do)
+        return {"intra": intra, "fwd": fwd, "fwd+bwd": fwd_bwd}
+
+    runs = {v: steps(settings(v)) for v in variants}
+    outs = {v: runs[v]["fwd"]() for v in variants}
     errs = {v: rel_err(outs[v], outs[variants[0]]) for v in variants}
     del outs
     times = {}
     for _ in range(2):
         for v in variants:
-            apply(v)
-            for name, fn in (("intra", intra), ("fwd", fwd), ("fwd+bwd", fwd_bwd)):
+            for name, fn in runs[v].items():
                 times.setdefault((name, v), []).append(bench_kernels.bench(fn, budget_s=budget))
-    apply("auto")
     op_name = "GDN" if op == "gated_delta_rule" else "KDA"
     return [[op_name, str(B), str(T), v, *(" / ".join(f"{t:.3f}" for t in times[(name, v)])
                                          for name in ("intra", "fwd", "fwd+bwd")), f"{errs[v]:.1e}"]

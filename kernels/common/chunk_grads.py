@@ -9,8 +9,7 @@ chunk tensors that the walk does not need are four independent products per chun
     dQK_n = do_n u_n^T           (C, C)   the full matrix; the causal mask is applied upstream
 
 with S_n, dS_{n+1} (K, V) and du_n, u_n, do_n (C, V), (B, H, NC, C | K, .). `chunk_grads_torch` is the same thing
-as four batched torch matmuls (the reference, and what ChunkState ran before). Those ran as float32 SIMT gemms plus a
-separate negation, about as long as the whole sequential backward kernel on an H200; here one launch does all four
+as four batched torch matmuls (the reference). Here one launch does all four
 with tl.dot, reading each input once per program and writing each output once (float32), already negated. With
 float32 inputs the products run at the caller's precision ("tf32" for bf16 / fp16 models, "ieee" for fp32). When
 the walks multiplied in float16 (compact chunk tensors) they stored S_n, u_n, dS_{n+1} and do_n in float16 as they
@@ -105,9 +104,8 @@ def _tiles(C: int, K: int, V: int, half: bool) -> tuple[int, int]:
     operand layouts replicate), with room for several programs per SM to hide the loads of this memory-bound kernel.
     The dQK program holds one (C, C) accumulator (<= 32 registers) and two (C, BV) tiles. A larger BK would cut the
     re-reads of the (C, V) tiles across K-blocks, but those come from L2 (see the module docstring).
-    float16 tiles take half the registers: BK = 64 for every C, BV = 32 (H200, KDA C=64, K=V=128, ms: B=4, T=4096
-    0.37 at 32 x 32 -> 0.33; B=1, T=32768 0.71 -> 0.64; 64 x 64 is ~0.01 faster but spills 752 bytes per thread
-    (Triton 3.6, sm_90); 8 warps or 3 stages no faster)."""
+    float16 tiles take half the registers: BK = 64 for every C, BV = 32 (record:
+    benchmarks/results/*_kernel-launch-choices_h200.md, "Chunk gradients")."""
     if half:
         return min(block(K), 64), min(block(V), 32)
     return min(block(K), 2048 // C, 64), min(block(V), 32)

@@ -29,14 +29,10 @@ backward do, dS, du) are rounded to float16 on the way in, accumulating in float
 mantissa, so nothing is lost but range, and that is restored by scaling: each walk multiplies those operands by a
 power of two s that brings the largest input magnitude (max |U0|, |h0| forward; max |do|, |dS_out| backward: the
 walks are linear in them, and the delta rule keeps S and u near their size) into [1, 2), and the products by 1 / s
-(exact). The state stays float32 in registers. On an H200 (KDA, H=16, K=V=128, walk forward / backward ms): B=1,
-T=32768 2.00 / 4.40 (with the chunk gradients) -> 1.47 / 2.70; B=4, T=4096 0.50 / 1.24 -> 0.42 / 1.02. And closer
-to the exact (ieee) walk than tf32's: error ratios at B=4, T=4096 (KDA; o, S_out, dW, dU0, dKd, dQd) 3.0e-4,
-2.2e-4, 8.5e-4, 2.9e-4, 8.0e-4, 8.0e-4 vs tf32's 7.7e-4, 4.2e-4, 1.8e-3, 7.7e-4, 1.1e-3, 1.1e-3.
-The per-chunk tensors kept for the chunk gradients (S_n and u_n forward, dS_{n+1} and do_n backward; `WalkSaved`)
-are stored as multiplied: float16 times s, which the gradient kernel undoes once (float32 without the 16-bit
-products). Whole KDA fwd+bwd on an H200 with float32 stores -> float16: B=4, T=4096 4.93 / 4.82 -> 4.76 / 4.67 ms;
-B=1, T=32768 10.17 / 10.33 -> 9.98 / 9.92 (two alternating runs each); peak memory 2.01 -> 1.82 GiB at 16k tokens.
+(exact). The state stays float32 in registers. This is faster than tf32 on float32 tiles and closer to the exact
+(ieee) walk. The per-chunk tensors kept for the chunk gradients (S_n and u_n forward, dS_{n+1} and do_n backward;
+`WalkSaved`) are stored as multiplied: float16 times s, which the gradient kernel undoes once (float32 without the
+16-bit products). Record: benchmarks/results/*_kernel-launch-choices_h200.md, "16-bit walk".
 
 Packed sequences (VARLEN): the chunk tensors are one chunk-aligned row (B = 1, `utils/varlen_chunk_aligned.py`: each
 document
@@ -55,6 +51,7 @@ import triton.language as tl
 from kernels.common.chunk_grads import chunk_grads
 from kernels.common.chunk_output import chunk_output
 from kernels.utils.half_scale import amax, half_scale
+from kernels.utils.launch import DEFAULT_LAUNCH, LaunchConfig
 from kernels.utils.triton_support import block, cdiv, multiprocessors
 
 
@@ -208,27 +205,10 @@ class WalkLaunch(NamedTuple):
 
 def _launch(K: int, V: int, half: bool, walks: int, sms: int) -> WalkLaunch:
     """The walk's launch: the (K, BV) state lives in registers; walks = sequences * heads, sms = the device's SMs,
-    half = float16 chunk tensors (the 16-bit products). Timed on an H200 (K = V = 128, C = 64, H = 16).
-
-    float32 chunk tensors: BV=64 at 8 warps (KDA B=4 T=4096, fwd / bwd ms, tf32: BV=32 4 warps 0.94 / 1.27, BV=64
-    8 warps 0.85 / 1.01, BV=16 1.53 / 2.27), one stage: two copies of their fp32 tiles would not fit the 227 KB of
-    shared memory of a Hopper SM; nor would K > 128's, which also caps BV at 16 (the state's registers).
-
-    float16, 4 warps. Each step of a walk waits on its loads unless the loop is software-pipelined (2 stages: the
-    next chunk's tiles load during this one's products), which pays where a program has an SM nearly to itself.
-    Walk alone, KDA, forward / backward ms (backward with the chunk gradients): B=1 T=32768, BV=16: forward 1.47
-    (BV=32 1.51, BV=64 2.00), backward 1 -> 2 stages 3.93 -> 2.70 (BV=32: 4.12 -> 3.01); B=1 T=16384, BV=16 2
-    stages: 0.95 / 1.54 (BV=32 1.03 / 1.67). B=2 T=8192 (at BV=16 two programs per SM): BV=32 2 stages 0.69 / 1.23,
-    BV=16 0.84-0.96 / 1.40 (1 stage) - 1.59 (2). More walks: the forward at BV=64, 2 stages up to two programs per
-    SM (B=4 T=4096 0.42-0.57 vs 0.48-0.69 at BV=32; B=8 T=2048 0.40 vs 0.52), the backward at BV=32, 1 stage (B=4:
-    1.02-1.24, 2 stages the same, BV=64 1.13). Repeated runs in one call differ by up to ~15%. Before the 16-bit
-    products (tf32 on float16 tiles widened in registers) 2 forward stages had taken the B=1 forward from 5.03 to
-    3.95 ms and slowed B=8 (1.67 -> 1.81); 3 stages were slower than 2.
-    With float16 QK and (at B=1) the output after the walk, 3 forward stages pay where the walks fit one per SM:
-    GDN forward walk (+ output launch), ms, 2 -> 3 stages: B=1 T=32768 (BV=16, output after) 0.99 -> 0.71 (+ 0.19;
-    4 stages 0.70), T=16384 0.51 -> 0.35; B=2 T=8192 (BV=32, output in the walk) 0.38 -> 0.28. 3 backward stages
-    at B=1: no change (1.23 vs 1.24). B=4 (BV=64): 3 stages exceed the SM's shared memory; B=8: 1, 2 stages or the
-    output after the walk all within 0.26 +- 0.01."""
+    half = float16 chunk tensors (the 16-bit products). float32 tiles: BV=64 at 8 warps, one stage (shared memory).
+    float16: the narrowest blocks (16, 32) that leave at most one program per SM, both directions pipelined, the
+    forward 3 deep; else BV=64 forward (2 stages up to two programs per SM), BV=32 backward.
+    Record: benchmarks/results/*_kernel-launch-choices_h200.md, "Walk launch"."""
     if K > 128:
         return WalkLaunch(min(block(V), 16), 1, min(block(V), 16), 1, 4)
     if not half:
@@ -241,18 +221,11 @@ def _launch(K: int, V: int, half: bool, walks: int, sms: int) -> WalkLaunch:
     return WalkLaunch(fwd_bv, 2 if walks * cdiv(V, fwd_bv) <= 2 * sms else 1, min(block(V), 32), 1, 4)
 
 
-SPLIT_OUTPUT: bool | None = None
-"""Override of `split_output` (True / False: always / never compute o after the walk); None: its heuristic."""
-
-
 def split_output(walks: int, V: int, sms: int) -> bool:
     """Whether the forward walk leaves o to the chunk-parallel launch (`common/chunk_output.py`): only when the walks
     fit one per SM even in the narrowest value blocks (16 wide), i.e. long walks of one sequence, where each step
-    waits on its products and dropping two of the four from the chain pays for reading S_n and u_n back. On an H200
-    (GDN, H=16, K=V=128; walk in place -> walk without o + output launch, ms): B=1 T=32768 1.23 -> 0.99 + 0.19,
-    B=2 T=8192 0.37 -> 0.28 + 0.10, B=4 T=4096 0.25 -> 0.20 + 0.10."""
-    if SPLIT_OUTPUT is not None:
-        return SPLIT_OUTPUT
+    waits on its products and dropping two of the four from the chain pays for reading S_n and u_n back (record:
+    benchmarks/results/*_kernel-launch-choices_h200.md, "Output after the walk")."""
     return walks * cdiv(V, 16) <= sms
 
 
@@ -267,13 +240,13 @@ class WalkSaved(NamedTuple):
 
 
 def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
-                  seqs: tuple[torch.Tensor, torch.Tensor] | None = None, u0_amax: torch.Tensor | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor, WalkSaved]:
+                  seqs: tuple[torch.Tensor, torch.Tensor] | None = None, u0_amax: torch.Tensor | None = None,
+                  launch: LaunchConfig = DEFAULT_LAUNCH) -> tuple[torch.Tensor, torch.Tensor, WalkSaved]:
     """The forward walk (module docstring) on chunk tensors (B, H, NC, C, .): U0, decay float32; W, Kd, Qd, QK
     float32 or float16 (W, Kd, Qd all float16: the 16-bit products, which round QK to float16 anyway; W may be None).
     Returns (o (B, T, H, V) in out_dtype, S_out (N, H, K, V) float32, WalkSaved for `state_backward`); see
     ChunkState for `seqs`. u0_amax: max |U0| (1,) when the caller has it (`intra_chunk_fwd`), else computed here.
-    h0 None: zero initial states, neither allocated nor read."""
+    h0 None: zero initial states, neither allocated nor read. `launch.split_output` overrides `split_output`."""
     B, H, NC, C, V = U0.shape
     K = Kd.shape[-1]
     N = B if seqs is None else seqs[0].numel() - 1
@@ -291,20 +264,20 @@ def state_forward(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtyp
     S_in = U0.new_empty(B, H, NC, K, V, dtype=store)
     S_out = U0.new_empty(N, H, K, V)
     sms = multiprocessors(Kd.device)
-    launch = _launch(K, V, half, N * H, sms)
+    walk = _launch(K, V, half, N * H, sms)
     # the scale of the 16-bit products: S and u are linear in (U0, h0), and the delta rule keeps them near its size
     S_amax = decay  # a placeholder, never read, without the 16-bit products
     if half:
         S_amax = amax(U0) if u0_amax is None else u0_amax.reshape(())
         if h0 is not None:
             S_amax = torch.maximum(S_amax, amax(h0))
-    grid = (cdiv(V, launch.fwd_bv), N * H)
-    split = split_output(N * H, V, sms)
+    grid = (cdiv(V, walk.fwd_bv), N * H)
+    split = split_output(N * H, V, sms) if launch.split_output is None else launch.split_output
     _chunk_state_fwd[grid](W if W is not None else U0, U0, Kd, decay, Qd, QK, U0 if h0 is None else h0, o, u, S_in,
                            S_out, seq_starts, chunk_starts, S_amax, NC, T, H, *o.stride(), C=C, K=K, V=V, BK=block(K),
-                           BV=launch.fwd_bv, HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision,
-                           HALF=half, STORE_O=not split, HAS_H0=h0 is not None, num_warps=launch.warps,
-                           num_stages=launch.fwd_stages)
+                           BV=walk.fwd_bv, HAS_W=W is not None, VARLEN=seqs is not None, PREC=precision,
+                           HALF=half, STORE_O=not split, HAS_H0=h0 is not None, num_warps=walk.warps,
+                           num_stages=walk.fwd_stages)
     if split:
         chunk_output(Qd, QK, S_in, u, o, S_amax, half, half and W is not None, precision, seqs)
     return o, S_out, WalkSaved(u, S_in, S_amax)
@@ -326,8 +299,8 @@ def state_backward(W, Kd, decay, Qd, QK, saved: WalkSaved, do, dS_out, precision
     store = torch.float16 if half else torch.float32
     do_c, du = u.new_empty(u.shape, dtype=store), u.new_empty(u.shape, dtype=torch.float32)
     dS_next, dh0 = S_in.new_empty(S_in.shape, dtype=store), S_in.new_empty(N, H, K, V, dtype=torch.float32)
-    launch = _launch(K, V, half, N * H, multiprocessors(Kd.device))
-    grid = (cdiv(V, launch.bwd_bv), N * H)
+    walk = _launch(K, V, half, N * H, multiprocessors(Kd.device))
+    grid = (cdiv(V, walk.bwd_bv), N * H)
     ddecay = dh0.new_empty(grid[0], B, H, NC, K)  # per V-block rowsum(S * dS)
     has_ds = dS_out is not None
     dS_out = dS_out.float().contiguous() if has_ds else dh0
@@ -336,9 +309,9 @@ def state_backward(W, Kd, decay, Qd, QK, saved: WalkSaved, do, dS_out, precision
     seq_starts, chunk_starts = (dh0, dh0) if seqs is None else seqs
     _chunk_state_bwd[grid](do, dS_out, W if W is not None else Kd, Kd, decay, Qd, QK, S_in, do_c, du, dS_next,
                            ddecay, dh0, seq_starts, chunk_starts, dS_amax, saved.amax, NC, T, H, B * H * NC,
-                           *do.stride(), C=C, K=K, V=V, BK=block(K), BV=launch.bwd_bv, HAS_W=W is not None,
+                           *do.stride(), C=C, K=K, V=V, BK=block(K), BV=walk.bwd_bv, HAS_W=W is not None,
                            HAS_DS_OUT=has_ds, VARLEN=seqs is not None, PREC=precision, HALF=half,
-                           num_warps=launch.warps, num_stages=launch.bwd_stages)
+                           num_warps=walk.warps, num_stages=walk.bwd_stages)
     # dW = -du S^T, dKd = u dS^T, dQd = do S^T, dQK = do u^T: one chunk-parallel launch (`common/chunk_grads.py`)
     half_amax = (saved.amax, dS_amax) if half else None
     dW, dKd, dQd, dQK = chunk_grads(S_in, dS_next, u, du, do_c, W is not None, precision, half_amax)
@@ -366,10 +339,11 @@ class ChunkState(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
-                seqs: tuple[torch.Tensor, torch.Tensor] | None = None):
+                seqs: tuple[torch.Tensor, torch.Tensor] | None = None, launch: LaunchConfig = DEFAULT_LAUNCH):
         # float32 throughout: the gradients autograd hands back must not be rounded to a 16-bit input's dtype
         W, U0, Kd, decay, Qd, QK = (None if x is None else x.float().contiguous() for x in (W, U0, Kd, decay, Qd, QK))
-        o, S_out, saved = state_forward(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype, seqs)
+        o, S_out, saved = state_forward(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype, seqs,
+                                        launch=launch)
         ctx.save_for_backward(W, Kd, decay, Qd, QK, *saved)
         ctx.precision, ctx.T, ctx.seqs, ctx.has_h0 = precision, T, seqs, h0 is not None
         ctx.set_materialize_grads(False)  # an unused final state's gradient stays None: no zeros to allocate and read
@@ -380,12 +354,13 @@ class ChunkState(torch.autograd.Function):
         W, Kd, decay, Qd, QK, *saved = ctx.saved_tensors
         *grads, dh0 = state_backward(W, Kd, decay, Qd, QK, WalkSaved(*saved), do, dS_out, ctx.precision, ctx.T,
                                      ctx.seqs)
-        return (*grads, dh0 if ctx.has_h0 else None, None, None, None, None)
+        return (*grads, dh0 if ctx.has_h0 else None, None, None, None, None, None)
 
 
 def chunk_state(W, U0, Kd, decay, Qd, QK, h0, precision: str, T: int, out_dtype: torch.dtype,
-                seqs: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                seqs: tuple[torch.Tensor, torch.Tensor] | None = None,
+                launch: LaunchConfig = DEFAULT_LAUNCH) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the chunk recurrence (see the module docstring) on chunk tensors (B, H, NC, C, .) covering T tokens;
     returns o (B, T, H, V) contiguous in out_dtype and S_final (N, H, K, V) float32. `seqs` = (seq_starts,
     chunk_starts): packed sequences, chunk-aligned in one row (see ChunkState); None: one sequence per batch row."""
-    return ChunkState.apply(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype, seqs)
+    return ChunkState.apply(W, U0, Kd, decay, Qd, QK, h0, precision, T, out_dtype, seqs, launch)

@@ -364,7 +364,7 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     warps = 4 if C <= 32 else 8
     if D == 1:
         dbeta = grad_like(beta, B, T, H)
-        if prec != "ieee":  # H200, GDN, B=4, T=4096, C=64, tf32: 32-wide blocks at 4 warps 1.01 ms, 64 at 8: 1.27 ms
+        if prec != "ieee":  # 32-wide blocks at 4 warps: faster than 64 at 8 (record: see the KDA launch below)
             BK, BV, warps = min(BK, 32), min(BV, 32), 4
         _intra_bwd_head[grid](q, k, v, g, beta, Ainv, U0, W, dU0, dW, dkte, ddc, dqd, dqk, dq, dk, dv, dg, dbeta,
                               *q.stride(), *k.stride(), *v.stride(), *g.stride()[:3], *beta.stride(), T, H, N,
@@ -373,19 +373,9 @@ def intra_chunk_bwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     Gcum, dA = torch.empty(B, H, N, C, K, **f32), torch.empty(B, H, N, C, C, **f32)  # scratch
     suffix = torch.empty(B, H, N, K, **f32)
     dbeta = torch.empty(B, T, H, **f32)  # accumulated over both kernels: float32 until the end
-    # Timed on an H200 (KDA, B=4, T=4096, C=64, tf32): the prep at 32-wide blocks and 4 warps 0.40 ms (64 and 8
-    # warps: 0.63 ms), the main kernel at 2 stages 1.69 ms (1 stage: 1.76 ms; 64-wide blocks no faster; 8 warps
-    # 2.75 vs 2.04 ms at 4, timed with a since-dropped variant of the dG cumsum). The G_last terms of dG summed in
-    # the prep instead of the main kernel: whole KDA forward+backward 5.50 / 5.52 -> 5.42 / 5.22 ms at B=4,
-    # T=4096 and 14.47 / 14.35 -> 14.12 / 13.98 ms at B=1, T=32768 (two alternating runs each, same device call).
-    # Compiled offline with Triton 3.6 for sm_90 the main kernel spills 2.8 KB per thread at 4 warps (fast path
-    # alone ~1.7-2 KB; 8 warps 1.2 KB), the head kernel ~0.7 KB, the prep none
-    # (benchmarks/kernel_dev/kernel_registers.py).
-    # Again on 2026-12-04: 2808 bytes at 4 warps; with only the fast path compiled 1680, only the exact path 224 (so
-    # the fast path, which the benchmark's gates take, is where the pressure is); BK=16 1952, 8 warps 1016 (BK=16
-    # and 8 warps 656); its (C, C) loads reordered so that dqk and dA are not live together 2672 (not timed).
-    # Hence two passes of it (EXACT=False, then True): 648 bytes spilled by the fast pass at 8 warps, 272 by the
-    # exact one; 1.85 -> 1.80 ms at B=8 T=2048 (BENCHMARKS.md, "KDA forward+backward at B=8 T=2048", has the A/B).
+    # Prep at 32-wide blocks and 4 warps; the main kernel in two passes (EXACT=False, then True), which cuts its
+    # register spills (`benchmarks/kernel_dev/kernel_registers.py`) and was faster (record:
+    # benchmarks/results/*_kernel-launch-choices_h200.md, "Intra backward launch").
     _intra_bwd_channel_prep[grid](g, k, v, beta, Ainv, U0, W, dU0, dW, dkte, ddc, Gcum, suffix, dA, dv, dbeta,
                                   *k.stride(), *v.stride(), *g.stride(), *beta.stride(), T, H, N,
                                   C=C, K=K, V=V, BK=min(BK, 32), BV=min(BV, 32), PREC=prec, num_warps=4, num_stages=1)

@@ -33,9 +33,10 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.utils.l2norm import EPS
 from kernels.delta_rule.intra_wy_u0_w import intra_wu, wy_outputs
+from kernels.utils.l2norm import EPS
 from kernels.utils.l2norm_rows_triton import load_rows, row_norms
+from kernels.utils.launch import DEFAULT_LAUNCH, LaunchConfig
 from kernels.utils.triton_support import block, cdiv, dot_precision
 
 CHUNK_SIZES = (16, 32, 64)
@@ -94,15 +95,8 @@ def _block_inverse(AINV, rc, C: tl.constexpr, PREC: tl.constexpr):
     Ai_ij = -Ai_ii sum_{j<=m<i} A_im Ai_mj (Ai_ij takes A_ij's place, which later j of the row no longer read). The
     barriers order each block's reads before its overwrite and its stores before the next block's reads.
 
-    Timed on an H200 (GDN / KDA intra forward alone, K = V = 128, C = 64, tf32, 2026-12-04): the solve on whole
-    (C, C) tiles in registers (4 x 4 substitution, then nilpotent merges: eight (C, C) products) took 0.95 ms at
-    B=1 T=32768 and 0.48 at B=8 T=2048 (KDA B=4 T=4096 0.78), these 16 x 16 blocks 0.83 / 0.42 (0.73); a (C, C)
-    tile in registers held ~250 registers, the blocks ~80. Storing the blocks below transposed in the free upper
-    half instead (no overwrite, one barrier per row of blocks) was slower: the whole GDN forward 1.94 vs 1.70 ms at
-    B=1 T=32768, 0.78 vs 0.66 at B=8 T=2048. Error of U0, W, Ainv against the old solve: ~1e-5 relative.
-    Nor did the diagonal blocks' substitution gain from unrolling its row loop (the rows' loads hoisted) or from
-    loading the blocks once and picking each row out in registers: GDN intra forward without a backward, U0 / W
-    split, B=1 T=32768 0.78 ms as it is, 0.86 unrolled, 0.89 in registers (B=8 T=2048 0.39 / 0.43 / 0.45)."""
+    16 x 16 blocks keep the program near 80 registers where a whole (C, C) tile held ~250, and were faster
+    (record: benchmarks/results/*_kernel-launch-choices_h200.md, "The solve")."""
     NB: tl.constexpr = C // SUB
     rb, r = tl.arange(0, NB), tl.arange(0, SUB)
     diag = AINV + rb[:, None, None] * (SUB * C + SUB)  # (NB, 1, 1) each diagonal block's first entry
@@ -279,41 +273,17 @@ def _check(chunk_size: int, q: torch.Tensor, g: torch.Tensor) -> None:
 
 
 def _tile(n: int) -> int:
-    # Head-dim block, 32 wide. Compiled offline for sm_90 with Triton 3.6 (the GPU image's; bf16 inputs, tf32,
-    # K = V = 128 or 256): C = 64 at 4 warps takes 255 registers and spills 280 bytes per thread for KDA (none for
-    # GDN), C = 32 at 4 warps 236 registers and no spill; "ieee" products (fp32 models, FMA dots) at 8 warps spill
-    # 1352 bytes (648 before the 4 x 4-base solve). (Spills are ptxas' STACK figure; an earlier check of these
-    # kernels read LOCAL, which stays 0, and called them spill-free.) Warps, timed on an H200 (KDA, B=4, T=4096,
-    # C=64, tf32, the solve in a load layout): 4 warps 0.91 ms, 8 warps 1.76 ms, BK = BV = 64 at 4 warps 0.95 ms;
-    # ieee keeps 8 warps at C = 64 (9.1 ms vs 10.6 ms with 4, before the fast path).
+    # Head-dim block, 32 wide at 4 warps (8 for "ieee" at C = 64): the fastest without spilling at C = 32
+    # (`benchmarks/kernel_dev/kernel_registers.py`; record:
+    # benchmarks/results/*_kernel-launch-choices_h200.md, "Intra forward tiles").
     return min(block(n), 32)
-
-
-SPLIT_WU = True
-"""Default of intra_chunk_fwd's split_wu: U0 and W by their own launch (`delta_rule/intra_wy_u0_w.py`), one small
-program per
-chunk, instead of the fused kernel's pass 2. On an H200 (`benchmarks/kernel_dev/launch_variants.py`, 2026-12-04, H=16,
-K=V=128,
-per-call ms, two runs each, fused -> split): intra forward alone GDN B=8 T=2048 0.67-0.70 -> 0.53-0.59, B=1
-T=32768 1.26 -> 1.00, B=2 T=8192 0.62-0.72 -> 0.56-0.57; KDA B=4 T=4096 0.79-0.88 -> 0.67-0.75, B=1 T=32768
-1.54-1.59 -> 1.22-1.23. Whole forward: KDA B=1 T=32768 2.79-2.88 -> 2.31-2.36, GDN B=8 T=2048 0.91 -> 0.78-0.80,
-the others within noise; forward+backward unchanged. o identical. GDN without a backward (q, k normalised in the
-kernel; back-to-back timing of the intra forward alone): 0.40 -> 0.39 ms at B=8 T=2048, 0.78 -> 0.78 at B=1
-T=32768. (An earlier U0 / W launch with one program per output block was slower than the fused pass: GDN B=8
-T=2048 0.468 vs 0.424 ms, B=1 T=32768 0.922 vs 0.835.)"""
-MAXNREG: int | None = None
-"""Default of intra_chunk_fwd's maxnreg: a register cap for the forward kernel (None: the compiler's choice, 249-255
-at C = 64). Compiled offline for sm_90 (Triton 3.6, K = V = 128, tf32): GDN at 168 spills 16 bytes per thread, or
-none without pass 2 (split_wu), which would let three programs share an SM instead of two; KDA spills 592 / 688.
-In the whole op on an H200 (2026-12-04, fused / split, with and without 168) forward and forward+backward stayed
-within run-to-run noise (~10%); `benchmarks/kernel_dev/launch_variants.py` (variants r168, wu+r168) is the A/B."""
 
 
 def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
                     chunk_size: int, precision: str | None = None, compact: bool = False,
-                    split_wu: bool | None = None, maxnreg: int | None = None,
                     u0_amax: torch.Tensor | None = None, store_ainv: bool = True,
-                    norm_q_scale: float | None = None) -> tuple[torch.Tensor, ...]:
+                    norm_q_scale: float | None = None,
+                    launch: LaunchConfig = DEFAULT_LAUNCH) -> tuple[torch.Tensor, ...]:
     """q, k: (B, T, H, K) (q already scaled); v: (B, T, H, V); g: (B, T, H, D), D in {1, K}, log decay (zeros for
     DeltaNet); beta: (B, T, H). Returns float32 (U0 (B,H,N,C,V), W (B,H,N,C,K), k_to_end (B,H,N,C,K),
     decay_chunk (B,H,N,D), q_decayed (B,H,N,C,K), qk (B,H,N,C,C), Ainv (B,H,N,C,C)), N = ceil(T / C).
@@ -329,9 +299,8 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     scale), saving a pass over U0.
     `store_ainv`: False where no backward will read Ainv: its buffer is then the solve's scratch, and None is
     returned in its place.
-    `split_wu`: U0 and W by a second launch from the stored Ainv (`delta_rule/intra_wy_u0_w.py`; same values); None:
-    SPLIT_WU.
-    `maxnreg`: register cap of the forward kernel on CUDA (ignored by the interpreter); None: MAXNREG.
+    `launch`: `launch.split_wu` computes U0 and W by a second launch from the stored Ainv (`intra_wy_u0_w.py`; same
+    values), `launch.maxnreg` caps the kernel's registers on CUDA.
     `norm_q_scale`: q and k arrive as they are and the kernel L2-normalises their rows (`kernels/utils/l2norm.py`), q's
     then times norm_q_scale, rounded to float16 as `l2norm_triton(out_dtype=float16)` would store them: the same
     values without that launch, for one decay per head, compact and without a backward (store_ainv=False).
@@ -352,7 +321,7 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
         return torch.empty(B, H, N, *shape, dtype=torch.float16 if compact else torch.float32, device=q.device)
 
     norm = norm_q_scale is not None
-    split = SPLIT_WU if split_wu is None else split_wu
+    split = launch.split_wu
     # Before the launch only what the kernel writes: with split_wu, U0 and W (and the zeroed max |U0|) come after
     # it, off the host's path to the GPU's first large kernel (what a single call waits for)
     k_to_end, decay_chunk, q_decayed, qk = out16(C, K), out(D), out16(C, K), out16(C, C)
@@ -362,8 +331,7 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
     if u0_amax is not None and not split:
         u0_amax.zero_()
     g_strides = (*g.stride()[:3], g.stride(3) if D > 1 else 0)
-    maxnreg = MAXNREG if maxnreg is None else maxnreg
-    cap = {"maxnreg": maxnreg} if maxnreg and q.device.type == "cuda" else {}
+    cap = {"maxnreg": launch.maxnreg} if launch.maxnreg and q.device.type == "cuda" else {}
     _intra_chunk_fwd_kernel[(N, B * H)](
         q, k, v, g, beta, U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv, Ainv if k_rows is None else k_rows,
         Ainv if u0_amax is None else u0_amax, T, H, 1.0 if norm_q_scale is None else norm_q_scale, EPS,
@@ -375,5 +343,6 @@ def intra_chunk_fwd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.
         U0, W = out(C, V), out16(C, K)
         if u0_amax is not None:
             u0_amax.zero_()
-        intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V), u0_amax, k_rows)
+        intra_wu(k, v, g, beta, Ainv, U0, W, precision, _tile(K), _tile(V), u0_amax, k_rows,
+                 stages=launch.wu_stages)
     return U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv if store_ainv else None

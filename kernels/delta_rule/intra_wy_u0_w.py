@@ -1,27 +1,15 @@
 """Triton kernel for the last step of the delta rule's intra-chunk forward as its own launch: the WY outputs
 U0 = Ainv (beta v) and W = Ainv (beta k e^G) of every chunk, from the chunk's stored inverse Ainv.
 
-`delta_rule/intra_wy_fwd.py` can compute them at the end of its one program per chunk ("pass 2"), after the scores and
-the
-solve. That program holds ~210-250 registers, so two run per SM, and its pass 2 waits on each block's loads in
-turn: an ablation on an H200 (GDN, K = V = 128, C = 64, tf32, no backward, 2026-12-04) put pass 2 at 0.17 ms of
-the kernel's 0.40 at B=8, T=2048 and 0.32 of 0.78 at B=1, T=32768, against ~0.08 / ~0.16 ms of memory traffic
-(v and k in, float32 U0 and float16 W out: ~80 KB a chunk at 4 TB/s). As its own launch (reading Ainv, 16 KB a
-chunk, back) it costs about the same (`benchmarks/kernel_dev/intra_fwd_ablation.py`: 0.16 / 0.33 ms), but frees the
-first
-kernel's registers, which pays where that kernel is the larger one (see `SPLIT_WU`).
-Here a small program per chunk reads Ainv once and runs the products block by block at high occupancy. Both run the
-same code, `wy_outputs` (the fused kernel's pass 2 calls it on the Ainv it holds), on the head-dim tiles of
-`intra_wy_fwd._tile`, so the outputs are equal. (The first version ran one program per output block, each
-reading the chunk's whole Ainv: 0.46 ms at B=1, T=32768, slower than the fused pass.)
+`intra_wy_fwd.py` can compute them at the end of its program per chunk ("pass 2"); as their own launch they free
+that kernel's registers (`LaunchConfig.split_wu`, the default; record:
+benchmarks/results/*_kernel-launch-choices_h200.md, "U0 / W launch").
+A small program per chunk reads Ainv once; both run the same code, `wy_outputs`, on the head-dim tiles of
+`intra_wy_fwd._tile`, so the outputs are equal.
 
-With NORM (k L2-normalised by the intra kernel, `utils/l2norm_rows_triton.py`) k's rows are multiplied by the factors
-that
-kernel stored (KROW), to the same float16 values it used.
-
-Its products in float16 instead of tf32 (the same 10-bit mantissa) took GDN's intra forward without a backward
-from 0.78 to 0.71 ms at B=1 T=32768 (0.39 -> 0.36 at B=8 T=2048), but float16 lacks float32's range, which
-unnormalised v (and, in principle, Ainv) need: that would take a scale per tile first; not done.
+With NORM (k L2-normalised by the intra kernel, `utils/l2norm_rows_triton.py`)
+k's rows are multiplied by the factors that kernel stored (KROW), to the same float16 values it used.
+Its products stay tf32: float16 would need a scale per tile for unnormalised v.
 """
 from __future__ import annotations
 
@@ -97,13 +85,9 @@ def _intra_wu_kernel(
                U0 + chunk * C * V, W + chunk * C * K, U0_AMAX, K, V, BK, BV, PER_CHANNEL, PREC, STORE_AMAX, NORM)
 
 
-WU_STAGES = 1
-"""Software-pipeline stages of the U0 / W kernel's block loops."""
-
-
 def intra_wu(k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor, Ainv: torch.Tensor,
              U0: torch.Tensor, W: torch.Tensor, precision: str, BK: int, BV: int,
-             u0_amax: torch.Tensor | None = None, k_rows: torch.Tensor | None = None) -> None:
+             u0_amax: torch.Tensor | None = None, k_rows: torch.Tensor | None = None, stages: int = 1) -> None:
     """Fill U0 (B, H, N, C, V) and W (B, H, N, C, K) from Ainv (B, H, N, C, C) float32 and the intra forward's
     inputs k (B, T, H, K), v, g (B, T, H, 1 | K), beta (B, T, H), in place; BK, BV the head-dim tiles; max |U0|
     into u0_amax by atomic max, when given. k_rows (B, H, N, C) float32: k as it comes, its rows multiplied by these
@@ -115,4 +99,4 @@ def intra_wu(k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tens
     _intra_wu_kernel[(N, B * H)](
         k, v, g, beta, Ainv, Ainv if k_rows is None else k_rows, U0, W, U0 if u0_amax is None else u0_amax, T, H,
         *k.stride(), *v.stride(), *g_strides, *beta.stride(), C=C, K=K, V=V, BK=BK, BV=BV, PER_CHANNEL=D > 1,
-        PREC=precision, STORE_AMAX=u0_amax is not None, NORM=k_rows is not None, num_warps=4, num_stages=WU_STAGES)
+        PREC=precision, STORE_AMAX=u0_amax is not None, NORM=k_rows is not None, num_warps=4, num_stages=stages)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from kernels.utils.chunking import to_chunks_contiguous
+from kernels.utils.chunking import to_chunks_contiguous, triton_chunk_size
 from kernels.utils.decay import causal_decayed_scores
-from kernels.delta_rule.chunk_triton import triton_chunk_size
 from kernels.simple_gla.chunk import chunk_simple_gla_torch, head_gate
 from kernels.common.chunk_state import chunk_state
+from kernels.utils.launch import DEFAULT_LAUNCH, LaunchConfig
 from kernels.utils.runner_triton import run_triton_core
 from kernels.utils.triton_support import dot_precision
 
@@ -28,6 +28,7 @@ def chunk_simple_gla_triton(
     output_final_state: bool,
     cu_seqlens: torch.Tensor | None,
     chunk_size: int,
+    launch: LaunchConfig = DEFAULT_LAUNCH,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
     if q.dtype == torch.float64:
@@ -43,8 +44,10 @@ def chunk_simple_gla_triton(
         G_last = G[..., -1:, :]
         qk = causal_decayed_scores(q.unsqueeze(-3), k, G).squeeze(-3)  # (B, H, N, C, C)
         decay_chunk = G_last.squeeze(-2).exp().expand(*G.shape[:3], K)  # (B, H, N, K)
-        return chunk_state(None, v, k * (G_last - G).exp(), decay_chunk, q * G.exp(), qk, h0, precision, T, out_dtype,
-                           seqs)
+        # the shared state recurrence without the delta rule's solve: no W, u = v
+        return chunk_state(W=None, U0=v, Kd=k * (G_last - G).exp(), decay=decay_chunk, Qd=q * G.exp(), QK=qk, h0=h0,
+                           precision=precision, T=T, out_dtype=out_dtype, seqs=seqs, launch=launch)
 
-    return run_triton_core(core, q, k, v, (head_gate(g, q),), scale, initial_state, output_final_state, cu_seqlens,
-                           False, lambda T: triton_chunk_size(chunk_size, T))
+    return run_triton_core(core, q, k, v, (head_gate(g, q),), scale=scale, initial_state=initial_state,
+                           output_final_state=output_final_state, cu_seqlens=cu_seqlens, use_qk_l2norm=False,
+                           chunk_for=lambda T: triton_chunk_size(chunk_size, T))

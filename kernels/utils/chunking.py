@@ -53,3 +53,13 @@ def from_chunks(x: torch.Tensor, T: int) -> torch.Tensor:
     """(B, H, N, C, D) -> (B, T, H, D), dropping the padding (a view when x is contiguous)."""
     B, H, n, C, D = x.shape
     return x.permute(0, 2, 3, 1, 4).reshape(B, n * C, H, D)[:, :T]
+
+
+TRITON_MAX_CHUNK = 64
+TRITON_MIN_CHUNK = 16  # tl.dot needs 16-wide tiles (`triton_support.MIN_BLOCK`)
+
+
+def triton_chunk_size(chunk_size: int, T: int) -> int:
+    """The chunk the Triton paths use: a power of two in [16, 64] (the state tiles must fit in registers), no longer
+    than T needs; results do not depend on it beyond rounding."""
+    return max(TRITON_MIN_CHUNK, min(TRITON_MAX_CHUNK, effective_chunk_size(chunk_size, T)))

@@ -136,8 +136,8 @@ def l2norm_triton(x: torch.Tensor, scale: float = 1.0, eps: float = EPS,
 def l2norm_pair_triton(q: torch.Tensor, k: torch.Tensor, q_scale: float = 1.0, eps: float = EPS,
                        out_dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """(l2norm_triton(q, q_scale), l2norm_triton(k)) for q and k of one shape and dtype (any strides), in one launch
-    forward and one backward instead of two each: a launch costs the host ~85 us under cProfile (Triton 3.6, the H200
-    machine), about what these kernels take on the GPU at the benchmark's shapes (50-64 us at B=8, T=2048)."""
+    forward and one backward instead of two each: a launch's host cost is about what these kernels take on the GPU
+    (record: benchmarks/results/*_kernel-launch-choices_h200.md, "L2 norm pair")."""
     if q.shape != k.shape or q.dtype != k.dtype or q.device != k.device:
         raise ValueError(f"l2norm_pair_triton: q and k must share shape, dtype and device; got {tuple(q.shape)} "
                          f"{q.dtype} {q.device} and {tuple(k.shape)} {k.dtype} {k.device}")

@@ -39,8 +39,8 @@ def _multiprocessors(index: int) -> int:
 
 
 def multiprocessors(device: torch.device) -> int:
-    """Streaming multiprocessors of a CUDA device, 1 elsewhere (the interpreter). Cached here by device index: torch's
-    get_device_properties costs ~30 us of host time per call (cProfile, H200 host; two in each KDA forward+backward)."""
+    """Streaming multiprocessors of a CUDA device, 1 elsewhere (the interpreter). Cached by device index: torch's
+    get_device_properties costs host time on every call."""
     if device.type != "cuda":
         return 1
     return _multiprocessors(device.index if device.index is not None else torch.cuda.current_device())

@@ -1,13 +1,13 @@
 """Packed sequences (`cu_seqlens`) laid out chunk-aligned, for the Triton chunk paths.
 
-`packing.py` pads every document to the longest one, (N, L_max, ...): simple, and right for the PyTorch paths, but
+`varlen_padded.py` pads every document to the longest one, (N, L_max, ...): simple, and right for the PyTorch paths, but
 with many short documents most of that batch is padding (219 documents of 8-512 tokens in 16,384, log-uniform
 lengths: N * L_max ~6x the tokens). The Triton paths instead pad each document only up to a multiple of the chunk C
 and keep the documents in one row, (1, T', ...) with T' = sum_i ceil(len_i / C) * C (~1.6x the tokens there at
 C = 64), so that no chunk straddles two documents:
 
     lengths 5, 19, 1, C = 8:   packed (1, 25)   ->   chunk-aligned (1, 40) = [5 + 3 zeros | 19 + 5 zeros | 1 + 7 zeros]
-                                                     padded batch (3, 19) = 57 slots, as `packing.py` lays it out
+                                                     padded batch (3, 19) = 57 slots, as `varlen_padded.py` lays it out
 
 The chunk-parallel kernels (scores, the WY/UT solve) are per chunk, so they run unchanged on that row; the
 chunk-state kernels walk each document's chunks [chunk_starts[i], chunk_starts[i + 1]) on their own, from h0[i]

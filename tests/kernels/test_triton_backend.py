@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import kernels
+from kernels import LaunchConfig
 from tests.kernels.harness import OPS, assert_close, fresh_seed, leaves, make_inputs, triton_case_device
 from tests.kernels.triton_checks import check_op
 
@@ -60,28 +61,27 @@ def test_packed_sequences_bf16_l2norm() -> None:
 # The output after the walk as its own chunk-parallel launch (kernels/common/chunk_output.py), which the walk takes
 # when its programs fit one per SM (B = 1 on a GPU; never on the interpreter's single "SM" unless forced): every op
 # (with and without W), fp32 and the 16-bit products (bf16, L2-normalised), one row per sequence and packed.
-@pytest.fixture
-def output_after_walk(monkeypatch):
-    from kernels.common import chunk_state
-    monkeypatch.setattr(chunk_state, "SPLIT_OUTPUT", True)
+OUTPUT_AFTER_WALK = LaunchConfig(split_output=True)
 
 
 @pytest.mark.parametrize("op_name", list(OPS))
-def test_output_after_the_walk_fp32(op_name: str, output_after_walk) -> None:
-    check_op(op_name, torch.float32, 45, 2, 8, 40, B=2, chunk_size=16, device=DEVICE)
+def test_output_after_the_walk_fp32(op_name: str) -> None:
+    check_op(op_name, torch.float32, 45, 2, 8, 40, B=2, chunk_size=16, device=DEVICE, launch=OUTPUT_AFTER_WALK)
 
 
 @pytest.mark.parametrize("op_name", ["gated_delta_rule", "kda"])
-def test_output_after_the_walk_bf16_l2norm_packed(op_name: str, output_after_walk) -> None:
-    check_op(op_name, torch.bfloat16, PACKED, 2, 16, 16, chunk_size=16, device=DEVICE, l2=True)
+def test_output_after_the_walk_bf16_l2norm_packed(op_name: str) -> None:
+    check_op(op_name, torch.bfloat16, PACKED, 2, 16, 16, chunk_size=16, device=DEVICE, l2=True,
+             launch=OUTPUT_AFTER_WALK)
 
 
-def test_output_after_the_walk_bf16_without_w(output_after_walk) -> None:
-    check_op("simple_gla", torch.bfloat16, 40, 2, 32, 16, chunk_size=16, device=DEVICE)
+def test_output_after_the_walk_bf16_without_w() -> None:
+    check_op("simple_gla", torch.bfloat16, 40, 2, 32, 16, chunk_size=16, device=DEVICE, launch=OUTPUT_AFTER_WALK)
 
 
-def test_output_after_the_walk_packed_fp32(output_after_walk) -> None:
-    check_op("kda", torch.float32, [33, 1, 70, 9], 1, 16, 40, chunk_size=32, device=DEVICE, state=False)
+def test_output_after_the_walk_packed_fp32() -> None:
+    check_op("kda", torch.float32, [33, 1, 70, 9], 1, 16, 40, chunk_size=32, device=DEVICE, state=False,
+             launch=OUTPUT_AFTER_WALK)
 
 
 @pytest.mark.parametrize("op_name", ["gated_delta_rule", "kda"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from kernels.utils.launch import DEFAULT_LAUNCH, LaunchConfig
 from tests.kernels.harness import assert_close, fresh_seed, triton_case_device
 
 _DEVICE = triton_case_device(__file__)
@@ -36,7 +37,7 @@ def _walk_reference(W, U0, Kd, decay, Qd, QK, h0, T: int):
 
 
 def _check(u_scale: float, h_scale: float, do_scale: float, ds_scale: float | None, C: int,
-           with_w: bool = True) -> None:
+           with_w: bool = True, launch: LaunchConfig = DEFAULT_LAUNCH) -> None:
     seed = fresh_seed()
     gen = torch.Generator().manual_seed(seed)
     B, H, NC, K, V = 1, 2, 3, 32, 40
@@ -64,7 +65,7 @@ def _check(u_scale: float, h_scale: float, do_scale: float, ds_scale: float | No
     dev = [x.to(_DEVICE) for x in (W, U0, Kd, decay, Qd, QK, h0)]
     if not with_w:
         dev[0] = None
-    o, S_out, saved = state_forward(*dev, "tf32", T, torch.float32)
+    o, S_out, saved = state_forward(*dev, "tf32", T, torch.float32, launch=launch)
     assert_close("o", o.cpu(), o_ref, _BOUND, seed)
     assert_close("S_out", S_out.cpu(), S_ref, _BOUND, seed)
     assert saved.S_in.dtype == torch.float16  # stored as multiplied, scaled into range
@@ -89,8 +90,6 @@ def test_half_walk_scales_by_initial_state_and_final_state_gradient() -> None:
 
 
 @pytest.mark.parametrize("with_w", [True, False])
-def test_half_walk_output_after_the_walk(with_w: bool, monkeypatch) -> None:
+def test_half_walk_output_after_the_walk(with_w: bool) -> None:
     # o by its own chunk-parallel launch (`common/chunk_output.py`), from the stored scaled S_n and u_n (or U0)
-    from kernels.common import chunk_state
-    monkeypatch.setattr(chunk_state, "SPLIT_OUTPUT", True)
-    _check(1e6, 1.0, 1e-7, None, C=16, with_w=with_w)
+    _check(1e6, 1.0, 1e-7, None, C=16, with_w=with_w, launch=LaunchConfig(split_output=True))

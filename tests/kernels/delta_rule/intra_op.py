@@ -1,10 +1,9 @@
-"""The delta rule's chunk-parallel part on the Triton backend, as one differentiable op.
+"""The delta rule's chunk-parallel part on the Triton kernels as one differentiable op, for the tests (the library
+runs it inside `kernels/delta_rule/chunk_triton.py: DeltaRuleChunk`).
 
-Forward: `delta_rule/intra_wy_fwd.py: intra_chunk_fwd`, one fused kernel (decayed scores, the WY/UT solve, U0, W and the
-decayed keys / queries). Backward: `delta_rule/intra_wy_bwd.py: intra_chunk_bwd`, from the inputs and the forward's
-saved
-U0, W and Ainv. `intra_chunk_bwd_torch` has the same contract and recomputes the PyTorch `intra_chunk` under
-autograd instead: the slow, obviously-correct fallback, one line away (`BACKWARD`) when a kernel is in doubt.
+Forward: `intra_wy_fwd.py: intra_chunk_fwd`. Backward: `intra_wy_bwd.py: intra_chunk_bwd`, from the inputs and the
+forward's saved U0, W and Ainv, or `intra_chunk_bwd_torch`: the same contract by autograd through the PyTorch
+`intra_chunk`, the slow, obviously-correct fallback when a kernel is in doubt.
 """
 from __future__ import annotations
 
@@ -30,9 +29,6 @@ def intra_chunk_bwd_torch(q, k, v, g, beta, chunk_size: int, U0, W, Ainv, *grads
     return tuple(d.to(x.dtype) for d, x in zip(dx, (q, k, v, g, beta))) if grads_in_input_dtypes else dx
 
 
-BACKWARD = intra_chunk_bwd  # or intra_chunk_bwd_torch: same arguments, same results up to rounding
-
-
 class IntraChunk(torch.autograd.Function):
     """(q, k, v, g, beta) -> (U0, W, k_to_end, decay_chunk, q_decayed, qk), float32 chunked (B, H, N, C, .).
 
@@ -40,22 +36,24 @@ class IntraChunk(torch.autograd.Function):
     dtype directly."""
 
     @staticmethod
-    def forward(ctx, q, k, v, g, beta, chunk_size: int, precision: str | None = None):
+    def forward(ctx, q, k, v, g, beta, chunk_size: int, precision: str | None, backward):
         U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = intra_chunk_fwd(q, k, v, g, beta, chunk_size, precision)
         ctx.save_for_backward(q, k, v, g, beta, U0, W, Ainv)
-        ctx.chunk_size, ctx.precision = chunk_size, precision
+        ctx.chunk_size, ctx.precision, ctx.backward = chunk_size, precision, backward
         return U0, W, k_to_end, decay_chunk, q_decayed, qk
 
     @staticmethod
     def backward(ctx, dU0, dW, dk_to_end, ddecay_chunk, dq_decayed, dqk):
         q, k, v, g, beta, U0, W, Ainv = ctx.saved_tensors
-        grads = BACKWARD(q, k, v, g, beta, ctx.chunk_size, U0, W, Ainv, dU0, dW, dk_to_end, ddecay_chunk, dq_decayed,
-                         dqk, precision=ctx.precision, grads_in_input_dtypes=True)
-        return (*grads, None, None)
+        grads = ctx.backward(q, k, v, g, beta, ctx.chunk_size, U0, W, Ainv, dU0, dW, dk_to_end, ddecay_chunk,
+                             dq_decayed, dqk, precision=ctx.precision, grads_in_input_dtypes=True)
+        return (*grads, None, None, None)
 
 
 def intra_chunk_triton(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, beta: torch.Tensor,
-                       chunk_size: int, precision: str | None = None) -> tuple[torch.Tensor, ...]:
+                       chunk_size: int, precision: str | None = None,
+                       backward=intra_chunk_bwd) -> tuple[torch.Tensor, ...]:
     """Differentiable `delta_rule/chunk.py: intra_chunk` (same arguments and six outputs, float32) on the Triton
-    kernels; chunk_size in {16, 32, 64}, `precision` tl.dot's (default: from the input dtype)."""
-    return IntraChunk.apply(q, k, v, g, beta, chunk_size, precision)
+    kernels; chunk_size in {16, 32, 64}, `precision` tl.dot's (default: from the input dtype). `backward`: the
+    kernel's, or `intra_chunk_bwd_torch` (same arguments, same results up to rounding)."""
+    return IntraChunk.apply(q, k, v, g, beta, chunk_size, precision, backward)

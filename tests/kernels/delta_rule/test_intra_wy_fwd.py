@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import tests.kernels.delta_rule.intra_op as intra_op
 from kernels.delta_rule.chunk import intra_chunk
 from kernels.delta_rule.intra_wy_fwd import intra_chunk_fwd
+from kernels.utils.launch import DEFAULT_LAUNCH, LaunchConfig
 from tests.kernels.harness import assert_close, fresh_seed, triton_case_device
 
 _DEVICE = triton_case_device(__file__)
@@ -60,7 +61,7 @@ def _check(x: tuple[torch.Tensor, ...], C: int, dtype: torch.dtype, seed: int, s
     same values; split_wu: U0 and W by their own launch) and hold its seven outputs to float64; returns them."""
     x = tuple(t.to(dtype).double() for t in x)  # round once; the references see the rounded values
     args = tuple(t.to(_DEVICE, dtype) for t in x)
-    got = intra_chunk_fwd(*(views(*args) if views else args), C, split_wu=split_wu)
+    got = intra_chunk_fwd(*(views(*args) if views else args), C, launch=LaunchConfig(split_wu=split_wu))
     assert all(t.dtype == torch.float32 for t in got)
     ref = intra_chunk(*x, C)
     bound = _BOUND[dtype]
@@ -161,15 +162,13 @@ def test_intra_fwd_bad_arguments_raise() -> None:
 
 @pytest.mark.parametrize("backward", ["kernel", "torch"])
 @pytest.mark.parametrize(("per_channel", "T"), [(True, 45), (False, 45), (True, 5)], ids=["kda", "gdn", "kda-short"])
-def test_intra_chunk_op_gradients_match_float64_autograd(per_channel: bool, T: int, backward: str,
-                                                         monkeypatch) -> None:
-    # the autograd Function wired into the Triton path, with the Triton backward or its PyTorch fallback
-    if backward == "torch":
-        monkeypatch.setattr(intra_op, "BACKWARD", intra_op.intra_chunk_bwd_torch)
+def test_intra_chunk_op_gradients_match_float64_autograd(per_channel: bool, T: int, backward: str) -> None:
+    # the intra-chunk part as an autograd Function, with the Triton backward or its PyTorch fallback
+    bwd = intra_op.intra_chunk_bwd_torch if backward == "torch" else intra_op.intra_chunk_bwd
     seed = fresh_seed()
     x = tuple(t.float().double() for t in _inputs(1, T, 2, 8, 6, per_channel, seed))
     leaves = [t.to(_DEVICE, torch.float32).requires_grad_() for t in x]
-    outs = intra_op.intra_chunk_triton(*leaves, 16)
+    outs = intra_op.intra_chunk_triton(*leaves, 16, backward=bwd)
     gen = torch.Generator().manual_seed(seed + 1)
     cot = [torch.randn(o.shape, generator=gen, dtype=torch.float64) for o in outs]
     got = torch.autograd.grad(sum((o.double() * c.to(_DEVICE)).sum() for o, c in zip(outs, cot)), leaves)
@@ -226,10 +225,10 @@ def test_intra_fwd_leaves_max_abs_u0(split_wu: bool) -> None:
     q, k, v, g, beta = (t.to(_DEVICE, torch.float32) for t in _inputs(2, 45, 2, 32, 40, False, seed))
     v = v * 1e3
     amax = torch.zeros(1, device=_DEVICE)
-    U0 = intra_chunk_fwd(q, k, v, g, beta, 16, compact=True, split_wu=split_wu, u0_amax=amax)[0]
+    U0 = intra_chunk_fwd(q, k, v, g, beta, 16, compact=True, launch=LaunchConfig(split_wu=split_wu), u0_amax=amax)[0]
     assert amax.item() == U0.abs().max().item() > 0
     big = torch.full((1,), 2.0 ** 100, device=_DEVICE)
-    intra_chunk_fwd(q, k, v, g, beta, 16, compact=True, split_wu=split_wu, u0_amax=big)
+    intra_chunk_fwd(q, k, v, g, beta, 16, compact=True, launch=LaunchConfig(split_wu=split_wu), u0_amax=big)
     assert big.item() == amax.item()
 
 
@@ -252,7 +251,7 @@ def test_intra_fwd_norm_in_kernel_equals_normalising_first(C: int, split_wu: boo
     first = intra_chunk_fwd(l2norm_triton(q, scale, out_dtype=torch.float16), l2norm_triton(k, out_dtype=torch.float16),
                             v, g, beta, C, "tf32", compact=True, store_ainv=False)
     fused = intra_chunk_fwd(q, k, v, g, beta, C, "tf32", compact=True, store_ainv=False, norm_q_scale=scale,
-                            split_wu=split_wu)
+                            launch=LaunchConfig(split_wu=split_wu))
     assert fused[6] is None
     for name, a, b in zip(_NAMES, fused, first):
         assert a.dtype == b.dtype, name
@@ -267,7 +266,8 @@ def test_intra_fwd_norm_in_kernel_bad_arguments_raise() -> None:
     for g, compact, store_ainv in ((g_channel, True, False), (g_head, False, False), (g_head, True, True)):
         with pytest.raises(ValueError, match=want):
             intra_chunk_fwd(q, q, q, g, beta, 16, compact=compact, store_ainv=store_ainv, norm_q_scale=0.5)
-    from kernels.delta_rule.chunk_triton_op import delta_rule_chunk
+    from kernels.delta_rule.chunk_triton import chunk_gated_delta_rule_fwd
     with pytest.raises(ValueError, match=r"norm_q_scale \(q, k normalised in the kernel\) has no backward"):
-        delta_rule_chunk(q.requires_grad_(), q, q, g_head, beta, None, 16, "tf32", 20, torch.float32, None, True,
-                         norm_q_scale=0.5)
+        chunk_gated_delta_rule_fwd(q=q.requires_grad_(), k=q, v=q, g=g_head, beta=beta, h0=None, chunk_size=16,
+                                   precision="tf32", T=20, out_dtype=torch.float32, seqs=None, compact=True,
+                                   needs_grad=True, norm_q_scale=0.5, launch=DEFAULT_LAUNCH)

@@ -1,4 +1,5 @@
-"""kernels/chunk_packing.ChunkAlignedLayout: packed (1, T, ...) <-> chunk-aligned (1, T', ...), offsets, gradients."""
+"""kernels/utils/varlen_chunk_aligned.py, ChunkAlignedLayout: packed (1, T, ...) <-> chunk-aligned (1, T', ...),
+offsets, gradients."""
 from __future__ import annotations
 
 import torch
