@@ -18,16 +18,16 @@ from kernels.utils.triton_support import check_triton_device
 from kernels.utils.validate import GATE_CHANNEL, GATE_HEAD, GATE_NONE, check_inputs
 
 
-def _chunk_triton(*args, **kwargs):
+def _chunk_triton(**kwargs):
     from kernels.delta_rule.chunk_triton import chunk_gated_delta_rule_triton  # lazy: importing Triton is opt-in
 
-    return chunk_gated_delta_rule_triton(*args, **kwargs)
+    return chunk_gated_delta_rule_triton(**kwargs)
 
 
-def _recurrent_triton(*args):
+def _recurrent_triton(**kwargs):
     from kernels.delta_rule.fused_recurrent_triton import fused_recurrent_gated_delta_rule_triton
 
-    return fused_recurrent_gated_delta_rule_triton(*args)
+    return fused_recurrent_gated_delta_rule_triton(**kwargs)
 
 
 _CHUNK = {"torch": chunk_gated_delta_rule_torch, "triton": _chunk_triton}
@@ -46,8 +46,9 @@ def _chunk(op, gate, q, k, v, g, beta, scale, initial_state, output_final_state,
     if backend == "triton":
         check_triton_device(op, q)
         launch_kw = {} if launch is None else {"launch": launch}
-    return _CHUNK[backend](q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
-                           use_qk_l2norm_in_kernel, chunk_size, **launch_kw)
+    return _CHUNK[backend](q=q, k=k, v=v, g=g, beta=beta, scale=scale, initial_state=initial_state,
+                           output_final_state=output_final_state, cu_seqlens=cu_seqlens,
+                           use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel, chunk_size=chunk_size, **launch_kw)
 
 
 def _recurrent(op, gate, q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
@@ -58,8 +59,9 @@ def _recurrent(op, gate, q, k, v, g, beta, scale, initial_state, output_final_st
     backend = resolve_backend(q.device)
     if backend == "triton":
         check_triton_device(op, q)
-    return _RECURRENT[backend](q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
-                               use_qk_l2norm_in_kernel)
+    return _RECURRENT[backend](q=q, k=k, v=v, g=g, beta=beta, scale=scale, initial_state=initial_state,
+                               output_final_state=output_final_state, cu_seqlens=cu_seqlens,
+                               use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel)
 
 
 def chunk_delta_rule(

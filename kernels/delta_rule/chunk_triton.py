@@ -42,8 +42,8 @@ def chunk_gated_delta_rule_fwd(*, q, k, v, g, beta, h0, chunk_size: int, precisi
     u0_amax = q.new_empty(1, dtype=torch.float32) if compact else None  # the walk's float16 scale, max |U0|
     # intra-chunk: decayed scores, the WY/UT solve Ainv = (I + A)^-1, U0 = Ainv beta v, W = Ainv beta k e^G
     U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = intra_chunk_fwd(
-        q, k, v, g, beta, chunk_size, precision, compact, u0_amax=u0_amax, store_ainv=needs_grad,
-        norm_q_scale=norm_q_scale, launch=launch)
+        q=q, k=k, v=v, g=g, beta=beta, chunk_size=chunk_size, precision=precision, compact=compact, u0_amax=u0_amax,
+        store_ainv=needs_grad, norm_q_scale=norm_q_scale, launch=launch)
     decay = decay_chunk.expand(*decay_chunk.shape[:-1], q.shape[-1]).contiguous()  # per head: same for all rows
     # state recurrence over chunks: u = U0 - W S, o = (q e^G) S + QK u, S' = diag(e^{G_C}) S + (k e^{G_C - G})^T u
     o, S_out, walk_saved = state_forward(
@@ -64,8 +64,8 @@ def chunk_gated_delta_rule_bwd(*, do, dS_out, q, k, v, g, beta, U0, W, Ainv, k_t
         ddecay = ddecay.sum(-1, keepdim=True)  # the per-head decay was expanded over the key rows
     # intra-chunk / WY backward: through the solve and the scores to the inputs
     dq, dk, dv, dg, dbeta = intra_chunk_bwd(
-        q, k, v, g, beta, chunk_size, U0, W, Ainv, dU0, dW, dKd, ddecay, dQd, dQK, precision=precision,
-        grads_in_input_dtypes=True)
+        q=q, k=k, v=v, g=g, beta=beta, chunk_size=chunk_size, U0=U0, W=W, Ainv=Ainv, dU0=dU0, dW=dW, dk_to_end=dKd,
+        ddecay_chunk=ddecay, dq_decayed=dQd, dqk=dQK, precision=precision, grads_in_input_dtypes=True)
     return dq, dk, dv, dg, dbeta, dh0
 
 
@@ -115,8 +115,9 @@ def chunk_gated_delta_rule_triton(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
     if q.dtype == torch.float64:
-        return chunk_gated_delta_rule_torch(q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
-                                            use_qk_l2norm_in_kernel, chunk_size)
+        return chunk_gated_delta_rule_torch(q=q, k=k, v=v, g=g, beta=beta, scale=scale, initial_state=initial_state,
+                                            output_final_state=output_final_state, cu_seqlens=cu_seqlens,
+                                            use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel, chunk_size=chunk_size)
     precision, out_dtype = dot_precision(q.dtype), q.dtype
     g = as_channel_gate(g, beta)
     # float16 chunk tensors between the two parts where q and k are unit vectors and the products tf32 anyway;

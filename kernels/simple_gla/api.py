@@ -15,16 +15,16 @@ from kernels.utils.triton_support import check_triton_device
 from kernels.utils.validate import GATE_HEAD, check_inputs
 
 
-def _chunk_triton(*args, **kwargs):
+def _chunk_triton(**kwargs):
     from kernels.simple_gla.chunk_triton import chunk_simple_gla_triton  # lazy: importing Triton is opt-in
 
-    return chunk_simple_gla_triton(*args, **kwargs)
+    return chunk_simple_gla_triton(**kwargs)
 
 
-def _recurrent_triton(*args):
+def _recurrent_triton(**kwargs):
     from kernels.simple_gla.fused_recurrent_triton import fused_recurrent_simple_gla_triton
 
-    return fused_recurrent_simple_gla_triton(*args)
+    return fused_recurrent_simple_gla_triton(**kwargs)
 
 
 _CHUNK = {"torch": chunk_simple_gla_torch, "triton": _chunk_triton}
@@ -54,7 +54,9 @@ def chunk_simple_gla(
     if backend == "triton":
         check_triton_device("chunk_simple_gla", q)
         launch_kw = {} if launch is None else {"launch": launch}
-    return _CHUNK[backend](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens, chunk_size, **launch_kw)
+    return _CHUNK[backend](q=q, k=k, v=v, g=g, scale=scale, initial_state=initial_state,
+                           output_final_state=output_final_state, cu_seqlens=cu_seqlens, chunk_size=chunk_size,
+                           **launch_kw)
 
 
 def fused_recurrent_simple_gla(
@@ -74,4 +76,5 @@ def fused_recurrent_simple_gla(
     backend = resolve_backend(q.device)
     if backend == "triton":
         check_triton_device("fused_recurrent_simple_gla", q)
-    return _RECURRENT[backend](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens)
+    return _RECURRENT[backend](q=q, k=k, v=v, g=g, scale=scale, initial_state=initial_state,
+                               output_final_state=output_final_state, cu_seqlens=cu_seqlens)

@@ -32,7 +32,9 @@ def chunk_simple_gla_triton(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Validated public arguments in, (o (B, T, H, V), final state (N, H, K, V) or None) out."""
     if q.dtype == torch.float64:
-        return chunk_simple_gla_torch(q, k, v, g, scale, initial_state, output_final_state, cu_seqlens, chunk_size)
+        return chunk_simple_gla_torch(q=q, k=k, v=v, g=g, scale=scale, initial_state=initial_state,
+                                      output_final_state=output_final_state, cu_seqlens=cu_seqlens,
+                                      chunk_size=chunk_size)
     precision, out_dtype = dot_precision(q.dtype), q.dtype
 
     def core(q, k, v, g, h0, C, layout):
