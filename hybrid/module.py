@@ -4,6 +4,8 @@ Its init arguments are plain dicts so `HybridLMModule.load_from_checkpoint(path)
 """
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
@@ -54,12 +56,13 @@ class HybridLMModule(L.LightningModule):
         self._skip_update = False
         loss = self.model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"))
         finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss.detach())), all=True)
+        rows = batch["input_ids"].shape[0]  # explicit: batches also carry cu_seqlens, which Lightning can't size
+        # Logged even when non-finite: Lightning would otherwise log the previous step's value again as this one's.
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=rows)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=rows)
         if not finite:
             self._skip("loss")
             return None  # Lightning skips backward; the optimizer steps over no gradients
-        rows = batch["input_ids"].shape[0]  # explicit: batches also carry cu_seqlens, which Lightning can't size
-        self.log("train/loss", loss, prog_bar=True, batch_size=rows)
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=rows)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int):
@@ -70,13 +73,14 @@ class HybridLMModule(L.LightningModule):
     def on_before_optimizer_step(self, optimizer) -> None:
         # Logged before Lightning clips, so spikes stay visible.
         norms = [p.grad.detach().float().norm() for p in self.parameters() if p.grad is not None]
-        norm = torch.stack(norms).norm() if norms else None  # None: the loss was non-finite, nothing ran backward
-        if norm is not None and not torch.isfinite(norm):  # gradients are all-reduced already: every rank agrees
+        # No gradients: the loss was non-finite and nothing ran backward (logged as NaN, never a stale norm).
+        norm = torch.stack(norms).norm() if norms else torch.tensor(math.nan)
+        self.log("train/grad_norm", norm)
+        if norms and not torch.isfinite(norm):  # gradients are all-reduced already: every rank agrees
             self._skip("gradient")
             optimizer.zero_grad(set_to_none=True)  # AdamW leaves parameters without a gradient untouched
-        elif norm is not None:
+        elif norms:
             self._nonfinite_in_a_row = 0
-            self.log("train/grad_norm", norm)
         self.log("train/skipped_steps", float(self.skipped_steps))
 
     def lr_scheduler_step(self, scheduler, metric) -> None:
