@@ -1,4 +1,4 @@
-"""A launch on several ranks (DDP on CPU processes) makes one run directory, shared by every rank, and says done once."""
+"""A launch on several ranks makes one run directory shared by every rank, and says done once."""
 from __future__ import annotations
 
 import subprocess

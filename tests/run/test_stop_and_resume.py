@@ -15,7 +15,6 @@ import torch
 
 import run.build
 import train
-from run.checkpoint_io import TMP_SUFFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 4
@@ -94,6 +93,8 @@ sys.exit(train.main(sys.argv[2:]))
 
 
 def test_a_run_killed_while_writing_a_checkpoint_resumes(tmp_path):
+    from run.checkpoint_io import TMP_SUFFIX
+
     # ckpt_every=1: steps 1 and 2 each write step00000N.ckpt then last.ckpt; the 3rd write (step 2's) is killed.
     argv = _argv(tmp_path, "killed", "trainer.ckpt_every=1")
     proc = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, "3", *argv], cwd=ROOT, capture_output=True,
