@@ -2,6 +2,10 @@
 
 recipe + presets + overrides -> RunConfig -> data, model, trainer -> fit. Config mistakes exit with code 2 and a
 one-line error before anything is built or written.
+
+Exit codes: 0 done; 1 diverged (trainer.max_nonfinite skipped steps in a row); 2 bad input, nothing written;
+128 + N stopped by signal N (SIGTERM 143, SIGINT 130, SIGUSR1 138) after saving checkpoints/last.ckpt, which
+`name=<run> resume=auto` continues.
 """
 from __future__ import annotations
 
