@@ -9,6 +9,7 @@ Exit codes: 0 done; 1 diverged (trainer.max_nonfinite skipped steps in a row); 2
 """
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fit(cfg, run_dir, module, datamodule, launch.ckpt_path)
     finally:
         run_dirs.release(run_dir)
+        if leader:  # the ranks have their copies; a later launch in this process chooses afresh
+            for key in (run_dirs.NAME_ENV, resume.RESUME_ENV):
+                os.environ.pop(key, None)
 
 
 def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
