@@ -59,11 +59,12 @@ def test_every_data_module_is_covered():
     assert set(DATAMODULES) == {"synthetic", "text"}, "a new data module needs its batch-size-one test here"
 
 
-def test_a_model_trains_on_a_single_row():
+@pytest.mark.parametrize("loss_on", ["all", "answers"])
+def test_a_model_trains_on_a_single_row(loss_on):
     from run.build import build_module
     from run.load import load_run_config
 
-    cfg = load_run_config(["recipe=kda_3to1", "size=tiny", "data.batch_size=1"])
+    cfg = load_run_config(["recipe=kda_3to1", "size=tiny", "data.batch_size=1", f"data.loss_on={loss_on}"])
     dm = DATAMODULES["synthetic"](cfg.data)
     batch = dm.consume(next(iter(dm.train_dataloader())))
     loss = build_module(cfg, dm.vocab_size).model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"))
