@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 import kernels
 from hybrid.module import HybridLMModule
 from hybrid.throughput import ThroughputMonitor
+from run.progress_file import ProgressFile
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -69,8 +70,9 @@ def build_logger(cfg: DictConfig, run_dir: Path):
     online = os.environ.get("WANDB_MODE", "offline") == "online"
     return WandbLogger(
         project=cfg.trainer.wandb_project, name=cfg.name, save_dir=str(run_dir), offline=not online,
-        group=cfg.recipe, tags=[cfg.recipe, f"ratio={m.ratio}", f"linear={m.linear.variant}",
-                                f"attention={m.attention.type}", f"size={cfg.size}"],
+        group=cfg.trainer.wandb_group or cfg.recipe,
+        tags=list(dict.fromkeys([cfg.recipe, f"ratio={m.ratio}", f"linear={m.linear.variant}",
+                                 f"attention={m.attention.type}", f"size={cfg.size}", *cfg.trainer.wandb_tags])),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
@@ -80,6 +82,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
         ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), every_n_train_steps=cfg.trainer.ckpt_every,
                         save_last=True, save_top_k=-1, filename="step{step:06d}", auto_insert_metric_name=False),
         ThroughputMonitor(log_every=cfg.trainer.log_every, peak_tflops=cfg.trainer.peak_tflops),
+        ProgressFile(run_dir, cfg.trainer.log_every),
     ]
     if cfg.trainer.logger != "none":
         callbacks.append(LearningRateMonitor(logging_interval="step"))
