@@ -38,6 +38,8 @@ SelectTypeParameters=CR_Core
 SlurmdParameters=config_overrides
 ReturnToService=2
 KillWait=10
+# a requeued job may start again after cred_expire seconds (default 120)
+AuthInfo=cred_expire=10
 StateSaveLocation=/var/spool/slurmctld
 SlurmdSpoolDir=/var/spool/slurmd
 SlurmctldPidFile=/run/slurmctld.pid
@@ -48,8 +50,10 @@ NodeName=$host NodeAddr=127.0.0.1 CPUs=$((cpus * 4)) RealMemory=$mem_mb State=UN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 )
+changed=0
 if [[ ! -f $conf ]] || [[ "$(cat $conf)" != "$want" ]]; then
   printf '%s\n' "$want" > $conf
+  changed=1
 fi
 
 # munge: a key, then the daemon as its own user
@@ -63,6 +67,12 @@ if ! pgrep -u munge -x munged >/dev/null; then
   runuser -u munge -- /usr/sbin/munged
 fi
 
+if ((changed)); then  # daemons of an older config: stop them (by their pid files) so they start on this one
+  for pidfile in /run/slurmd.pid /run/slurmctld.pid; do
+    [[ -s $pidfile ]] && kill "$(cat $pidfile)" 2>/dev/null || true
+  done
+  for _ in $(seq 20); do pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || break; sleep 0.5; done
+fi
 pgrep -x slurmctld >/dev/null || slurmctld
 pgrep -x slurmd >/dev/null || slurmd -N "$host"
 

@@ -98,10 +98,24 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
     return callbacks
 
 
+def slurm_parts(run_dir: Path) -> tuple[list, list[L.Callback]]:
+    """Inside a Slurm job: Lightning's SLURMEnvironment (ranks from Slurm) with our step-boundary requeue instead of
+    its mid-step one (run/preemption.py says why); elsewhere nothing."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    if not SLURMEnvironment.detect():
+        return [], []
+    from run.preemption import RequeueOnSignal
+
+    return [SLURMEnvironment(auto_requeue=False)], [RequeueOnSignal(run_dir)]
+
+
 def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[L.Callback] | None = None) -> L.Trainer:
     devices = cfg.trainer.devices
     devices = int(devices) if str(devices).isdigit() else devices
+    plugins, slurm_callbacks = slurm_parts(run_dir)
     return L.Trainer(
+        plugins=plugins or None,
         max_steps=cfg.trainer.max_steps,
         accelerator=cfg.trainer.accelerator, devices=devices, num_nodes=cfg.trainer.num_nodes,
         strategy=cfg.trainer.strategy, precision=precision(cfg),
@@ -109,7 +123,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[L.Callba
         val_check_interval=cfg.trainer.val_every, check_val_every_n_epoch=None,
         log_every_n_steps=cfg.trainer.log_every,
         logger=build_logger(cfg, run_dir),
-        callbacks=build_callbacks(cfg, run_dir) + list(extra_callbacks or []),
+        callbacks=build_callbacks(cfg, run_dir) + slurm_callbacks + list(extra_callbacks or []),
         enable_progress_bar=cfg.trainer.progress_bar,
         default_root_dir=str(run_dir),
         num_sanity_val_steps=0,

@@ -103,11 +103,10 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     try:
         with contextlib.redirect_stderr(tee):
             rc = train.main([*spec["argv"], *resume_args(run_dir)])
-    except SystemExit as e:  # a signal handler that exits (a preempted job being requeued) ends the cell here
-        rc = e.code if isinstance(e.code, int) else 1
-        if rc == 0:
-            rc = 1
-        error = f"exited with code {rc} (preempted or stopped by a signal; a relaunch resumes it)"
+    except SystemExit as e:  # a warned job that saved and requeued itself (run/preemption.py) ends here
+        rc = e.code if isinstance(e.code, int) and e.code else 1
+        error = f"stopped by a signal with code {rc} after saving a checkpoint; its requeued job (or a relaunch) " \
+                "resumes it"
     except Exception as e:  # noqa: BLE001 -- any failure of one cell is recorded, never propagated to the others
         rc = 1
         last = str(e).strip().splitlines()[-1] if str(e).strip() else ""
@@ -118,7 +117,8 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     wall = time.perf_counter() - start
     if rc != 0 and error is None:
         error = tee.error_lines[-1] if tee.error_lines else f"train.py exited with code {rc}"
-    status.update(state="done" if rc == 0 else "failed", rc=rc, error=error, wall_s=round(wall, 1),
+    state = "done" if rc == 0 else "preempted" if error and error.startswith("stopped by a signal") else "failed"
+    status.update(state=state, rc=rc, error=error, wall_s=round(wall, 1),
                   wall_s_total=round(status["wall_s_total"] + wall, 1),
                   finished=time.strftime("%Y-%m-%d %H:%M:%S"))
     if rank0:

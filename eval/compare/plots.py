@@ -47,8 +47,12 @@ def bars(study: StudyResults, rows: list[Row], out: Path) -> Path:
                 ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=7, color="grey")
                 continue
             err = None if e.half is None else [[e.half * scale], [e.half * scale]]
-            ax.bar(i, e.mean * scale, color=colors[g], alpha=0.55 if g != study.baseline else 0.9,
-                   edgecolor="black" if g == study.baseline else "none", yerr=err, capsize=3)
+            if row.kind == "loss":  # a loss is read by its differences: a point, on an axis fitted to the data
+                ax.errorbar(i, e.mean, yerr=err, fmt="s" if g == study.baseline else "o", color=colors[g],
+                            capsize=4, ms=7, mec="black" if g == study.baseline else colors[g])
+            else:
+                ax.bar(i, e.mean * scale, color=colors[g], alpha=0.55 if g != study.baseline else 0.9,
+                       edgecolor="black" if g == study.baseline else "none", yerr=err, capsize=3)
             ax.scatter([i] * len(e.values), [v * scale for v in e.values], s=8, color="black", zorder=3)
         ax.set_xticks(range(len(groups)), groups, rotation=35, ha="right", fontsize=7)
         ax.set_title(row.metric, fontsize=8)
@@ -57,7 +61,8 @@ def bars(study: StudyResults, rows: list[Row], out: Path) -> Path:
         if row.kind != "loss":
             ax.set_ylim(0, 100)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"{study.name}: mean over seeds, 95% CI (black edge: baseline {study.baseline}; dots: seeds)",
+    fig.suptitle(f"{study.name}: mean over seeds with 95% CI (black edge / square: the baseline, {study.baseline}; "
+                 "dots: single seeds)",
                  fontsize=10)
     return _save(fig, out / "headlines.png")
 
@@ -110,7 +115,9 @@ def probe_curves(study: StudyResults, out: Path) -> list[Path]:
             if numeric and min(xs) > 0 and max(xs) / min(xs) >= 8:
                 ax.set_xscale("log", base=2)
                 ax.set_xticks(xs, [f"{x:g}" for x in xs])
-            elif not numeric:
+            elif numeric:
+                ax.set_xticks(xs, [f"{x:g}" for x in xs])
+            else:
                 ax.set_xticks(range(len(xs)), [str(x) for x in xs])
             ax.set_ylim(-0.03, 1.03)
             ax.set_xlabel(curve["x"])

@@ -38,18 +38,20 @@ def compare(study: StudyResults) -> list[Row]:
 
 
 def fmt_estimate(e: Estimate | None, kind: str) -> str:
+    """'81.0% ± 2.5' (points) / '3.012 ± 0.020'; a lone seed says so instead of an interval."""
     if e is None:
         return "-"
+    one = " (1 seed)" if e.half is None else ""
     if kind == "loss":
-        return f"{e.mean:.3f}" + (f" ± {e.half:.3f}" if e.half is not None else "")
-    return f"{e.mean:.1%}" + (f" ± {100 * e.half:.1f}" if e.half is not None else "")
+        return f"{e.mean:.3f}" + (f" ± {e.half:.3f}" if e.half is not None else one)
+    return f"{e.mean:.1%}" + (f" ± {100 * e.half:.1f}" if e.half is not None else one)
 
 
 def fmt_ratio(r: Ratio | None) -> str:
     if r is None:
         return "-"
     if r.lo is None:
-        return f"{r.value:.2f}"
+        return f"{r.value:.2f} (no interval)"
     return f"{r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]"
 
 

@@ -36,13 +36,15 @@ def _progress(cell: Cell) -> dict[str, Any]:
         return {}
 
 
-def _start(cell: Cell, gpu: str | None) -> subprocess.Popen:
+def _start(cell: Cell, gpu: str | None, threads: int | None = None) -> subprocess.Popen:
     cell.run_dir.mkdir(parents=True, exist_ok=True)
     spec = cell.run_dir / "cell_spec.json"
     spec.write_text(json.dumps({"name": cell.name, "run_dir": str(cell.run_dir), "argv": cell.argv}, indent=1))
     env = dict(os.environ)
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
+    elif threads:  # CPU cells side by side: split the cores instead of each taking them all
+        env.setdefault("OMP_NUM_THREADS", str(threads))
     log = open(cell.run_dir / "train.log", "a")  # noqa: SIM115 -- the child owns it; closed when it is reaped
     proc = subprocess.Popen([sys.executable, "-m", "run.cell", str(spec)], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -119,7 +121,8 @@ def launch_local(cells: list[Cell], cfg: LauncherConfig) -> dict[str, dict[str, 
             while todo and free:
                 slot = free.pop(0)
                 cell = todo.pop(0)
-                running[slot] = (cell, _start(cell, slots[slot]))
+                threads = max(1, (os.cpu_count() or 1) // len(slots)) if len(slots) > 1 else None
+                running[slot] = (cell, _start(cell, slots[slot], threads))
                 view.set(cell, "running", f"cuda:{slots[slot]}" if slots[slot] is not None else "cpu")
             for slot, (cell, proc) in list(running.items()):
                 if proc.poll() is None:

@@ -64,6 +64,8 @@ def executor(cfg: LauncherConfig, folder: Path, job_name: str) -> Any:
     }
     if cfg.gpus_per_cell:
         params["gpus_per_node"] = cfg.gpus_per_cell
+    else:  # CPU cells sharing a node: torch takes the task's CPUs, not every core of the node
+        params["setup"].append("export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}")
     for key, value in (("partition", cfg.partition), ("account", cfg.account), ("cpus_per_task", cfg.cpus_per_task),
                        ("mem", f"{cfg.mem_gb:g}GB" if cfg.mem_gb else None)):
         if value is not None:

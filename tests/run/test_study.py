@@ -120,3 +120,16 @@ def test_one_bad_cell_stops_the_study_with_exit_2_and_nothing_written(tmp_path):
     assert _train("study=minimax_gp", "--dry-run").stderr.startswith(
         "error: unknown study 'minimax_gp'; did you mean 'minimax_gap'?")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cell_logs_to_wandb_in_the_study_group_with_its_axes_and_seed_as_tags(tmp_path):
+    from run.build import build_logger
+    from run.load import load_run_config
+
+    study, rest = multirun_study(["recipe=full_attention,kda_3to1", "seed=0,1", "size=tiny"])
+    cell = expand(study, rest, str(tmp_path))[3]
+    cfg = load_run_config(cell.argv)
+    logger = build_logger(cfg, tmp_path)
+    init = logger._wandb_init
+    assert init["name"] == "kda_3to1-s1" and init["group"] == study.name and logger._offline
+    assert {"recipe=kda_3to1", "seed=1"} <= set(init["tags"])

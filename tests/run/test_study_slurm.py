@@ -71,7 +71,7 @@ def test_studies_on_slurm_preemption_failure_and_relaunch(cluster, tmp_path):
     victim = study / "linear_3to1-seed2-s0"
     sent: dict = {}
     watcher = threading.Thread(target=_preempt_when_running,
-                               args=(victim, study / "slurm" / "jobs.json", 4, sent), daemon=True)
+                               args=(victim, study / "slurm" / "jobs.json", 3, sent), daemon=True)
     watcher.start()
     proc = _train(f"study={STUDIES / 'slurm3.yaml'}", "launcher=slurm", "launcher.gpus_per_cell=0",
                   "launcher.poll_s=1", f"out_dir={out}")
@@ -86,13 +86,14 @@ def test_studies_on_slurm_preemption_failure_and_relaunch(cluster, tmp_path):
         assert (run / "probes.json").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
         assert (run / "config.yaml").is_file() and _losses(run)
     assert json.loads((victim / "cell.json").read_text())["attempts"] == 2  # requeued once, then resumed
-    log = "".join(p.read_text(errors="replace") for p in (study / "slurm").glob("*/*.out"))
-    assert "Handling auto-requeue signal" in log or "requeue" in log.lower()
+    job = sent["job"]
+    log = "".join(p.read_text(errors="replace") for p in (study / "slurm").glob(f"{job}/*.out"))
+    assert "requeu" in log.lower() and "Restored all states from the checkpoint" in log, log[-3000:]
 
     # the preempted cell resumed from its checkpoint: its losses are the uninterrupted twin's, bitwise
     reference, resumed = _losses(study / "linear_3to1-seed1-s0"), _losses(victim)
-    assert sorted(reference) == list(range(1, 13)) or sorted(reference)[-1] == 12
-    assert max(resumed) == 12
+    assert max(reference) == 8
+    assert max(resumed) == 8
     for step, values in resumed.items():
         assert all(v == reference[step][0] for v in values), (step, values, reference[step])
     report = (study / "report.md").read_text()
