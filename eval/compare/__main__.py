@@ -1,4 +1,4 @@
-"""python -m eval.compare runs/<study> [--wandb]: write the study's report.md, report.html and plots."""
+"""python -m eval.compare runs/<study> [--out DIR] [--wandb]: write the study's report.md, report.html and plots."""
 from __future__ import annotations
 
 import argparse
@@ -8,13 +8,15 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m eval.compare", description=__doc__.split(":", 1)[1].strip())
     p.add_argument("study_dir", help="a study's directory (runs/<study>, holding study.json)")
+    p.add_argument("--out", default=None, help="write the report here instead of into the study's directory "
+                   "(e.g. docs/studies/<study> to commit it)")
     p.add_argument("--wandb", action="store_true", help="also log the tables and plots as a W&B report run in the "
                    "study's group (offline unless WANDB_MODE=online)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
     from eval.compare.report import write_report
 
     try:
-        rep = write_report(args.study_dir)
+        rep = write_report(args.study_dir, args.out)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ class Report:
     md: Path
     html: Path
     provenance: dict[str, Any]
+    study_dir: Path
 
 
 def _commit() -> str:
@@ -162,22 +163,25 @@ def write_html(rep: Report, path: Path) -> None:
     path.write_text(page)
 
 
-def write_report(study_dir: str | Path) -> Report:
-    """Compare a study's cells and write report.md, report.html, report.json and plots/ into its directory."""
+def write_report(study_dir: str | Path, out_dir: str | Path | None = None) -> Report:
+    """Compare a study's cells and write report.md, report.html, report.json and plots/ into its directory (or
+    out_dir, e.g. docs/studies/<study>/ to commit them)."""
     study_dir = Path(study_dir)
     study = load_study_dir(study_dir)
     rows = compare(study)
-    plots_dir = study_dir / "plots"
+    dest = Path(out_dir) if out_dir else study_dir
+    dest.mkdir(parents=True, exist_ok=True)
+    plots_dir = dest / "plots"
     plots: list[Path] = []
     if rows:
         plots.append(bars(study, rows, plots_dir))
         plots += by_axis(study, rows, plots_dir)
         plots += probe_curves(study, plots_dir)
-    rep = Report(study, rows, verdicts(study, rows), plots, study_dir / "report.md", study_dir / "report.html",
-                 provenance(study))
+    rep = Report(study, rows, verdicts(study, rows), plots, dest / "report.md", dest / "report.html",
+                 provenance(study), study_dir)
     write_markdown(rep, rep.md)
     write_html(rep, rep.html)
-    (study_dir / "report.json").write_text(json.dumps({
+    (dest / "report.json").write_text(json.dumps({
         "study": study.name, "baseline": study.baseline, "provenance": rep.provenance, "verdicts": rep.verdicts,
         "cells": {c.name: c.status for c in study.cells},
         "rows": [{"metric": r.metric, "kind": r.kind,

@@ -17,7 +17,7 @@ def log_report(rep: Report, project: str | None = None) -> str:
     project = project or s.manifest.get("wandb_project") or "hybrid-ablations"
     mode = "online" if os.environ.get("WANDB_MODE") == "online" else "offline"
     run = wandb.init(project=project, group=s.name, name=f"{s.name}-report", job_type="report", mode=mode,
-                     dir=str(rep.md.parent), tags=["report", f"study={s.name}", f"baseline={s.baseline}"],
+                     dir=str(rep.study_dir), tags=["report", f"study={s.name}", f"baseline={s.baseline}"],
                      config={"study": s.name, "baseline": s.baseline, "axes": s.axes, **rep.provenance},
                      reinit="finish_previous")
     try:

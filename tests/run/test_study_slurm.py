@@ -92,8 +92,7 @@ def test_studies_on_slurm_preemption_failure_and_relaunch(cluster, tmp_path):
 
     # the preempted cell resumed from its checkpoint: its losses are the uninterrupted twin's, bitwise
     reference, resumed = _losses(study / "linear_3to1-seed1-s0"), _losses(victim)
-    assert max(reference) == 8
-    assert max(resumed) == 8
+    assert sorted(reference) == list(range(8)) and max(resumed) == 7  # Lightning logs step k for the k+1-th
     for step, values in resumed.items():
         assert all(v == reference[step][0] for v in values), (step, values, reference[step])
     report = (study / "report.md").read_text()
@@ -104,8 +103,7 @@ def test_studies_on_slurm_preemption_failure_and_relaunch(cluster, tmp_path):
     fail = _train(f"study={STUDIES / 'slurmfail.yaml'}", "launcher=slurm", "launcher.gpus_per_cell=0",
                   "launcher.poll_s=1", f"out_dir={out}")
     assert fail.returncode == 1, fail.stdout + fail.stderr
-    assert "nothing to submit" in fail.stdout and "already queued or running" in fail.stdout or \
-        "nothing to submit" in fail.stdout
+    assert "submitted 1 cells: files-s0" in fail.stdout  # a failed cell is tried again, a finished one is not
     missing = "data.paths: '/nonexistent/corpus.jsonl' does not exist"
     assert f"  files-s0: failed: {missing}" in fail.stdout
     fail_dir = out / "slurmfail"
