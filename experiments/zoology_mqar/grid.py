@@ -1,0 +1,144 @@
+"""Zoology's MQAR figure (Arora et al. 2023, Fig. 2) on our mixers: accuracy vs d_model, per sequence length.
+
+One model per (mixer, d_model, lr), 2 layers of the mixer under test (each block mixer + SwiGLU MLP, as HybridLM
+builds it; delta-rule mixers carry their own short convs), trained on a mixture of (seq_len, pairs) segments, one
+segment per step, and tested on 1,000 held-out examples of each. Cells run as concurrent processes on one GPU;
+results append to a JSON-lines file, so a rerun skips finished cells.
+
+    python experiments/zoology_mqar/grid.py --out results.jsonl --mixers mha,linear,gated_deltanet,kda \
+        --d-models 64,128 --lrs 1e-3,3e-3 --steps 1500 --jobs 16
+    python experiments/zoology_mqar/grid.py --plot results.jsonl --fig zoology_mqar.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SEGMENTS = ((64, 4), (128, 8), (256, 16), (512, 64))
+"""(seq_len, key-value pairs) as in Zoology's figure 2."""
+
+
+def cell_name(mixer: str, d_model: int, lr: float) -> str:
+    return f"{mixer}-d{d_model}-lr{lr:g}"
+
+
+def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab: int, seed: int) -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from gdn_bisect import accuracy, build, zoology_mqar
+
+    torch.manual_seed(seed)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    train = [zoology_mqar(100_000 // len(SEGMENTS), vocab, T, p, seed=10 + i) for i, (T, p) in enumerate(SEGMENTS)]
+    test = [zoology_mqar(1000, vocab, T, p, seed=100 + i) for i, (T, p) in enumerate(SEGMENTS)]
+    heads = 1 if mixer == "mha" else max(1, d_model // 64)
+    model = build(mixer, d_model, heads, vocab).to(dev)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if getattr(p, "_no_weight_decay", False) or p.dim() < 2 else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.95))
+    warm = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    g = torch.Generator().manual_seed(seed)
+    t0 = time.time()
+    for step in range(steps):
+        x, y = train[step % len(SEGMENTS)]
+        idx = torch.randint(len(x), (batch,), generator=g)
+        with torch.autocast(dev, dtype=torch.bfloat16, enabled=dev == "cuda"):
+            logits, _ = model(x[idx].to(dev))
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y[idx].to(dev).flatten(), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+    acc = {f"{T}x{p}": round(accuracy(model, x, y, dev, dev == "cuda"), 4) for (T, p), (x, y) in zip(SEGMENTS, test)}
+    return {"mixer": mixer, "d_model": d_model, "lr": lr, "steps": steps, "batch": batch, "vocab": vocab,
+            "seed": seed, "acc": acc, "final_loss": round(loss.item(), 4), "seconds": round(time.time() - t0, 1)}
+
+
+def run_grid(a: argparse.Namespace) -> None:
+    out = Path(a.out)
+    done = set()
+    if out.exists():
+        done = {cell_name(r["mixer"], r["d_model"], r["lr"]) for r in map(json.loads, out.read_text().splitlines())}
+    todo = [(m, d, lr) for m in a.mixers.split(",") for d in map(int, a.d_models.split(","))
+            for lr in map(float, a.lrs.split(",")) if cell_name(m, d, lr) not in done]
+    print(f"{len(done)} cells done, {len(todo)} to run, {a.jobs} at a time", flush=True)
+    running: list[tuple[subprocess.Popen, str]] = []
+    while todo or running:
+        while todo and len(running) < a.jobs:
+            m, d, lr = todo.pop(0)
+            cmd = [sys.executable, __file__, "--one", f"{m},{d},{lr}", "--out", str(out), "--steps", str(a.steps),
+                   "--batch", str(a.batch), "--vocab", str(a.vocab)]
+            running.append((subprocess.Popen(cmd), cell_name(m, d, lr)))
+        time.sleep(2)
+        for p, name in list(running):
+            if p.poll() is not None:
+                running.remove((p, name))
+                print(f"{name}: exit {p.returncode}", flush=True)
+
+
+def plot(path: str, fig: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    best: dict[tuple[str, int], dict] = {}
+    for r in rows:  # best lr per (mixer, d_model), judged by mean accuracy over the segments
+        key, score = (r["mixer"], r["d_model"]), sum(r["acc"].values())
+        if key not in best or score > sum(best[key]["acc"].values()):
+            best[key] = r
+    segs = [f"{T}x{p}" for T, p in SEGMENTS]
+    f, axes = plt.subplots(1, len(segs), figsize=(4 * len(segs), 3.4), sharey=True)
+    for ax, seg in zip(axes, segs):
+        for mixer in sorted({m for m, _ in best}):
+            pts = sorted((d, r["acc"][seg]) for (m, d), r in best.items() if m == mixer)
+            ax.plot([d for d, _ in pts], [a for _, a in pts], marker="o", label=mixer)
+        T, p = seg.split("x")
+        ax.set(title=f"seq {T}, {p} pairs", xlabel="d_model", xscale="log", ylim=(-0.02, 1.02))
+        ax.set_xticks(sorted({d for _, d in best}), [str(d) for d in sorted({d for _, d in best})])
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("MQAR accuracy (best lr)")
+    axes[-1].legend(fontsize=8)
+    f.tight_layout()
+    f.savefig(fig, dpi=120)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="zoology_mqar.jsonl")
+    ap.add_argument("--mixers", default="mha,linear,gated_deltanet,kda")
+    ap.add_argument("--d-models", default="64,128")
+    ap.add_argument("--lrs", default="1e-3,3e-3,1e-2,3e-2")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--vocab", type=int, default=8192)
+    ap.add_argument("--jobs", type=int, default=16)
+    ap.add_argument("--one", default=None, help="internal: mixer,d_model,lr of one cell")
+    ap.add_argument("--plot", default=None, help="results file to plot instead of training")
+    ap.add_argument("--fig", default="zoology_mqar.png")
+    a = ap.parse_args()
+    if a.plot:
+        plot(a.plot, a.fig)
+    elif a.one:
+        m, d, lr = a.one.split(",")
+        r = train_one(m, int(d), float(lr), a.steps, a.batch, a.vocab, seed=0)
+        with open(a.out, "a") as f:  # one short line per cell: appends from concurrent cells do not interleave
+            f.write(json.dumps(r) + "\n")
+    else:
+        run_grid(a)
+
+
+if __name__ == "__main__":
+    main()
