@@ -139,13 +139,9 @@ def load_study(name: str) -> Study:
         path = STUDIES_DIR / f"{name}.yaml"
     elif not path.is_file():
         raise ConfigError(f"study={name!r}: no such file")
-    try:
-        body = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(body, dict):
-        raise ConfigError(f"{path}: a study must be a mapping (base, axes, seeds, ...), got {type(body).__name__}")
-    return study_from_dict(path.stem, body, str(path))
+    from run.load import _read_yaml
+
+    return study_from_dict(path.stem, _read_yaml(path, "study (base, axes, seeds, ...)"), str(path))
 
 
 def split_commas(value: str) -> list[str]:
@@ -257,7 +253,7 @@ def expand(study: Study, overrides: list[str], out_dir: str | None = None) -> li
     root = Path(out_dir or study.base.get("out_dir") or "runs") / study.name
     cells = []
     for design in designs(study):
-        stem = "-".join(_token(k, v) for k, v in design.items()) or "cell"
+        stem = "-".join(_token(k, v) for k, v in design.items()) or _fixed_recipe(study, overrides)
         for seed in study.seeds:
             name = f"{stem}-s{seed}"
             tags = [f"{k.rsplit('.', 1)[-1]}={v}" for k, v in design.items()] + [f"seed={seed}"]
@@ -271,6 +267,12 @@ def expand(study: Study, overrides: list[str], out_dir: str | None = None) -> li
     if dup:
         raise ConfigError(f"study {study.name}: two cells are both named {dup!r}; make the axis values distinct")
     return cells
+
+
+def _fixed_recipe(study: Study, overrides: list[str]) -> str:
+    """A study without axes (seeds only) names its cells after its one recipe."""
+    named = [a.split("=", 1)[1] for a in overrides if a.startswith("recipe=")]
+    return named[-1] if named else str(study.base.get("recipe", "cell"))
 
 
 def _plain(v: Any) -> Any:

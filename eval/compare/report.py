@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ class Report:
 
 
 def _commit() -> str:
+    """This checkout's short commit; STUDY_COMMIT=<hash> names it where the tree has no .git (a copied tree)."""
+    if os.environ.get("STUDY_COMMIT"):
+        return os.environ["STUDY_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                              check=False, timeout=10).stdout.strip()

@@ -6,6 +6,7 @@ launcher.wait=false and collected afterwards by the same command."""
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import subprocess
@@ -108,7 +109,8 @@ def test_studies_on_slurm_preemption_failure_and_relaunch(cluster, tmp_path):
     assert f"  files-s0: failed: {missing}" in fail.stdout
     fail_dir = out / "slurmfail"
     assert json.loads((fail_dir / "synthetic-s0" / "cell.json").read_text())["state"] == "done"
-    assert missing in (fail_dir / "report.md").read_text() and missing in (fail_dir / "report.html").read_text()
+    assert missing in (fail_dir / "report.md").read_text()
+    assert html.escape(missing) in (fail_dir / "report.html").read_text()
 
     # 4. relaunching the finished study submits nothing and touches no cell, only the report
     def snapshot() -> dict[str, float]:
