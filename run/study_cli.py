@@ -141,16 +141,21 @@ def main(argv: list[str]) -> int:
             return 2
     write_manifest(study, cells, cfg, baseline, study_dir)
     print(f"study {study.name}: {len(cells)} cells in {study_dir} (launcher {cfg.kind})", flush=True)
-    if cfg.kind == "slurm":
-        from run.launchers.slurm import launch_slurm
+    try:
+        if cfg.kind == "slurm":
+            from run.launchers.slurm import launch_slurm
 
-        statuses = launch_slurm(cells, cfg, study_dir)
-        if statuses is None:  # submitted without waiting
-            return 0
-    else:
-        from run.launchers.local import launch_local
+            statuses = launch_slurm(cells, cfg, study_dir)
+            if statuses is None:  # submitted without waiting
+                return 0
+        else:
+            from run.launchers.local import launch_local
 
-        statuses = launch_local(cells, cfg)
+            statuses = launch_local(cells, cfg)
+    except KeyboardInterrupt:
+        queued = " (queued Slurm jobs keep running)" if cfg.kind == "slurm" else ""
+        print(f"\ninterrupted{queued}; the same command resumes the study", file=sys.stderr)
+        return 130
     return finish(study_dir, statuses)
 
 

@@ -25,7 +25,8 @@ def _slots(cfg: LauncherConfig) -> list[str | None]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if torch.cuda.is_available():
         ids = [d for d in visible.split(",") if d] if visible else [str(i) for i in range(torch.cuda.device_count())]
-        return [gpu for gpu in ids for _ in range(cfg.jobs_per_gpu)]
+        if ids:
+            return [gpu for gpu in ids for _ in range(cfg.jobs_per_gpu)]
     return [None] * cfg.cpu_jobs
 
 
