@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -61,16 +62,11 @@ class _ErrorLines(io.TextIOBase):
         return False
 
 
-def resume_args(run_dir: Path) -> list[str]:
-    """How a (re)started cell picks up its own checkpoints: `resume=auto` (train.py finds the newest valid one, or
-    starts fresh), or on a train.py without that key the newest checkpoint by time as ckpt_path."""
-    from run.load import all_keys
-
-    if "resume" in all_keys():
-        return ["resume=auto"]
-    ckpts = [*run_dir.glob("hpc_ckpt_*.ckpt"), *(run_dir / "checkpoints").glob("*.ckpt")]
-    ckpts = [p for p in ckpts if p.stat().st_size > 0]
-    return [f"ckpt_path={max(ckpts, key=lambda p: p.stat().st_mtime)}"] if ckpts else []
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def _rank() -> int:
@@ -102,11 +98,9 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     error = None
     try:
         with contextlib.redirect_stderr(tee):
-            rc = train.main([*spec["argv"], *resume_args(run_dir)])
-    except SystemExit as e:  # a warned job that saved and requeued itself (run/preemption.py) ends here
+            rc = train.main(list(spec["argv"]))
+    except SystemExit as e:
         rc = e.code if isinstance(e.code, int) and e.code else 1
-        error = f"stopped by a signal with code {rc} after saving a checkpoint; its requeued job (or a relaunch) " \
-                "resumes it"
     except Exception as e:  # noqa: BLE001 -- any failure of one cell is recorded, never propagated to the others
         rc = 1
         last = str(e).strip().splitlines()[-1] if str(e).strip() else ""
@@ -115,9 +109,13 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "error.txt").write_text(traceback.format_exc())
     wall = time.perf_counter() - start
-    if rc != 0 and error is None:
+    preempted = rc > 128  # train.py saved at a step boundary on a signal and exited 128 + its number
+    if preempted:
+        error = (f"stopped by {_signal_name(rc - 128)} after saving a checkpoint; a requeued job or a relaunch "
+                 "resumes it")
+    elif rc != 0 and error is None:
         error = tee.error_lines[-1] if tee.error_lines else f"train.py exited with code {rc}"
-    state = "done" if rc == 0 else "preempted" if error and error.startswith("stopped by a signal") else "failed"
+    state = "done" if rc == 0 else "preempted" if preempted else "failed"
     status.update(state=state, rc=rc, error=error, wall_s=round(wall, 1),
                   wall_s_total=round(status["wall_s_total"] + wall, 1),
                   finished=time.strftime("%Y-%m-%d %H:%M:%S"))

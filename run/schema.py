@@ -67,7 +67,9 @@ class RunConfig:
     seed: int = 0
     """Seed of the model init (the data stream has its own, data.seed)."""
     ckpt_path: Optional[str] = None
-    """Resume training from this Lightning checkpoint."""
+    """Resume training from this Lightning checkpoint (into this run's directory, appending to its history)."""
+    resume: str = "never"
+    """never | auto: continue <out_dir>/<name> from its newest valid checkpoint (a fresh start when it has none)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     """The hybrid model."""
     kernels: KernelConfig = field(default_factory=KernelConfig)

@@ -9,7 +9,8 @@
     launcher: {jobs_per_gpu: 3}                      defaults for the launcher (run/launchers/config.py)
 
 Each cell has a stable name (`kda_3to1-s1`, `ratio3to1-s0`) and run directory `<out_dir>/<study>/<cell>/`, and every
-cell's config is composed and validated (`validate_cells`) before anything runs or is submitted.
+cell's launch is checked as train.py checks it (`validate_cells`) before anything runs or is submitted. Cells
+carry `resume=auto`: a relaunched or requeued cell continues from its newest valid checkpoint.
 """
 from __future__ import annotations
 
@@ -258,8 +259,8 @@ def expand(study: Study, overrides: list[str], out_dir: str | None = None) -> li
             name = f"{stem}-s{seed}"
             tags = [f"{k.rsplit('.', 1)[-1]}={v}" for k, v in design.items()] + [f"seed={seed}"]
             argv = [*base, *(as_arg(k, v) for k, v in design.items()), *overrides,
-                    f"seed={seed}", f"name={name}", f"out_dir={root}", f"trainer.wandb_group={study.name}",
-                    as_arg("trainer.wandb_tags", [str(t) for t in tags])]
+                    f"seed={seed}", f"name={name}", f"out_dir={root}", "resume=auto",
+                    f"trainer.wandb_group={study.name}", as_arg("trainer.wandb_tags", [str(t) for t in tags])]
             cells.append(Cell(name=name, axes={k: _plain(v) for k, v in design.items()}, seed=seed, argv=argv,
                               run_dir=root / name))
     names = [c.name for c in cells]
@@ -292,14 +293,12 @@ def baseline_group(study: Study, cells: list[Cell]) -> str:
 
 
 def validate_cells(cells: list[Cell]) -> None:
-    """Compose and check every cell's config as train.py would; the first bad cell raises ConfigError naming it."""
-    from run.load import load_run_config
+    """Check every cell's launch as train.py does before it builds anything (config, eval settings, run directory,
+    the checkpoint a resumed cell would load); the first bad cell raises ConfigError naming it."""
+    from run.preflight import prepare
 
     for cell in cells:
         try:
-            cfg = load_run_config(cell.argv)
-            from eval.suite import check_config
-
-            check_config(cfg.eval)
+            prepare(cell.argv)
         except ValueError as e:  # ConfigError is a ValueError
             raise ConfigError(f"cell {cell.name}: {e}") from None

@@ -2,8 +2,9 @@
 in the job's own Python process (so Lightning's SLURMEnvironment receives the job's signals).
 
 Per cell: `--ntasks-per-node=gpus_per_cell` tasks under srun (Lightning reads the ranks from Slurm), `--gpus-per-node`,
-`--signal=USR1@<signal_delay_s>` and `--requeue`: on the warning (time limit or preemption) Lightning saves a
-checkpoint and requeues the job, and the requeued job resumes from it (the cell's argv carries resume=auto).
+`--signal=USR1@<signal_delay_s>` and `--requeue`: on the warning (time limit or preemption) the run saves at the next
+step boundary and Lightning's SLURMEnvironment requeues the job (run/signals.py); the requeued job resumes from that
+checkpoint (the cell's argv carries resume=auto).
 Submitit is used rather than Hydra's submitit launcher because our configs are composed by run/load.py, not Hydra.
 Job ids go to <study>/slurm/jobs.json, so a relaunch waits on cells still queued instead of submitting them twice.
 """
