@@ -135,3 +135,15 @@ def test_a_cell_logs_to_wandb_in_the_study_group_with_its_axes_and_seed_as_tags(
     init = logger._wandb_init
     assert init["name"] == "kda_3to1-s1" and init["group"] == study.name and logger._offline
     assert {"recipe=kda_3to1", "seed=1"} <= set(init["tags"])
+
+
+def test_without_slurm_the_slurm_tests_skip_but_fail_under_ci(monkeypatch):
+    from tests.run import slurm_cluster
+
+    monkeypatch.setattr(slurm_cluster.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="Slurm is not installed"):
+        slurm_cluster.require_slurm()
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="CI is set and Slurm is not installed"):
+        slurm_cluster.require_slurm()
