@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from hybrid.module import NonFiniteLossError
+    from hybrid.train.module import NonFiniteLossError
     from run.build import build_trainer
     from run.signals import StopOnSignal, exit_code
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import lightning as L
 
 from data.config import DataConfig
-from data.datamodule import SyntheticDataModule
-from data.text_datamodule import TextDataModule
+from data.synthetic.datamodule import SyntheticDataModule
+from data.text.datamodule import TextDataModule
 
 DATAMODULES: dict[str, type[L.LightningDataModule]] = {
     "synthetic": SyntheticDataModule,

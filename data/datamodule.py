@@ -5,7 +5,7 @@ resolved here in the rank's own process, and by DataLoader worker), the resume b
 `load_state_dict` go into Lightning checkpoints; `on_before_batch_transfer` records what the trainer consumed), and
 a validation set drawn once from the "val" split of the same sources with rank 0's seed, so every validation run
 scores the same rows; under DDP Lightning's distributed sampler splits that set across ranks. A source is a
-ShardSources factory; `SyntheticDataModule` plugs in the task generators, data/text_datamodule.py the text.
+ShardSources factory: data/synthetic/datamodule.py plugs in the task generators, data/text/datamodule.py the text.
 """
 from __future__ import annotations
 
@@ -14,14 +14,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from data.config import LOSS_ON, DataConfig
-from data.mixture import Mixture
+from data.config import DataConfig
+from data.mixture import NoDocuments
 from data.packing import Packer, make_batch
 from data.resume import ResumeTracker
-from data.stream import PackedBatches, ShardSources, strip_state
-from data.synthetic import SyntheticStream, check_mixture, current_rank, current_world_size
-from data.text_docs import NoDocuments
-from data.vocab import VOCAB, Vocab
+from data.stream import PackedBatches, ShardSources, current_rank, current_world_size, strip_state
 
 
 class _Rows(Dataset):
@@ -119,47 +116,3 @@ class PackedDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_rows(), batch_size=self.cfg.batch_size, shuffle=False, collate_fn=self._collate)
-
-
-class SyntheticSources:
-    """The synthetic task mixture of a shard: SyntheticStream's documents, seeded by (split, seed, rank, slot)."""
-
-    def __init__(self, seq_len: int, mixture: dict[str, float], seed: int, vocab: Vocab = VOCAB,
-                 answers_only: bool = False) -> None:
-        self.seq_len, self.weights, self.seed, self.vocab = seq_len, check_mixture(mixture), seed, vocab
-        self.answers_only = answers_only
-
-    def mixture(self, split: str, rank: int, world: int, slot: int, slots: int) -> Mixture:
-        stream = SyntheticStream(self.seq_len, self.weights, seed=self.seed, split=split, vocab=self.vocab,
-                                 answers_only=self.answers_only)
-        return Mixture([stream.docs(rank=rank, worker=slot)], [1.0])
-
-
-class SyntheticDataModule(PackedDataModule):
-    """Synthetic task mixture from `cfg` (a DataConfig or the matching OmegaConf node)."""
-
-    # Every synthetic document is an independent example: without boundaries attention reads the previous documents
-    # of the row, whose MQAR keys come back bound to other values (6.7% of answers at seq 512), and a size=small
-    # full-attention run stayed at the guessing loss for 1,500 steps (H200, 2026-12-01); with them it learns.
-    boundaries_default = True
-
-    def __init__(self, cfg: DataConfig) -> None:
-        super().__init__(cfg)
-        self.mixture = {str(k): float(v) for k, v in cfg.mixture.items()}
-        # Build the sources now so a bad mixture fails at construction, not inside a worker.
-        if cfg.loss_on not in LOSS_ON:
-            raise ValueError(f"data.loss_on={cfg.loss_on!r} is unknown; valid: {', '.join(LOSS_ON)}")
-        self.sources = SyntheticSources(cfg.seq_len, self.mixture, cfg.seed, answers_only=cfg.loss_on == "answers")
-        # Answers only: a document continued from the previous row has its prompt (MQAR's key-value pairs, earlier
-        # turns) in that row, out of sight, so its answers are unscored rather than trained on as guesses.
-        self.unscore_continued = cfg.loss_on == "answers"
-
-    @property
-    def vocab(self) -> Vocab:
-        """The tokenizer that maps the task tokens to ids."""
-        return VOCAB
-
-    @property
-    def vocab_size(self) -> int:
-        return VOCAB.vocab_size
-

@@ -13,6 +13,10 @@ from typing import Any, Protocol
 import numpy as np
 
 
+class NoDocuments(ValueError):
+    """A shard read a whole epoch of its stream and found no document of its split."""
+
+
 class DocSource(Protocol):
     """An endless iterator of token-id documents that can say, and return to, where it is."""
 

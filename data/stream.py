@@ -12,9 +12,11 @@ the batch order continues exactly.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Protocol
 
+import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from data.mixture import Mixture
@@ -22,6 +24,20 @@ from data.packing import Packer, make_batch
 
 STATE_KEY = "stream_state"
 """Key of the resume tag in a training batch; removed before the batch reaches the model."""
+
+
+def current_rank() -> int:
+    """This process's global rank: torch.distributed if initialised, else env RANK, else 0."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+def current_world_size() -> int:
+    """Number of ranks: torch.distributed if initialised, else env WORLD_SIZE, else 1."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size()
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 class ShardSources(Protocol):

@@ -41,7 +41,7 @@ def pick_device(name: str) -> torch.device:
 def load_checkpoint(path: str | Path, device: torch.device) -> Loaded:
     """Rebuild the HybridLM saved in a train.py checkpoint; a missing or foreign file raises ValueError."""
     import kernels
-    from hybrid.module import HybridLMModule
+    from hybrid.train.module import HybridLMModule
 
     ckpt = Path(path)
     if not ckpt.is_file():

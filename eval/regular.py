@@ -11,8 +11,8 @@ import random
 import torch
 import torch.nn.functional as F
 
-from data.tasks import filler, multiturn
-from data.vocab import VOCAB
+from data.synthetic.tasks import filler, multiturn
+from data.synthetic.vocab import VOCAB
 
 KINDS: dict[str, tuple[object, dict]] = {
     "filler": (filler, {"num_words": 64}),

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from data.vocab import VOCAB, Vocab
+from data.synthetic.vocab import VOCAB, Vocab
 from eval.decode import greedy_match
 from eval.probes.base import Case
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hybrid.attention.weights import linear_std
+from hybrid.weight_init import linear_std
 from hybrid.block import Block
 from hybrid.config import ModelConfig
 from hybrid.layout import build_layout, format_layout
@@ -41,7 +41,7 @@ class HybridLM(nn.Module):
         return format_layout(self.layout)
 
     def init_weights(self) -> None:
-        """Normal init of every matrix (hybrid.attention.weights.linear_std: init_std, or 1/sqrt(3 fan_in) when it is
+        """Normal init of every matrix (hybrid.weight_init.linear_std: init_std, or 1/sqrt(3 fan_in) when it is
         None); output projections into the residual stream scaled by 1/sqrt(2 n_layers) (GPT-2) so the residual
         stream's variance does not grow with depth. Embeddings: init_std, or N(0, 1) untied / the head's std tied.
         Mixer-specific parameters (decay A_log, dt_bias, conv kernels, norm weights) keep their module's init."""

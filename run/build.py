@@ -13,8 +13,8 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 from omegaconf import DictConfig, OmegaConf
 
 import kernels
-from hybrid.module import HybridLMModule
-from hybrid.throughput import ThroughputMonitor
+from hybrid.train.module import HybridLMModule
+from hybrid.train.throughput import ThroughputMonitor
 from run.checkpoint_io import AtomicCheckpointIO, remove_partials
 from run.progress_file import ProgressFile
 from run.run_dir import claim, launch_name, write_config

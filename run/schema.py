@@ -10,7 +10,7 @@ from typing import List, Optional  # noqa: UP035
 from data.config import DataConfig
 from eval.config import EvalConfig
 from hybrid.config import ModelConfig
-from hybrid.optim import OptimConfig
+from hybrid.train.optim import OptimConfig
 from kernels.config import KernelConfig
 
 

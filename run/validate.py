@@ -4,7 +4,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from hybrid.layout import build_layout
-from hybrid.optim import SCHEDULES
+from hybrid.train.optim import SCHEDULES
 from hybrid.registry import ATTENTION_MIXERS, LINEAR_MIXERS, _load_all
 from run.errors import ConfigError, unknown
 from run.resume import RESUME
@@ -53,7 +53,7 @@ def _cuda_run(cfg: DictConfig) -> bool:
 def validate(cfg: DictConfig) -> None:
     from data.build import DATAMODULES
     from data.config import LOSS_ON
-    from data.tasks import TASKS
+    from data.synthetic.tasks import TASKS
 
     _load_all()
     _choice("model.linear.variant", cfg.model.linear.variant, LINEAR_MIXERS)

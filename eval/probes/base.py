@@ -13,7 +13,7 @@ from functools import cached_property
 from types import ModuleType
 from typing import Any
 
-from data.tasks import get_task
+from data.synthetic.tasks import get_task
 from eval.heldout import outside_training
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from data.tasks import mqar
+from data.synthetic.tasks import mqar
 from eval.probes.base import Case, Plot, Probe, log2_bucket
 
 GRID: list[dict[str, Any]] = [

@@ -14,7 +14,7 @@ from hybrid.attention.kv_cache import KVCache
 from hybrid.attention.positions import token_positions
 from hybrid.attention.rope import RotaryEmbedding
 from hybrid.attention.sdpa import attend
-from hybrid.attention.weights import init_linear_
+from hybrid.weight_init import init_linear_
 from hybrid.config import ModelConfig
 from hybrid.registry import register_attention
 

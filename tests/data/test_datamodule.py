@@ -14,8 +14,8 @@ from torch import nn
 from data import config as config_module
 from data.build import DATAMODULES, build_datamodule
 from data.config import DataConfig
-from data.datamodule import SyntheticDataModule
-from data.vocab import VOCAB
+from data.synthetic.datamodule import SyntheticDataModule
+from data.synthetic.vocab import VOCAB
 
 TINY = {"seq_len": 32, "batch_size": 4, "val_batches": 3}
 
@@ -42,8 +42,8 @@ def test_train_batches_have_batch_size_by_seq_len():
 
 
 def test_answers_only_scores_exactly_the_answers():
-    from data.synthetic import SyntheticStream
-    from data.tasks import TASKS
+    from data.synthetic.stream import SyntheticStream
+    from data.synthetic.tasks import TASKS
 
     for task in ("multihop", "mqar", "filler"):
         stream = SyntheticStream(256, {task: 1.0}, seed=3, answers_only=True)

@@ -11,7 +11,7 @@ from data.build import build_datamodule
 from data.config import DataConfig
 from data.mixture import Mixture
 from data.packing import IGNORE, Packer, make_batch
-from data.vocab import VOCAB
+from data.synthetic.vocab import VOCAB
 from tests.data.corpus import text_cfg
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from data import text_docs
+from data.text import docs as text_docs
 from data.build import build_datamodule
 from data.config import DataConfig
 from tests.data.corpus import make_docs, text_cfg, write_jsonl
@@ -105,7 +105,7 @@ class _Record(L.Callback):
 
 
 def _fit(dm, steps: int, ckpt_dir, ckpt_path=None) -> list[dict]:
-    from hybrid.module import HybridLMModule
+    from hybrid.train.module import HybridLMModule
 
     model = {"vocab_size": dm.vocab_size, "d_model": 32, "n_layers": 2, "n_heads": 2, "head_dim": 16, "ratio": "1:1",
              "linear": {"variant": "gated_deltanet", "chunk_size": 16}, "attention": {"type": "mha"}}

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from data.build import build_datamodule
+from data.mixture import NoDocuments
 from data.stream import STATE_KEY, PackedBatches
-from data.text_docs import NoDocuments, TextDocs
+from data.text.docs import TextDocs
 from tests.data.corpus import make_docs, text_cfg, write_jsonl
 
 

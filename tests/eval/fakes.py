@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from data.special_tokens import ANSWER, QUERY, SEP, USER
-from data.tasks import TASKS, mqar
-from data.vocab import KEYS, VOCAB
+from data.synthetic.special_tokens import ANSWER, QUERY, SEP, USER
+from data.synthetic.tasks import TASKS, mqar
+from data.synthetic.vocab import KEYS, VOCAB
 
 V = VOCAB.vocab_size
 

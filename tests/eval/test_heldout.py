@@ -7,10 +7,10 @@ from itertools import islice
 
 import pytest
 
-from data.special_tokens import BOS, EOS, QUERY, SEP, USER
-from data.synthetic import SyntheticStream
-from data.tasks import TASKS, carryover, mqar, multihop
-from data.vocab import NUMBERS, VOCAB
+from data.synthetic.special_tokens import BOS, EOS, QUERY, SEP, USER
+from data.synthetic.stream import SyntheticStream
+from data.synthetic.tasks import TASKS, carryover, mqar, multihop
+from data.synthetic.vocab import NUMBERS, VOCAB
 from eval.heldout import outside_training
 from eval.probes import PROBES
 

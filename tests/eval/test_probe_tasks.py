@@ -8,9 +8,9 @@ from itertools import permutations
 
 import pytest
 
-from data.special_tokens import ANSWER, ASSISTANT, QUERY, SEP, USER
-from data.tasks import carryover, copy, niah, state
-from data.vocab import KEYS, NUMBERS, VALUES
+from data.synthetic.special_tokens import ANSWER, ASSISTANT, QUERY, SEP, USER
+from data.synthetic.tasks import carryover, copy, niah, state
+from data.synthetic.vocab import KEYS, NUMBERS, VALUES
 
 
 def test_copy_and_reverse():

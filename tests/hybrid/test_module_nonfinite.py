@@ -8,9 +8,9 @@ import pytest
 import torch
 from lightning.pytorch.loggers.logger import Logger
 
-from data.datamodule import SyntheticDataModule
-from hybrid.module import HybridLMModule, NonFiniteLossError
-from hybrid.optim import lr_factor
+from data.synthetic.datamodule import SyntheticDataModule
+from hybrid.train.module import HybridLMModule, NonFiniteLossError
+from hybrid.train.optim import lr_factor
 from run.load import load_run_config
 
 STEPS = 6

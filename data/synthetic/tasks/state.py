@@ -26,9 +26,9 @@ from __future__ import annotations
 import random
 from itertools import permutations
 
-from data.special_tokens import QUERY, SEP
-from data.tasks.example import Example
-from data.vocab import NUMBERS
+from data.synthetic.special_tokens import QUERY, SEP
+from data.synthetic.tasks.example import Example
+from data.synthetic.vocab import NUMBERS
 
 PUSH, POP = "pushes", "drops"
 GROUP_SIZE: dict[str, int] = {"parity": 2, "s3": 3}

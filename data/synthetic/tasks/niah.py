@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import random
 
-from data.special_tokens import ANSWER
-from data.tasks.example import Example
-from data.tasks.filler import sentence
-from data.vocab import KEYS, VALUES
+from data.synthetic.special_tokens import ANSWER
+from data.synthetic.tasks.example import Example
+from data.synthetic.tasks.filler import sentence
+from data.synthetic.vocab import KEYS, VALUES
 
 NEEDLE_LEN = 4
 """Tokens per needle: KEY = VALUE ."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from data.tasks import carryover, copy, filler, mqar, multihop, multiturn, niah, state
-from data.tasks.axes import sample_axes
-from data.tasks.example import Example
+from data.synthetic.tasks import carryover, copy, filler, mqar, multihop, multiturn, niah, state
+from data.synthetic.tasks.axes import sample_axes
+from data.synthetic.tasks.example import Example
 
 TASKS: dict[str, ModuleType] = {
     "mqar": mqar,

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import random
 
-from data.special_tokens import ASSISTANT, USER
-from data.tasks.example import Example
-from data.vocab import NUMBERS, VARIABLES
+from data.synthetic.special_tokens import ASSISTANT, USER
+from data.synthetic.tasks.example import Example
+from data.synthetic.vocab import NUMBERS, VARIABLES
 
 TRAIN_AXES: dict[str, object] = {
     "num_turns": (1, 4),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data.paths import common_format, resolve_paths
+from data.text.files import common_format, resolve_paths
 
 SPLITS = ("train", "val")
 TXT_UNITS = ("line", "paragraph", "document")

@@ -6,10 +6,10 @@ from statistics import mean
 
 import pytest
 
-from data.filler_words import FILLER_WORDS
-from data.special_tokens import ASSISTANT, QUERY, USER
-from data.tasks import TASKS, Example, filler, get_task, mqar, multihop, multiturn, sample_axes
-from data.vocab import KEYS, NUMBERS, VALUES, VARIABLES, VOCAB
+from data.synthetic.filler_words import FILLER_WORDS
+from data.synthetic.special_tokens import ASSISTANT, QUERY, USER
+from data.synthetic.tasks import TASKS, Example, filler, get_task, mqar, multihop, multiturn, sample_axes
+from data.synthetic.vocab import KEYS, NUMBERS, VALUES, VARIABLES, VOCAB
 
 # Axis settings beyond training ranges, as a probe would pass them.
 HELD_OUT = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from data.filler_words import FILLER_WORDS
-from data.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
+from data.synthetic.filler_words import FILLER_WORDS
+from data.synthetic.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
 
 PUNCTUATION: tuple[str, ...] = ("=", ";", ":", "?", ".")
 TASK_WORDS: tuple[str, ...] = ("set", "update", "what", "is")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import random
 from itertools import pairwise
 
-from data.tasks.example import Example
-from data.vocab import NUMBERS, VARIABLES
+from data.synthetic.tasks.example import Example
+from data.synthetic.vocab import NUMBERS, VARIABLES
 
 TRAIN_AXES: dict[str, object] = {
     "num_hops": (1, 4),  # 5..8 hops are held out for the multihop probe

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from hybrid.config import ModelConfig
 from hybrid.lm import HybridLM
-from hybrid.optim import OptimConfig, build_optimizer
+from hybrid.train.optim import OptimConfig, build_optimizer
 
 
 class NonFiniteLossError(RuntimeError):

@@ -19,10 +19,12 @@ from lightning.pytorch.utilities import rank_zero_info
 from data.config import DataConfig
 from data.datamodule import PackedDataModule
 from data.mixture import Mixture
-from data.synthetic import SyntheticDocs, SyntheticStream, check_mixture
-from data.text_docs import TextDocs
-from data.text_source import TextSource
-from data.tokenizer import TRAIN, TextTokenizer, load_tokenizer, trained_tokenizer
+from data.synthetic.docs import SyntheticDocs
+from data.synthetic.stream import SyntheticStream
+from data.synthetic.task_mixture import check_mixture
+from data.text.docs import TextDocs
+from data.text.source import TextSource
+from data.text.tokenizer import TRAIN, TextTokenizer, load_tokenizer, trained_tokenizer
 
 
 class TextSources:

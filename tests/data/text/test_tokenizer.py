@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from data import tokenizer as tokenizer_module
+from data.text import tokenizer as tokenizer_module
 from data.build import build_datamodule
-from data.special_tokens import BOS, EOS, QUERY, SPECIAL_TOKENS
-from data.tokenizer import TextTokenizer, cache_path, load_tokenizer, train_bpe
+from data.synthetic.special_tokens import BOS, EOS, QUERY, SPECIAL_TOKENS
+from data.text.tokenizer import TextTokenizer, cache_path, load_tokenizer, train_bpe
 from tests.data.corpus import make_docs, text_cfg
 
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import random
 
-from data.special_tokens import ASSISTANT, USER
-from data.tasks.example import Example
-from data.vocab import KEYS, VALUES
+from data.synthetic.special_tokens import ASSISTANT, USER
+from data.synthetic.tasks.example import Example
+from data.synthetic.vocab import KEYS, VALUES
 
 TRAIN_AXES: dict[str, object] = {
     "num_turns": (6, 16),

@@ -27,10 +27,10 @@ from __future__ import annotations
 import math
 import random
 
-from data.filler_words import FILLER_WORDS
-from data.special_tokens import QUERY
-from data.tasks.example import Example
-from data.vocab import KEYS, VALUES
+from data.synthetic.filler_words import FILLER_WORDS
+from data.synthetic.special_tokens import QUERY
+from data.synthetic.tasks.example import Example
+from data.synthetic.vocab import KEYS, VALUES
 
 TRAIN_AXES: dict[str, object] = {
     "num_kv_pairs": (2, 24),

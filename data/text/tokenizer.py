@@ -5,8 +5,8 @@
     a Hugging Face Hub tokenizer name (e.g. gpt2), fetched and cached the usual way; offline it fails clearly
     train: a byte-level BPE of `vocab_size` ids learnt from the first N documents of the text, cached on disk under
            a hash of (source identity, N, vocab size), so a second run, or every DDP rank, reuses one file.
-Every tokenizer gets the special tokens of data/special_tokens.py (a trained one at ids 0..7 in that order, a
-loaded one appended if missing), so the synthetic tasks' <|query|>, <|user|>, ... mean the same under any of them.
+Every tokenizer gets the special tokens of data/synthetic/special_tokens.py (a trained one at ids 0..7 in that order,
+a loaded one appended if missing), so the synthetic tasks' <|query|>, <|user|>, ... mean the same under any of them.
 Documents are framed <|bos|> text <|eos|>, as the synthetic stream frames its documents.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from data.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
+from data.synthetic.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
 
 TRAIN = "train"
 BYTE_ALPHABET = 256

@@ -7,7 +7,7 @@ import pytest
 
 from data.build import build_datamodule
 from data.config import DataConfig
-from data.text_source import TextSource
+from data.text.source import TextSource
 from tests.data.corpus import make_docs, text_cfg, write_jsonl, write_parquet
 
 

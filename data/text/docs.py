@@ -22,15 +22,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from data.text_source import SPLITS, BadLines, TextSource
+from data.mixture import NoDocuments
+from data.text.source import SPLITS, BadLines, TextSource
 
 
 ENCODE_CHUNK = 32
 """Documents tokenized per call (one batched call amortises the tokenizer's overhead and uses its threads)."""
-
-
-class NoDocuments(ValueError):
-    """A shard read a whole epoch of its stream and found no document of its split."""
 
 
 class TextDocs:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import random
 
-from data.special_tokens import SEP
-from data.tasks.example import Example
-from data.vocab import NUMBERS
+from data.synthetic.special_tokens import SEP
+from data.synthetic.tasks.example import Example
+from data.synthetic.vocab import NUMBERS
 
 MODES: dict[str, str] = {"copy": "again", "reverse": "around"}
 """Mode -> the vocabulary word that asks for it."""

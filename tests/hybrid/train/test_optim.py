@@ -5,7 +5,7 @@ import pytest
 
 from hybrid.config import ModelConfig
 from hybrid.lm import HybridLM
-from hybrid.optim import OptimConfig, lr_factor, param_groups
+from hybrid.train.optim import OptimConfig, lr_factor, param_groups
 
 
 def test_no_weight_decay_on_norms_biases_and_gate_parameters():

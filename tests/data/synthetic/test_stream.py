@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from data.special_tokens import BOS, EOS, QUERY, USER
-from data.synthetic import SyntheticStream
-from data.tasks import TASKS
-from data.vocab import VOCAB
+from data.synthetic.special_tokens import BOS, EOS, QUERY, USER
+from data.synthetic.stream import SyntheticStream
+from data.synthetic.tasks import TASKS
+from data.synthetic.vocab import VOCAB
 
 MIX = {"mqar": 0.3, "multiturn": 0.3, "multihop": 0.2, "filler": 0.2}
 T = 64

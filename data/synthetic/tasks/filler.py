@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import random
 
-from data.filler_words import ADJECTIVES, ADVERBS, CONJUNCTIONS, DETERMINERS, NOUNS, PREPOSITIONS, VERBS
-from data.tasks.example import Example
+from data.synthetic.filler_words import ADJECTIVES, ADVERBS, CONJUNCTIONS, DETERMINERS, NOUNS, PREPOSITIONS, VERBS
+from data.synthetic.tasks.example import Example
 
 TRAIN_AXES: dict[str, object] = {
     "num_words": (16, 128),

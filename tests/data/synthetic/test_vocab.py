@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from data.filler_words import FILLER_WORDS
-from data.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
-from data.vocab import KEYS, NUMBERS, PUNCTUATION, TASK_WORDS, VALUES, VARIABLES, VOCAB, Vocab
+from data.synthetic.filler_words import FILLER_WORDS
+from data.synthetic.special_tokens import BOS, EOS, PAD, SPECIAL_TOKENS
+from data.synthetic.vocab import KEYS, NUMBERS, PUNCTUATION, TASK_WORDS, VALUES, VARIABLES, VOCAB, Vocab
 
 
 def test_size_is_fixed_and_a_multiple_of_64():
