@@ -13,9 +13,9 @@ from typing import Any
 import lightning as L
 
 from eval.config import EvalConfig
-from eval.plots import plot_run
+from eval.report.plots import plot_run
 from eval.suite import check_config, flat_metrics, run_suite
-from eval.summary import gap_rows, load_results
+from eval.report.summary import gap_rows, load_results
 
 
 class ProbeCallback(L.Callback):

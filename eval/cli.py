@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from eval.report import run_and_report
+    from eval.finish import run_and_report
 
     out_dir = Path(special["out"]) if special["out"] else loaded.run_dir
     recipe = OmegaConf.select(loaded.run_config, "recipe") if loaded.run_config is not None else None

@@ -1,5 +1,7 @@
-"""The end of a training run: the probe suite on the trained model, probes.json + plots in the run directory, and
-the MiniMax-gap summary printed under the training summary (train.py calls this after fit when eval.at_end)."""
+"""A suite run carried to its report: run the probes, write probes.json + plots, print the MiniMax-gap summary.
+
+`run_and_report` serves `python -m eval`; `probe_after_training` is train.py's end of run (after fit, when
+eval.at_end), the summary printed under the training summary."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +10,9 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from eval.report import run_and_report
-from eval.suite import examples_per_setting
+from eval.config import EvalConfig
+from eval.report.write import output_names, write_report
+from eval.suite import Progress, examples_per_setting, run_suite
 
 
 def probe_after_training(model: torch.nn.Module, cfg: DictConfig, run_dir: Path, step: int) -> dict[str, Any]:
@@ -22,3 +25,16 @@ def probe_after_training(model: torch.nn.Module, cfg: DictConfig, run_dir: Path,
     n = examples_per_setting(eval_cfg, next(model.parameters()).device)
     print(f"probing: {', '.join(eval_cfg.probes)} ({n} examples per setting)")
     return run_and_report(model, eval_cfg, run_dir, meta, title=f"{cfg.name} step {step}")
+
+
+def run_and_report(
+    model: torch.nn.Module, cfg: EvalConfig, run_dir: str | Path, meta: dict[str, Any] | None = None,
+    progress: Progress | None = None, title: str = "",
+) -> dict[str, Any]:
+    """Run the suite with cfg's budget, write probes.json + plots into run_dir, print the summary; return results."""
+    results = run_suite(model, cfg, progress=progress)
+    path, plots, summary = write_report(results, run_dir, cfg.baseline, meta, title=title)
+    print(summary)
+    print(f"probes: {path} ({len(plots)} plots in {path.parent / output_names(cfg.state_dtype)[1]}, "
+          f"{results['elapsed_s']:.1f}s)")
+    return results

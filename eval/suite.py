@@ -16,11 +16,11 @@ import torch
 from eval.config import DEFAULT_EXAMPLES, PRECISIONS, EvalConfig
 from eval.probes import get_probe
 from eval.probes.base import Case
-from eval.regular import KINDS, check_kinds, regular_loss
-from eval.score import score_cases
-from eval.slices import summarize
-from eval.state_precision import storage_dtype
-from eval.summary import load_results
+from eval.scoring.regular import KINDS, check_kinds, regular_loss
+from eval.scoring.score import score_cases
+from eval.scoring.slices import summarize
+from eval.scoring.state_precision import storage_dtype
+from eval.report.summary import load_results
 
 Progress = Callable[[str, int, int], None]
 """progress(what, done, total): called after each batch with cases done and cases in the whole run."""

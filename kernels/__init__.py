@@ -4,7 +4,7 @@
     chunk_*             chunked form for training and prefill (PyTorch on CPU; Triton on CUDA)
     fused_recurrent_*   token-by-token form for decoding from a cached state
 Gates are in log space; the recurrent state is float32 whatever the input dtype. Which implementation runs is
-chosen by `set_backend` (auto | triton | torch).
+chosen by `set_backend` (auto | triton | torch); the Triton path's launch choices are a `LaunchConfig` (`launch=`).
 """
 from kernels.backend import get_backend, resolve_backend, set_backend
 from kernels.config import KernelConfig
@@ -18,9 +18,12 @@ from kernels.delta_rule import (
     naive_recurrent_gated_delta_rule,
 )
 from kernels.simple_gla import chunk_simple_gla, fused_recurrent_simple_gla, naive_recurrent_simple_gla
+from kernels.utils.launch import DEFAULT_LAUNCH, LaunchConfig
 
 __all__ = [
+    "DEFAULT_LAUNCH",
     "KernelConfig",
+    "LaunchConfig",
     "chunk_delta_rule",
     "chunk_gated_delta_rule",
     "chunk_kda",

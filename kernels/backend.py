@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from kernels.triton_support import triton_importable
+from kernels.utils.triton_support import triton_importable
 
 BACKENDS = ("auto", "triton", "torch")
 AVAILABLE = ("torch", "triton") if triton_importable() else ("torch",)

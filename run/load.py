@@ -166,7 +166,7 @@ def load_run_config(argv: list[str]) -> DictConfig:
 
     validate(cfg)
     if cfg.eval.regular_kinds is None:  # derived, so the saved config says what the regular-prompt loss averaged
-        from eval.regular import trained_kinds
+        from eval.scoring.regular import trained_kinds
 
         cfg.eval.regular_kinds = trained_kinds(cfg.data.loss_on)
     return cfg

@@ -43,16 +43,18 @@ def test_host_ms_times_issuing_each_call() -> None:
 
 @pytest.mark.parametrize("op", ["gated_delta_rule", "kda"])
 def test_intra_ablation_variants_still_patch_the_kernels(op: str) -> None:
-    # each variant of benchmarks/intra_fwd_ablation.py replaces source text that must still be in the kernels: all
+    # each variant of benchmarks/kernel_dev/intra_fwd_ablation.py replaces source text that must still be in the
+    # kernels: all
     # load as modules (no GPU needed), each with the intra forward's entry point
-    modules = load_benchmark("intra_fwd_ablation").variants_for(op)
+    modules = load_benchmark("kernel_dev/intra_fwd_ablation").variants_for(op)
     assert "as is" in modules and "no solve" in modules and len(modules) >= 4
     assert all(callable(m.intra_chunk_fwd) for m in modules.values())
 
 
 def test_intra_ablation_names_a_patch_that_no_longer_matches() -> None:
-    tool = load_benchmark("intra_fwd_ablation")
-    with pytest.raises(SystemExit, match=r"variant 'x' expects 'no such line' once in kernels/triton_intra_fwd.py"):
+    tool = load_benchmark("kernel_dev/intra_fwd_ablation")
+    expected = r"variant 'x' expects 'no such line' once in kernels/delta_rule/intra_wy_fwd.py"
+    with pytest.raises(SystemExit, match=expected):
         tool.patched_modules("x", [(tool.FWD, "no such line", "")])
 
 

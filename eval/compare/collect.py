@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.summary import gap_rows
+from eval.report.summary import gap_rows
 
 MANIFEST = "study.json"
 

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 from eval.compare.collect import StudyResults
 from eval.compare.stats import estimate
 from eval.compare.table import Row
-from eval.slices import sort_key
+from eval.scoring.slices import sort_key
 
 
 def _save(fig: Any, path: Path) -> Path:

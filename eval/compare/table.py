@@ -1,6 +1,7 @@
 """The comparison: every metric of the MiniMax-gap summary per design as mean ± 95% CI over seeds, its ratio to the
 baseline design with an interval, and a verdict per design that names a deficit only where the interval excludes
-parity (1.0). Ratios read as in eval/summary.py: 1.0 = as good as the baseline, below = worse, for the loss too."""
+parity (1.0). Ratios read as in eval/report/summary.py: 1.0 = as good as the baseline, below = worse, for the loss
+too."""
 from __future__ import annotations
 
 import math

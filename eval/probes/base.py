@@ -1,8 +1,8 @@
 """What a probe is: a task generator, a grid of axis settings, and how its results are sliced, plotted and summed up.
 
 A probe does not score anything itself: it turns (setting, seed) into `Case`s, questions with exact answers, and
-eval/score.py decodes and scores them. Which settings are held out is computed from the task's TRAIN_AXES
-(eval/heldout.py), never declared by hand, so a probe cannot call a training-length setting held out by mistake.
+eval/scoring/score.py decodes and scores them. Which settings are held out is computed from the task's TRAIN_AXES
+(eval/probes/heldout.py), never declared by hand, so a probe cannot call a training-length setting held out by mistake.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from data.synthetic.tasks import get_task
-from eval.heldout import outside_training
+from eval.probes.heldout import outside_training
 
 
 @dataclass

@@ -14,8 +14,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from gdn_bisect import BASE, build, train_cell, zoology_mqar  # noqa: E402
+from gdn_bisect import BASE, train_cell  # noqa: E402
 
+from data.synthetic.zoology_mqar import zoology_mqar  # noqa: E402
+from eval.calibration.mqar_toy import toy_model  # noqa: E402
 from kernels import set_backend  # noqa: E402
 
 
@@ -38,7 +40,7 @@ def main() -> None:
     x = torch.randint(8192, (8, 64), device=dev)
     for mixer in ("gated_deltanet", "kda", "deltanet", "linear", "lightning", "mha"):
         torch.manual_seed(0)
-        model = build(mixer, 128, 2, 8192).to(dev).eval()
+        model = toy_model(mixer, 128, 2, 8192).to(dev).eval()
         for backend in ("triton", "torch"):
             set_backend(backend)
             for amp in (True, False):

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 SEGMENTS = ((64, 4), (128, 8), (256, 16), (512, 64))
 """(seq_len, key-value pairs) as in Zoology's figure 2."""
@@ -29,41 +30,20 @@ def cell_name(mixer: str, d_model: int, lr: float) -> str:
 
 def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab: int, seed: int) -> dict:
     import torch
-    import torch.nn.functional as F
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from gdn_bisect import accuracy, build, zoology_mqar
+    from data.synthetic.zoology_mqar import zoology_mqar
+    from eval.calibration.mqar_toy import ToyRun, answer_accuracy, toy_model, train_toy
 
-    torch.manual_seed(seed)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     train = [zoology_mqar(100_000 // len(SEGMENTS), vocab, T, p, seed=10 + i) for i, (T, p) in enumerate(SEGMENTS)]
     test = [zoology_mqar(1000, vocab, T, p, seed=100 + i) for i, (T, p) in enumerate(SEGMENTS)]
-    heads = 1 if mixer == "mha" else max(1, d_model // 64)
-    model = build(mixer, d_model, heads, vocab).to(dev)
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (no_decay if getattr(p, "_no_weight_decay", False) or p.dim() < 2 else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=lr, betas=(0.9, 0.95))
-    warm = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
-    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = toy_model(mixer, d_model, 1 if mixer == "mha" else max(1, d_model // 64), vocab).to(dev)
     t0 = time.time()
-    for step in range(steps):
-        x, y = train[step % len(SEGMENTS)]
-        idx = torch.randint(len(x), (batch,), generator=g)
-        with torch.autocast(dev, dtype=torch.bfloat16, enabled=dev == "cuda"):
-            logits, _ = model(x[idx].to(dev))
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y[idx].to(dev).flatten(), ignore_index=-100)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-    acc = {f"{T}x{p}": round(accuracy(model, x, y, dev, dev == "cuda"), 4) for (T, p), (x, y) in zip(SEGMENTS, test)}
+    loss = train_toy(model, train, ToyRun(steps=steps, batch=batch, lr=lr, seed=seed))
+    acc = {f"{T}x{p}": round(answer_accuracy(model, x, y), 4) for (T, p), (x, y) in zip(SEGMENTS, test)}
     return {"mixer": mixer, "d_model": d_model, "lr": lr, "steps": steps, "batch": batch, "vocab": vocab,
-            "seed": seed, "acc": acc, "final_loss": round(loss.item(), 4), "seconds": round(time.time() - t0, 1)}
+            "seed": seed, "acc": acc, "final_loss": round(loss, 4), "seconds": round(time.time() - t0, 1)}
 
 
 def run_grid(a: argparse.Namespace) -> None:

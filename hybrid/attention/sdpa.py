@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from hybrid.attention.masks import sdpa_mask
-from kernels.packing import packed_layout
+from kernels.utils.varlen_padded import packed_layout
 
 
 def _attend_dense(q, k, v, window, cu_seqlens, scale):

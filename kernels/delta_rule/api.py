@@ -13,21 +13,21 @@ import torch
 from kernels.backend import resolve_backend
 from kernels.delta_rule.chunk import chunk_gated_delta_rule_torch
 from kernels.delta_rule.fused_recurrent import fused_recurrent_gated_delta_rule_torch
-from kernels.triton_support import check_triton_device
-from kernels.validate import GATE_CHANNEL, GATE_HEAD, GATE_NONE, check_inputs
+from kernels.utils.launch import LaunchConfig
+from kernels.utils.triton_support import check_triton_device
+from kernels.utils.validate import GATE_CHANNEL, GATE_HEAD, GATE_NONE, check_inputs
 
 
+def _chunk_triton(**kwargs):
+    from kernels.delta_rule.chunk_triton import chunk_gated_delta_rule_triton  # lazy: importing Triton is opt-in
 
-def _chunk_triton(*args):
-    from kernels.delta_rule.triton_chunk import chunk_gated_delta_rule_triton  # lazy: importing Triton is opt-in
-
-    return chunk_gated_delta_rule_triton(*args)
+    return chunk_gated_delta_rule_triton(**kwargs)
 
 
-def _recurrent_triton(*args):
-    from kernels.delta_rule.triton_recurrent import fused_recurrent_gated_delta_rule_triton
+def _recurrent_triton(**kwargs):
+    from kernels.delta_rule.fused_recurrent_triton import fused_recurrent_gated_delta_rule_triton
 
-    return fused_recurrent_gated_delta_rule_triton(*args)
+    return fused_recurrent_gated_delta_rule_triton(**kwargs)
 
 
 _CHUNK = {"torch": chunk_gated_delta_rule_torch, "triton": _chunk_triton}
@@ -37,15 +37,18 @@ Out = tuple[torch.Tensor, "torch.Tensor | None"]
 
 
 def _chunk(op, gate, q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
-           use_qk_l2norm_in_kernel, chunk_size) -> Out:
+           use_qk_l2norm_in_kernel, chunk_size, launch) -> Out:
     check_inputs(op, q, k, v, g=g, gate=gate, beta=beta, needs_beta=True, scale=scale, initial_state=initial_state,
                  cu_seqlens=cu_seqlens, chunk_size=chunk_size)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     backend = resolve_backend(q.device)
+    launch_kw = {}
     if backend == "triton":
         check_triton_device(op, q)
-    return _CHUNK[backend](q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
-                                             use_qk_l2norm_in_kernel, chunk_size)
+        launch_kw = {} if launch is None else {"launch": launch}
+    return _CHUNK[backend](q=q, k=k, v=v, g=g, beta=beta, scale=scale, initial_state=initial_state,
+                           output_final_state=output_final_state, cu_seqlens=cu_seqlens,
+                           use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel, chunk_size=chunk_size, **launch_kw)
 
 
 def _recurrent(op, gate, q, k, v, g, beta, scale, initial_state, output_final_state, cu_seqlens,
@@ -56,8 +59,9 @@ def _recurrent(op, gate, q, k, v, g, beta, scale, initial_state, output_final_st
     backend = resolve_backend(q.device)
     if backend == "triton":
         check_triton_device(op, q)
-    return _RECURRENT[backend](q, k, v, g, beta, scale, initial_state, output_final_state,
-                                                 cu_seqlens, use_qk_l2norm_in_kernel)
+    return _RECURRENT[backend](q=q, k=k, v=v, g=g, beta=beta, scale=scale, initial_state=initial_state,
+                               output_final_state=output_final_state, cu_seqlens=cu_seqlens,
+                               use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel)
 
 
 def chunk_delta_rule(
@@ -71,10 +75,11 @@ def chunk_delta_rule(
     cu_seqlens: torch.Tensor | None = None,  # (N + 1,) int, [0, ..., T], with B == 1
     use_qk_l2norm_in_kernel: bool = False,
     chunk_size: int = 64,
+    launch: LaunchConfig | None = None,  # the Triton path's launch choices; None: the defaults
 ) -> Out:
     """DeltaNet: S_t = S_{t-1} + beta_t k_t (v_t - S_{t-1}^T k_t)^T, o_t = S_t^T (scale q_t)."""
     return _chunk("chunk_delta_rule", GATE_NONE, q, k, v, None, beta, scale, initial_state, output_final_state,
-                  cu_seqlens, use_qk_l2norm_in_kernel, chunk_size)
+                  cu_seqlens, use_qk_l2norm_in_kernel, chunk_size, launch)
 
 
 def chunk_gated_delta_rule(
@@ -89,10 +94,11 @@ def chunk_gated_delta_rule(
     cu_seqlens: torch.Tensor | None = None,  # (N + 1,) int, [0, ..., T], with B == 1
     use_qk_l2norm_in_kernel: bool = False,
     chunk_size: int = 64,
+    launch: LaunchConfig | None = None,  # the Triton path's launch choices; None: the defaults
 ) -> Out:
     """Gated DeltaNet: the delta rule with the state first decayed by exp(g_t) per head."""
     return _chunk("chunk_gated_delta_rule", GATE_HEAD, q, k, v, g, beta, scale, initial_state, output_final_state,
-                  cu_seqlens, use_qk_l2norm_in_kernel, chunk_size)
+                  cu_seqlens, use_qk_l2norm_in_kernel, chunk_size, launch)
 
 
 def chunk_kda(
@@ -107,10 +113,11 @@ def chunk_kda(
     cu_seqlens: torch.Tensor | None = None,  # (N + 1,) int, [0, ..., T], with B == 1
     use_qk_l2norm_in_kernel: bool = False,
     chunk_size: int = 64,
+    launch: LaunchConfig | None = None,  # the Triton path's launch choices; None: the defaults
 ) -> Out:
     """Kimi Delta Attention: the delta rule with each state row k decayed by exp(g_t[k])."""
     return _chunk("chunk_kda", GATE_CHANNEL, q, k, v, g, beta, scale, initial_state, output_final_state,
-                  cu_seqlens, use_qk_l2norm_in_kernel, chunk_size)
+                  cu_seqlens, use_qk_l2norm_in_kernel, chunk_size, launch)
 
 
 def fused_recurrent_delta_rule(

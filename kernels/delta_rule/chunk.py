@@ -11,15 +11,15 @@ is S_t = e^{G_t} S + sum_{j<=t} e^{G_t - G_j} k_j u_j^T, where the pseudo-values
 The solve is linear in S, so u = U0 - W S with U0 = (I + A)^-1 (beta v) and W = (I + A)^-1 (beta k e^G) computed for
 all chunks at once. The loop then only does u = U0 - W S and S <- e^{G_C} S + (k e^{G_C - G})^T u, and afterwards
     o_t = (q_t e^{G_t})^T S + sum_{j<=t} (q_t . k_j e^{G_t - G_j}) u_j        (q already scaled)
-for all chunks at once. Every exponent is a difference G_later - G_earlier <= 0 (see kernels/decay.py).
+for all chunks at once. Every exponent is a difference G_later - G_earlier <= 0 (see kernels/utils/decay.py).
 """
 from __future__ import annotations
 
 import torch
 
-from kernels.chunking import effective_chunk_size, from_chunks, to_chunks
-from kernels.decay import causal_decayed_scores
-from kernels.torch_runner import run_core
+from kernels.utils.chunking import effective_chunk_size, from_chunks, to_chunks
+from kernels.utils.decay import causal_decayed_scores
+from kernels.utils.runner_torch import run_core
 
 
 def chunk_gated_delta_rule_torch(

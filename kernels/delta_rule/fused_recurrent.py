@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from kernels.delta_rule.chunk import as_channel_gate
-from kernels.torch_runner import run_core
+from kernels.utils.runner_torch import run_core
 
 
 def fused_recurrent_gated_delta_rule_torch(

@@ -10,21 +10,21 @@ import torch
 from kernels.backend import resolve_backend
 from kernels.simple_gla.chunk import chunk_simple_gla_torch
 from kernels.simple_gla.fused_recurrent import fused_recurrent_simple_gla_torch
-from kernels.triton_support import check_triton_device
-from kernels.validate import GATE_HEAD, check_inputs
+from kernels.utils.launch import LaunchConfig
+from kernels.utils.triton_support import check_triton_device
+from kernels.utils.validate import GATE_HEAD, check_inputs
 
 
+def _chunk_triton(**kwargs):
+    from kernels.simple_gla.chunk_triton import chunk_simple_gla_triton  # lazy: importing Triton is opt-in
 
-def _chunk_triton(*args):
-    from kernels.simple_gla.triton_chunk import chunk_simple_gla_triton  # lazy: importing Triton is opt-in
-
-    return chunk_simple_gla_triton(*args)
+    return chunk_simple_gla_triton(**kwargs)
 
 
-def _recurrent_triton(*args):
-    from kernels.simple_gla.triton_recurrent import fused_recurrent_simple_gla_triton
+def _recurrent_triton(**kwargs):
+    from kernels.simple_gla.fused_recurrent_triton import fused_recurrent_simple_gla_triton
 
-    return fused_recurrent_simple_gla_triton(*args)
+    return fused_recurrent_simple_gla_triton(**kwargs)
 
 
 _CHUNK = {"torch": chunk_simple_gla_torch, "triton": _chunk_triton}
@@ -43,16 +43,20 @@ def chunk_simple_gla(
     output_final_state: bool = False,
     cu_seqlens: torch.Tensor | None = None,  # (N + 1,) int, [0, ..., T], with B == 1
     chunk_size: int = 64,
+    launch: LaunchConfig | None = None,  # the Triton path's launch choices; None: the defaults
 ) -> Out:
     """S_t = exp(g_t) S_{t-1} + k_t v_t^T, o_t = S_t^T (scale q_t); chunked, for training and prefill."""
     check_inputs("chunk_simple_gla", q, k, v, g=g, gate=GATE_HEAD, g_optional=True, scale=scale,
                  initial_state=initial_state, cu_seqlens=cu_seqlens, chunk_size=chunk_size)
     scale = q.shape[-1] ** -0.5 if scale is None else float(scale)
     backend = resolve_backend(q.device)
+    launch_kw = {}
     if backend == "triton":
         check_triton_device("chunk_simple_gla", q)
-    return _CHUNK[backend](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens,
-                                             chunk_size)
+        launch_kw = {} if launch is None else {"launch": launch}
+    return _CHUNK[backend](q=q, k=k, v=v, g=g, scale=scale, initial_state=initial_state,
+                           output_final_state=output_final_state, cu_seqlens=cu_seqlens, chunk_size=chunk_size,
+                           **launch_kw)
 
 
 def fused_recurrent_simple_gla(
@@ -72,4 +76,5 @@ def fused_recurrent_simple_gla(
     backend = resolve_backend(q.device)
     if backend == "triton":
         check_triton_device("fused_recurrent_simple_gla", q)
-    return _RECURRENT[backend](q, k, v, g, scale, initial_state, output_final_state, cu_seqlens)
+    return _RECURRENT[backend](q=q, k=k, v=v, g=g, scale=scale, initial_state=initial_state,
+                               output_final_state=output_final_state, cu_seqlens=cu_seqlens)

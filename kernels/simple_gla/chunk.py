@@ -5,15 +5,15 @@ entering the chunk,
     o_t = (q_t e^{G_t})^T S + sum_{j<=t} (q_t . k_j) e^{G_t - G_j} v_j        (q already scaled)
     S'  = e^{G_C} S + sum_j e^{G_C - G_j} k_j v_j^T
 Each chunk's contribution to the state is computed for all chunks at once; the loop over chunks only decays and
-adds. Every exponent is a difference G_later - G_earlier <= 0 (see kernels/decay.py).
+adds. Every exponent is a difference G_later - G_earlier <= 0 (see kernels/utils/decay.py).
 """
 from __future__ import annotations
 
 import torch
 
-from kernels.chunking import effective_chunk_size, from_chunks, to_chunks
-from kernels.decay import causal_decayed_scores
-from kernels.torch_runner import run_core
+from kernels.utils.chunking import effective_chunk_size, from_chunks, to_chunks
+from kernels.utils.decay import causal_decayed_scores
+from kernels.utils.runner_torch import run_core
 
 
 def chunk_simple_gla_torch(

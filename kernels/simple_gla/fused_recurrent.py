@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from kernels.simple_gla.chunk import head_gate
-from kernels.torch_runner import run_core
+from kernels.utils.runner_torch import run_core
 
 
 def fused_recurrent_simple_gla_torch(

@@ -1,5 +1,6 @@
 """Fake language models with HybridLM's decoding interface (new_cache(), forward(ids, caches) -> (logits, caches)):
-an oracle that answers with the task solvers from the tokens it is fed, and random guessers."""
+an oracle that answers with the task solvers from the tokens it is fed, and random guessers; and a toy probe
+with hand-made scored answers for the slicing and report tests."""
 from __future__ import annotations
 
 import torch
@@ -8,6 +9,8 @@ from torch import nn
 from data.synthetic.special_tokens import ANSWER, QUERY, SEP, USER
 from data.synthetic.tasks import TASKS, mqar
 from data.synthetic.vocab import KEYS, VOCAB
+from eval.probes.base import Plot, Probe, log2_bucket
+from eval.scoring.score import Scored
 
 V = VOCAB.vocab_size
 
@@ -94,3 +97,18 @@ class RandomGuesser(_Fake):
         logits = torch.full((B, T, V), -1e9)
         logits[:, :, self.ids] = torch.rand(B, T, len(self.ids), generator=self.gen)
         return logits, caches
+
+
+TOY_PROBE = Probe(name="toy", task="multihop", grid=[{"num_hops": 1}], plots=[Plot("num_hops", "num_distractors")],
+                  slice_by=("num_hops", "gap"), buckets={"gap": log2_bucket},
+                  headlines={"no distractors": {"num_distractors": 0}})
+
+
+def toy_rows() -> list[Scored]:
+    """12 scored answers to TOY_PROBE: 7 right; the 4 at 6 hops are held out (1 right)."""
+    rows = []
+    for hops, held in [(1, False), (2, False), (6, True)]:
+        for i in range(4):
+            correct = i < (4 if hops == 1 else 2 if hops == 2 else 1)
+            rows.append(Scored({"num_hops": hops, "num_distractors": i % 2, "gap": 3 + i, "heldout": held}, correct))
+    return rows

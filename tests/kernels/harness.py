@@ -15,12 +15,12 @@ import torch.nn.functional as F
 
 import kernels
 from kernels import naive_recurrent_gated_delta_rule, naive_recurrent_simple_gla
-from kernels.triton_support import interpreting
+from kernels.utils.triton_support import interpreting
 
 
 def triton_case_device(case_file: str) -> str:
-    """The device a Triton case file runs on: "cuda" natively, "cpu" under TRITON_INTERPRET=1 (which has to be set
-    before Python starts; test_triton_interpret.py does it). Skips without triton; anything else is an error."""
+    """The device a Triton test module runs on: "cuda" natively, "cpu" under TRITON_INTERPRET=1 (set before
+    triton.language is imported: tests/conftest.py does it). Skips without triton; anything else is an error."""
     import pytest
 
     pytest.importorskip("triton")

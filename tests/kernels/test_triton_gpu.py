@@ -52,7 +52,8 @@ def packed_batch_lengths(seed: int, n: int = 219, total: int = 16384) -> list[in
 
 @pytest.mark.parametrize("op_name", ["gated_delta_rule", "kda"])
 def test_packed_training_batch_bf16(op_name: str) -> None:
-    # 219 documents in 16,384 tokens, chunk-aligned on the Triton path (kernels/chunk_packing.py), each from its own
+    # 219 documents in 16,384 tokens, chunk-aligned on the Triton path (kernels/utils/varlen_chunk_aligned.py), each
+    # from its own
     # initial state; the reference runs each document on its own (chunked PyTorch path, float64)
     seed = fresh_seed()
     ratios = check_op(op_name, torch.bfloat16, packed_batch_lengths(seed), 16, 128, 128, device="cuda", l2=True,

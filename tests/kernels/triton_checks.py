@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 
 import kernels
-from kernels.l2norm import l2norm
+from kernels import LaunchConfig
+from kernels.utils.l2norm import l2norm
 from tests.kernels.harness import OPS, assert_close, error_ratio, fresh_seed, make_inputs
 
 # (output and final state, dq/dk/dv/dh0, dg/dbeta) error-ratio bounds; the half-precision ones are the issue's.
@@ -40,9 +41,10 @@ def check_op(op_name: str, dtype: torch.dtype, T: int | list[int], H: int, K: in
              chunk_size: int = 64, device: str = "cpu", l2: bool = False, state: bool = True,
              decay_scale: float = 1.0, path: str = "chunk", reference: str = "naive", seed: int | None = None,
              bounds: tuple[float, float, float] | None = None, scale: float | None = None,
-             grad: bool = True) -> dict:
+             grad: bool = True, launch: LaunchConfig | None = None) -> dict:
     """Run one case; T a list of lengths means packed sequences (cu_seqlens, B = 1); scale None means K^-0.5.
     grad=False: the forward alone, under torch.no_grad (the path that leaves out what only a backward reads).
+    launch: the Triton path's launch choices (chunk path only; None: the defaults).
     Returns the error ratios."""
     op, seed = OPS[op_name], fresh_seed() if seed is None else seed
     if l2 and not op.has_beta:  # FLA's simple_gla has no use_qk_l2norm_in_kernel either
@@ -61,7 +63,7 @@ def check_op(op_name: str, dtype: torch.dtype, T: int | list[int], H: int, K: in
     cu = None
     if lengths is not None:
         cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32, device=device)
-    kw = {"chunk_size": chunk_size} if path == "chunk" else {}
+    kw = {"chunk_size": chunk_size, "launch": launch} if path == "chunk" else {}
     if op.has_beta:
         kw["use_qk_l2norm_in_kernel"] = l2
     fn = op.chunk if path == "chunk" else op.recurrent

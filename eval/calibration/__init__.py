@@ -1,0 +1,1 @@
+"""Calibration against the literature: small, fast settings whose published outcome our models must reproduce."""

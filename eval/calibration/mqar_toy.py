@@ -1,0 +1,93 @@
+"""The Zoology MQAR toy: a 2-layer model of one mixer kind trained on integer-token MQAR, scored on the answers.
+
+Each block is mixer + SwiGLU MLP as HybridLM builds it (Zoology's figure-2 models have no MLP and put a short conv
+in front of some mixers; our delta-rule mixers carry their own short convs). Training is plain AdamW with warm-up and
+cosine decay, gradient clipping at 1, bf16 autocast on CUDA; weight decay 0.1 except on the decay parameters.
+This is the setting experiments/zoology_mqar/ runs and the training-dynamics tests hold every mixer to.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from hybrid.config import ModelConfig
+from hybrid.lm import HybridLM
+
+
+@dataclass(frozen=True)
+class ToyRun:
+    steps: int = 1000
+    """Optimizer steps; each step draws one batch from one segment, the segments in turn."""
+    batch: int = 256
+    """Rows per step."""
+    lr: float = 3e-3
+    """Peak learning rate (linear warm-up over the first 10% of steps, then cosine to 0)."""
+    seed: int = 0
+    """Seeds the initialisation and the batch order."""
+    autocast: bool = True
+    """bf16 autocast (CUDA only; CPU runs in fp32)."""
+
+
+def toy_model(mixer: str, d_model: int, heads: int, vocab: int, n_layers: int = 2) -> HybridLM:
+    """n_layers blocks of one mixer: a linear variant name (gated_deltanet, kda, ...) or 'mha'."""
+    linear = mixer != "mha"
+    cfg = ModelConfig(vocab_size=vocab, d_model=d_model, n_layers=n_layers, n_heads=heads,
+                      head_dim=d_model // heads, ratio="1:0" if linear else "0:1")
+    if linear:
+        cfg.linear.variant = mixer
+    return HybridLM(cfg)
+
+
+def train_toy(model: HybridLM, segments: Sequence[tuple[torch.Tensor, torch.Tensor]], run: ToyRun,
+              on_step=None) -> float:
+    """Train on (inputs, labels) segments in turn; returns the last batch's loss. on_step(step, loss) if given."""
+    dev = next(model.parameters()).device
+    torch.manual_seed(run.seed)
+    decay = [p for p in model.parameters() if p.dim() >= 2 and not getattr(p, "_no_weight_decay", False)]
+    keep = [p for p in model.parameters() if p.dim() < 2 or getattr(p, "_no_weight_decay", False)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": keep, "weight_decay": 0.0}],
+                            lr=run.lr, betas=(0.9, 0.95))
+    warm = max(1, run.steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / run.steps))))
+    amp = run.autocast and dev.type == "cuda"
+    g = torch.Generator().manual_seed(run.seed)
+    model.train()
+    loss = torch.tensor(float("nan"))
+    for step in range(run.steps):
+        x, y = segments[step % len(segments)]
+        idx = torch.randint(len(x), (run.batch,), generator=g)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            logits, _ = model(x[idx].to(dev))
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y[idx].to(dev).flatten(), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if on_step is not None:
+            on_step(step + 1, loss)
+    return loss.item()
+
+
+@torch.no_grad()
+def answer_accuracy(model: HybridLM, x: torch.Tensor, y: torch.Tensor, autocast: bool = True,
+                    batch: int = 250) -> float:
+    """Fraction of answer positions (labels != -100) where the full forward's argmax is the label."""
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    hit = total = 0
+    for i in range(0, len(x), batch):
+        xb, yb = x[i:i + batch].to(dev), y[i:i + batch].to(dev)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast and dev.type == "cuda"):
+            logits, _ = model(xb)
+        m = yb != -100
+        hit += int((logits.argmax(-1)[m] == yb[m]).sum())
+        total += int(m.sum())
+    model.train(was_training)
+    return hit / max(total, 1)

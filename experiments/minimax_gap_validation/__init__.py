@@ -1,0 +1,1 @@
+"""Do the probes separate architectures the way the literature does? See README.md here."""
