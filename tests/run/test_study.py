@@ -147,3 +147,15 @@ def test_without_slurm_the_slurm_tests_skip_but_fail_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "1")
     with pytest.raises(pytest.fail.Exception, match="CI is set and Slurm is not installed"):
         slurm_cluster.require_slurm()
+
+
+def test_the_sbatch_script_of_a_two_gpu_cell(tmp_path):
+    from run.launchers.slurm import executor
+
+    cfg = launcher_config({}, {"kind": "slurm", "gpus_per_cell": "2", "partition": "gpu", "account": "abl",
+                               "time_min": "90", "extra_sbatch": "[--qos=high]"})
+    text = executor(cfg, tmp_path, "minimax_gap")._make_submission_file_text("python -m x", "uid")
+    for line in ("--ntasks-per-node=2", "--gpus-per-node=2", "--signal=USR1@90", "--requeue", "--partition=gpu",
+                 "--account=abl", "--time=90", "--qos=high", "--job-name=minimax_gap"):
+        assert f"#SBATCH {line}\n" in text, line
+    assert "\nsrun --unbuffered" in text and f"cd {ROOT}" in text
