@@ -70,10 +70,12 @@ def verdicts(study: StudyResults, rows: list[Row]) -> dict[str, str]:
             continue
         worse = [f"{r.metric} {fmt_ratio(r.ratios[g])}" for r in rows
                  if r.metric != REGULAR and r.ratios.get(g) is not None and r.ratios[g].verdict == "worse"]
+        unrated = sum(r.metric != REGULAR and r.ratios.get(g) is None for r in rows)
+        note = f" ({unrated} probe metrics have no ratio: a mean of 0)" if unrated else ""
         reg = {"parity": "at parity on regular prompts", "better": "better on regular prompts",
                "worse": "worse on regular prompts"}[regular.verdict] + f" ({fmt_ratio(regular)})"
         if not worse:
-            out[g] = f"{reg}; no probe deficit whose interval excludes parity"
+            out[g] = f"{reg}; no probe deficit whose interval excludes parity{note}"
         elif regular.verdict != "worse":
             out[g] = f"MiniMax gap: {reg}, yet behind the baseline on {len(worse)}: " + "; ".join(worse)
         else:
@@ -95,8 +97,12 @@ def ratios_table(study: StudyResults, rows: list[Row]) -> list[list[str]]:
     out = [["metric"] + groups]
     for r in rows:
         cells = []
+        base = r.estimates.get(study.baseline)
         for g in groups:
-            q = r.ratios.get(g)
+            q, e = r.ratios.get(g), r.estimates.get(g)
+            if q is None and e is not None and base is not None:  # both ran: a mean of 0 leaves no ratio
+                cells.append("n/a (a mean is 0)")
+                continue
             cells.append(fmt_ratio(q) + (mark.get(q.verdict, "") if q is not None else ""))
         out.append([r.metric] + cells)
     return out
