@@ -3,9 +3,14 @@ or run a study, a grid of such runs: `python train.py study=minimax_gap [launche
 
 recipe + presets + overrides -> RunConfig -> data, model, trainer -> fit. Config mistakes exit with code 2 and a
 one-line error before anything is built or written.
+
+Exit codes: 0 done; 1 diverged (trainer.max_nonfinite skipped steps in a row); 2 bad input, nothing written;
+128 + N stopped by signal N (SIGTERM 143, SIGINT 130, SIGUSR1 138) after saving checkpoints/last.ckpt, which
+`name=<run> resume=auto` continues.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -74,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fit(cfg, run_dir, module, datamodule, launch.ckpt_path)
     finally:
         run_dirs.release(run_dir)
+        if leader:  # the ranks have their copies; a later launch in this process chooses afresh
+            for key in (run_dirs.NAME_ENV, resume.RESUME_ENV):
+                os.environ.pop(key, None)
 
 
 def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:

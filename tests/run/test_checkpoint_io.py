@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from run.checkpoint_io import (TMP_SUFFIX, AtomicCheckpointIO, CheckpointError, atomic_save, newest_valid,
                                read_checkpoint)
-from tests.hybrid.test_module_nonfinite import _Memory, _parts
+from tests.hybrid.train.test_module_nonfinite import _Memory, _parts
 
 
 def _ckpt(step: int) -> dict:

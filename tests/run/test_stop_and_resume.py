@@ -112,3 +112,29 @@ def test_a_run_killed_while_writing_a_checkpoint_resumes(tmp_path):
     assert set(range(1, STEPS)) <= set(_losses(tmp_path / "killed"))  # the resume went on from step 1
     last = torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["global_step"] == STEPS
+
+
+def test_slurm_warning_signal_saves_at_the_step_boundary_requeues_and_the_requeued_job_resumes(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'scontrol.log'}\n")
+    (bin_dir / "scontrol").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    for key, value in {"SLURM_JOB_ID": "4242", "SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1",
+                       "SLURM_JOB_NAME": "train", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0",
+                       "SLURM_NODELIST": "localhost"}.items():
+        monkeypatch.setenv(key, value)
+    argv = [a for a in _argv(tmp_path / "runs", "unused") if not a.startswith("name=")]
+    with monkeypatch.context() as m:
+        _with_signal(m, signal.SIGUSR1, 2)
+        assert train.main(argv) == 128 + signal.SIGUSR1
+    run_dir = tmp_path / "runs" / "kda_3to1-tiny-slurm4242"  # the job id names the run: a requeue finds it
+    hpc = list((run_dir / "checkpoints").glob("hpc_ckpt_*.ckpt"))
+    assert len(hpc) == 1 and torch.load(hpc[0], map_location="cpu", weights_only=False)["global_step"] == 2
+    assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4242"]
+
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # the requeued job: same command, no resume flag needed
+    assert train.main(argv) == 0
+    losses = _losses(run_dir)
+    assert sorted(losses) == list(range(STEPS))
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == STEPS
