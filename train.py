@@ -1,4 +1,5 @@
-"""Train a hybrid linear-attention LM from a recipe: `python train.py recipe=kda_3to1 [size=tiny] [key=value ...]`.
+"""Train a hybrid linear-attention LM from a recipe: `python train.py recipe=kda_3to1 [size=tiny] [key=value ...]`;
+or run a study, a grid of such runs: `python train.py study=minimax_gap [launcher=slurm]` / `-m recipe=a,b seed=0,1`.
 
 recipe + presets + overrides -> RunConfig -> data, model, trainer -> fit. Config mistakes exit with code 2 and a
 one-line error before anything is built or written.
@@ -23,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(help_text())
         return 0
+    from run.study_cli import is_study
+
+    if is_study(argv):  # study=NAME or -m: a grid of runs through a launcher
+        from run.study_cli import main as study_main
+
+        return study_main(argv)
     try:
         launch = prepare(argv)
     except ConfigError as e:

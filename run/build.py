@@ -16,6 +16,7 @@ import kernels
 from hybrid.train.module import HybridLMModule
 from hybrid.train.throughput import ThroughputMonitor
 from run.checkpoint_io import AtomicCheckpointIO, remove_partials
+from run.progress_file import ProgressFile
 from run.run_dir import claim, launch_name, write_config
 from run.signals import StopOnSignal
 
@@ -71,8 +72,9 @@ def build_logger(cfg: DictConfig, run_dir: Path):
     online = os.environ.get("WANDB_MODE", "offline") == "online"
     return WandbLogger(
         project=cfg.trainer.wandb_project, name=cfg.name, save_dir=str(run_dir), offline=not online,
-        group=cfg.recipe, tags=[cfg.recipe, f"ratio={m.ratio}", f"linear={m.linear.variant}",
-                                f"attention={m.attention.type}", f"size={cfg.size}"],
+        group=cfg.trainer.wandb_group or cfg.recipe,
+        tags=list(dict.fromkeys([cfg.recipe, f"ratio={m.ratio}", f"linear={m.linear.variant}",
+                                 f"attention={m.attention.type}", f"size={cfg.size}", *cfg.trainer.wandb_tags])),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
@@ -85,6 +87,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
                         enable_version_counter=False),
         StopOnSignal(run_dir / "checkpoints"),
         ThroughputMonitor(log_every=cfg.trainer.log_every, peak_tflops=cfg.trainer.peak_tflops),
+        ProgressFile(run_dir, cfg.trainer.log_every),
     ]
     if cfg.trainer.logger != "none":
         callbacks.append(LearningRateMonitor(logging_interval="step"))

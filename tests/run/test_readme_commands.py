@@ -52,6 +52,12 @@ def test_a_readme_command_composes_and_validates(argv, tmp_path, monkeypatch, ca
 
         assert train.main(argv) == 0 and "model.ratio" in capsys.readouterr().out
         return
+    if any(a in ("-m", "--multirun") or a.startswith("study=") for a in argv):  # a study: every cell checked, dry
+        import train
+
+        assert train.main([*argv, "--dry-run"]) == 0, capsys.readouterr().err
+        assert " cells (" in capsys.readouterr().out and not (tmp_path / "runs").exists()
+        return
     argv = [a.replace("<run>", "readme-run") for a in argv]
     if any(a.startswith("ckpt_path=") for a in argv):
         _resume_target(tmp_path, "readme-run", argv)
