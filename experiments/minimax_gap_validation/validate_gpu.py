@@ -107,6 +107,9 @@ def train_and_probe(argv: list[str], max_train_s: float) -> dict[str, Any]:
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = build_datamodule(cfg.data)
     module = build_module(cfg, datamodule.vocab_size)
+    stale = Path(cfg.out_dir) / cfg.name
+    if stale.exists():  # this driver's own run of an earlier config: retrained from scratch, so replaced whole
+        shutil.rmtree(stale)
     run_dir = make_run_dir(cfg)
     trainer = build_trainer(cfg, run_dir, extra_callbacks=[Timer(duration=timedelta(seconds=max_train_s))])
     start = time.perf_counter()
