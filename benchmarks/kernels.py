@@ -1,8 +1,7 @@
 """Kernel benchmark: GDN and KDA forward and forward+backward on the GPU, ours (Triton) side by side with FLA,
 SDPA causal flash attention and our chunked PyTorch path, at H=16, D=128, bf16.
 
-    python benchmarks/kernels.py [--record] [--section-file PATH] [--quick | --shapes 1x32768 ...] [--ops kda]
-                                 [--budget 0.4]
+    python benchmarks/kernels.py [--record [DIR]] [--quick | --shapes 1x32768 ...] [--ops kda] [--budget 0.4]
                                  [--torch-path-max-tokens 16384]
 
 One op took about 3.5 minutes on an H100 with --budget 0.4 --torch-path-max-tokens 16384 (most of it FLA's
@@ -28,7 +27,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import append_section  # noqa: E402
+from common import record_arg, write_record  # noqa: E402
 
 import kernels  # noqa: E402
 
@@ -231,8 +230,7 @@ def ratio(a, b) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
-    ap.add_argument("--section-file", type=Path, help="write the section to this file instead of BENCHMARKS.md")
+    record_arg(ap)
     ap.add_argument("--quick", action="store_true", help="first two shapes only")
     ap.add_argument("--shapes", nargs="+", type=shape_arg, metavar="BxT",
                     help=f"these (B, T) only, e.g. 1x32768 (default: all of {' '.join(f'{b}x{t}' for b, t in SHAPES)})")
@@ -291,10 +289,9 @@ def main() -> None:
              f"(work_model), with the % of the measured ceilings. 'ours vs FLA' is the largest RMSE/RMS between our "
              f"and FLA's o and gradients (o only where FLA's backward fails).")
     print("\n" + table + "\n\n" + notes)
-    if a.record or a.section_file:
-        kw = {"path": a.section_file} if a.section_file else {}
-        append_section("Linear-attention kernels: GDN and KDA, ours (Triton) vs FLA vs SDPA vs torch path", table,
-                       notes, **kw)
+    if a.record:
+        write_record("kernels", "Kernels: GDN and KDA, ours (Triton) vs FLA vs SDPA vs torch path", table, notes,
+                     a.record)
 
 
 if __name__ == "__main__":

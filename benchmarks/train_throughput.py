@@ -1,7 +1,7 @@
 """End-to-end training throughput: runs train.py for a few hundred steps per recipe and reports tokens/s and MFU.
 
     python benchmarks/train_throughput.py --recipes kda_3to1 gdn_3to1 full_attention --steps 300 [--size small]
-Writes a table to stdout and, with --record, to BENCHMARKS.md (device, versions, date, commit).
+Writes a table to stdout and, with --record, a dated record to benchmarks/results/ (device, versions, date, commit).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, append_section  # noqa: E402
+from common import ROOT, record_arg, write_record  # noqa: E402
 
 
 def run_one(recipe: str, size: str, steps: int, extra: list[str], out: Path) -> dict:
@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--recipes", nargs="+", default=["kda_3to1", "gdn_3to1", "full_attention"])
     ap.add_argument("--size", default="small")
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
+    record_arg(ap)
     ap.add_argument("overrides", nargs="*", help="extra key=value overrides for every run")
     a = ap.parse_args()
     results = []
@@ -63,9 +63,9 @@ def main() -> None:
     print(table)
     if a.record:
         extra = f" Overrides: `{' '.join(a.overrides)}`." if a.overrides else ""
-        append_section(f"Training throughput ({a.size}, {a.steps} steps)", table,
-                       "Median perf/tokens_per_s over the second half of the run, whole train.py process timed for "
-                       f"wall s.{extra}")
+        write_record("train-throughput", f"Training throughput at size {a.size}, {a.steps} steps", table,
+                     "Median perf/tokens_per_s over the second half of the run, whole train.py process timed for "
+                     f"wall s.{extra}", a.record)
 
 
 if __name__ == "__main__":
