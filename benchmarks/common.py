@@ -107,6 +107,62 @@ def write_record(topic: str, title: str, table: str, notes: str = "", folder: Pa
     return path
 
 
+def failure_cell(e: BaseException) -> str:
+    """A table cell for a row that raised: 'OOM' (the CUDA cache emptied, so the next row starts clean) or
+    'fails: <type>: <first line>'."""
+    import torch
+
+    if isinstance(e, torch.cuda.OutOfMemoryError):
+        torch.cuda.empty_cache()
+        return "OOM"
+    return f"fails: {type(e).__name__}: {str(e).splitlines()[0][:60] if str(e) else ''}"
+
+
+def adamw(params, device: str, lr: float = 1e-4):
+    """AdamW as the benchmarks step it: fused on CUDA."""
+    import torch
+
+    return torch.optim.AdamW(params, lr=lr, fused=device == "cuda")
+
+
+def training_step(loss_of, opt, device: str):
+    """step(batch): forward under bf16 autocast on CUDA (fp32 on CPU, as train.py), backward, optimizer step."""
+    import torch
+
+    def step(batch) -> None:
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
+            loss = loss_of(batch)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return step
+
+
+def timed_steps(step, batches: list, warmup: int, device: str) -> tuple[float, float | None]:
+    """(seconds per step over `batches`, peak GiB allocated or None on CPU): `warmup` untimed steps first (Triton
+    compilation, allocator, optimizer state), CUDA-synchronised around the timed ones. The peak counts everything
+    live: weights, gradients, optimizer state and activations."""
+    import time
+
+    import torch
+
+    cuda = device == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    for i in range(warmup):
+        step(batches[i % len(batches)])
+    if cuda:
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for batch in batches:
+        step(batch)
+    if cuda:
+        torch.cuda.synchronize()
+    seconds = (time.perf_counter() - start) / len(batches)
+    return seconds, torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+
+
 def stream_table(head: list[str], rows: Iterable[list[str]]) -> str:
     """A markdown table of head and rows; each row is printed as it arrives, so a long GPU run shows its progress."""
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

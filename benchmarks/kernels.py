@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import record_arg, write_record  # noqa: E402
+from common import failure_cell, record_arg, write_record  # noqa: E402
 
 import kernels  # noqa: E402
 
@@ -153,7 +153,7 @@ def measure(call, x: dict) -> dict:
             out["fwd"] = bench(lambda: call(x), BUDGET_S)
             out["host"] = host_ms(lambda: call(x))
     except Exception as e:  # noqa: BLE001
-        out["fwd"] = _why(e)
+        out["fwd"] = failure_cell(e)
     do = torch.randn_like(x["v"]) if call is not sdpa else torch.randn_like(x["v"]).transpose(1, 2)
 
     def step():
@@ -169,16 +169,9 @@ def measure(call, x: dict) -> dict:
         torch.cuda.synchronize()
         out["mem"] = (torch.cuda.max_memory_allocated() - base) / 2**30
     except Exception as e:  # noqa: BLE001
-        out["fwdbwd"] = _why(e)
+        out["fwdbwd"] = failure_cell(e)
     torch.cuda.empty_cache()
     return out
-
-
-def _why(e: Exception) -> str:
-    if isinstance(e, torch.cuda.OutOfMemoryError):
-        torch.cuda.empty_cache()
-        return "OOM"
-    return f"fails: {type(e).__name__}: {str(e).splitlines()[0][:60] if str(e) else ''}"
 
 
 def agreement(op: str, x: dict, fla_call) -> str:
