@@ -81,14 +81,17 @@ def through_train_py(recipe: str, size: str, steps: int, log_every: int, device:
     import train
 
     extra = [f"trainer.log_every={log_every}"] + (["trainer.accelerator=cpu"] if device == "cpu" else [])
+    before = 0.0
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated() / 2**30  # whatever an earlier row left behind is not this run's
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         code = train.main(train_argv(recipe, size, steps, out, extra))
     if code != 0:
         raise RuntimeError(f"train.py exited {code}: {printed.getvalue().strip().splitlines()[-1:]}")
-    return {**summarize(out / recipe / "metrics.csv"), "peak": peak_gib(device)}
+    peak = peak_gib(device)
+    return {**summarize(out / recipe / "metrics.csv"), "peak": None if peak is None else peak - before}
 
 
 def bare_step(cfg, steps: int, warmup: int, device: str) -> dict:
