@@ -49,7 +49,7 @@ def environment() -> dict[str, str]:
 
     env = {"date": datetime.date.today().isoformat(), "commit": commit(), "python": platform.python_version(),
            "torch": torch.__version__}
-    for name in ("triton", "lightning", "fla"):
+    for name in ("triton", "lightning", "fla", "transformers"):
         with contextlib.suppress(Exception):  # absent or broken optional package: just not reported
             env[name] = __import__(name).__version__
     if torch.cuda.is_available():
