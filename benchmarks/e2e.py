@@ -1,8 +1,8 @@
 """Whole training steps side by side in one process, one table: at our sizes through train.py, and at scale model
 against model (issue 26). Every step is forward, backward and AdamW under bf16 autocast (fp32 on CPU, as train.py).
 
-    python benchmarks/e2e.py [--sizes small base] [--recipes full_attention kda_3to1 ...] [--train-steps 60]
-                             [--bare-steps 20] [--scale-shapes 8x4096 2x16384] [--scale-dims full] [--steps 10]
+    python benchmarks/e2e.py [--sizes small base] [--recipes full_attention kda_3to1 ...] [--train-steps 40]
+                             [--bare-steps 10] [--scale-shapes 8x4096 2x16384] [--scale-dims full] [--steps 6]
                              [--warmup 3] [--parts sizes scale] [--device cuda] [--record [DIR]]
 
 sizes  per size and recipe (default: the MiniMax-gap set), on packed synthetic documents as trained:
@@ -15,7 +15,9 @@ scale  per (B, T): our kda_only and kda_3to1 at 12 layers, d_model 1024, 8 heads
        (our MLA at the base preset's ranks), FLA's KDAForCausalLM and Hugging Face's LlamaForCausalLM (SDPA) at the
        same dims, on random token rows (no packing); fused AdamW for all
 --scale-dims tiny and --sizes tiny make a CPU run of seconds (the test's). Warm-up steps are not timed; a row that
-runs out of memory says OOM and the next row starts clean. --parts splits the run across two device calls.
+runs out of memory says OOM and the next row starts clean. The default step counts aim at one device call of
+under 10 minutes on one H100 (an estimate until a record says: its notes give the whole run's seconds);
+--parts splits the run across two calls.
 """
 from __future__ import annotations
 
@@ -252,12 +254,12 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", choices=names(ROOT / "recipes" / "size"), default=["small", "base"])
     ap.add_argument("--recipes", nargs="+", choices=names(ROOT / "recipes"), default=list(MINIMAX_GAP_SET),
                     help="at our sizes (default: the MiniMax-gap set)")
-    ap.add_argument("--train-steps", type=int, default=60, help="train.py steps per (size, recipe)")
-    ap.add_argument("--bare-steps", type=int, default=20, help="timed bare steps per (size, recipe)")
+    ap.add_argument("--train-steps", type=int, default=40, help="train.py steps per (size, recipe)")
+    ap.add_argument("--bare-steps", type=int, default=10, help="timed bare steps per (size, recipe)")
     ap.add_argument("--scale-shapes", nargs="+", type=kernel_benchmark().shape_arg, metavar="BxT",
                     default=[(8, 4096), (2, 16384)])
     ap.add_argument("--scale-dims", choices=sorted(SCALE_DIMS), default="full")
-    ap.add_argument("--steps", type=int, default=10, help="timed steps per model at scale")
+    ap.add_argument("--steps", type=int, default=6, help="timed steps per model at scale")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps before every bare / scale measurement")
     ap.add_argument("--device", choices=["cuda", "cpu"], default=None, help="default: cuda when there is one")
     record_arg(ap)
