@@ -1,7 +1,7 @@
 """Does training on the Triton kernels follow the torch kernels' loss curve? Same recipe, seed and data, two backends.
 
-    python benchmarks/backend_loss_parity.py [--recipe kda_3to1] [--steps 50] [--record]
-Prints train/loss per logged step for both backends and their largest relative gap.
+    python benchmarks/backend_loss_parity.py [--recipe kda_3to1] [--steps 50] [--record [DIR]]
+Prints train/loss per logged step for both backends and their largest relative gap; --record writes a dated record.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, append_section  # noqa: E402
+from common import ROOT, record_arg, write_record  # noqa: E402
 
 
 def losses(recipe: str, backend: str, steps: int, out: Path) -> dict[int, float]:
@@ -29,7 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", default="kda_3to1")
     ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--record", action="store_true")
+    record_arg(ap)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         torch_l = losses(a.recipe, "torch", a.steps, Path(tmp))
@@ -44,8 +44,9 @@ def main() -> None:
     print(table)
     print(f"max relative gap {max(gaps):.2%}")
     if a.record:
-        append_section(f"Loss parity of kernels.backend=triton vs torch ({a.recipe}, small, {a.steps} steps)", table,
-                       f"Largest relative gap {max(gaps):.2%} (bf16-mixed, same seed and data).")
+        write_record("loss-parity", f"Loss parity of kernels.backend=triton vs torch ({a.recipe}, small, {a.steps} "
+                     "steps)", table, f"Largest relative gap {max(gaps):.2%} (bf16-mixed, same seed and data).",
+                     a.record)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """Data pipeline throughput: tokens/s of the text stream alone (read, parse, tokenize, pack, batch), by worker count.
 
-    python benchmarks/data.py [--workers 1 2 4] [--seconds 10] [--paths my/*.jsonl] [--record]
+    python benchmarks/data.py [--workers 1 2 4] [--seconds 10] [--paths my/*.jsonl] [--record [DIR]]
 
 Without --paths it writes a seeded corpus of Zipf-distributed words (8 jsonl files, so every worker count shards
 whole files) to a temporary folder and trains the tokenizer on it (cached there). Each worker count then runs the
 training DataLoader of the text module exactly as training does (cu_seqlens on), discards the first batches (worker
-start-up), and counts tokens over --seconds. With --record the table goes to BENCHMARKS.md under "Data pipeline".
+start-up), and counts tokens over --seconds. --record writes the table as a dated record (topic data-pipeline).
 The pipeline keeps up with training when its tokens/s exceed the training tokens/s of the same device count.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import append_section  # noqa: E402
+from common import record_arg, write_record  # noqa: E402
 
 
 def write_corpus(folder: Path, n_docs: int = 4000, n_files: int = 8, seed: int = 0) -> list[str]:
@@ -83,8 +83,8 @@ def training_rates(path: Path | None = None) -> str:
     for line in lines[start + 1 :]:
         if line.startswith("## "):
             break
-        if "device " in line and not device:
-            device = line.split("device ", 1)[1].split(",")[0]
+        if line.strip() and not line.startswith("|") and not device:  # 'NVIDIA H100 80GB HBM3, 1 GPU · python ...'
+            device = line.split(",")[0].split(" · ")[0]
         cells = [c.strip() for c in line.strip("|").split("|")]
         if len(cells) > 3 and cells[1] == "small" and cells[3].replace(",", "").isdigit():
             rates.append(f"{cells[0]} {cells[3]}")
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--vocab-size", type=int, default=32768)
     parser.add_argument("--docs", type=int, default=4000, help="documents of the generated corpus")
-    parser.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
+    record_arg(parser)
     args = parser.parse_args()
 
     import datasets
@@ -127,14 +127,14 @@ def main() -> None:
     notes = (f"datasets {datasets.__version__}, tokenizers {tokenizers.__version__}, pyarrow {pyarrow.__version__}; "
              f"{corpus}; trained {args.vocab_size}-id BPE; seq_len {args.seq_len}, batch {args.batch_size}, "
              f"cu_seqlens on; {args.seconds:.0f} s measured per row after start-up; load average during the run "
-             f"{load}. `python benchmarks/data.py --record`.")
+             f"{load}.")
     trained = training_rates()
     if trained:
         notes += (f" For comparison, training the default size (small) runs at {trained} (section 'Training "
                   "throughput'): the pipeline keeps up when a row here exceeds that per GPU.")
     print(table)
     if args.record:
-        append_section("Data pipeline (text stream alone)", table, notes)
+        write_record("data-pipeline", "Data pipeline, text stream alone", table, notes, args.record)
 
 
 if __name__ == "__main__":

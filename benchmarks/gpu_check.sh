@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One device call: the Triton kernels' tests on the GPU, then the kernel benchmark. Logs and the BENCHMARKS.md
-# section go to $OUT. Usage (device tool, from the repo root): bash benchmarks/gpu_check.sh [pytest -k expr]
+# One device call: the Triton kernels' tests on the GPU, then the kernel benchmark. Logs and the benchmark's dated
+# record go to $OUT. Usage (device tool, from the repo root): bash benchmarks/gpu_check.sh [pytest -k expr]
 set -o pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=.:$PYTHONPATH
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -18,7 +18,7 @@ if [[ $STAGES == *prof* ]]; then
   for op in kda gated_delta_rule; do timeout 90 python benchmarks/kernel_dev/kernels_profile.py --op $op 2>&1 | tee "$OUT/prof_$op.log" | head -32; done
 fi
 if [[ $STAGES == *bench* ]]; then
-  timeout ${BENCH_TIMEOUT:-300} python benchmarks/kernels.py --section-file "$OUT/section.md" $BENCH_ARGS 2>&1 | tee "$OUT/bench.log" | tail -30
+  timeout ${BENCH_TIMEOUT:-300} python benchmarks/kernels.py --record "$OUT" $BENCH_ARGS 2>&1 | tee "$OUT/bench.log" | tail -30
 fi
 if [[ $STAGES == *variants* ]]; then  # the forward's launch variants (benchmarks/kernel_dev/launch_variants.py): an A/B
   timeout ${VARIANTS_TIMEOUT:-300} python benchmarks/kernel_dev/launch_variants.py $VARIANTS_ARGS 2>&1 | tee "$OUT/variants.log" | grep "^|"

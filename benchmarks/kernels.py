@@ -1,8 +1,7 @@
 """Kernel benchmark: GDN and KDA forward and forward+backward on the GPU, ours (Triton) side by side with FLA,
 SDPA causal flash attention and our chunked PyTorch path, at H=16, D=128, bf16.
 
-    python benchmarks/kernels.py [--record] [--section-file PATH] [--quick | --shapes 1x32768 ...] [--ops kda]
-                                 [--budget 0.4]
+    python benchmarks/kernels.py [--record [DIR]] [--quick | --shapes 1x32768 ...] [--ops kda] [--budget 0.4]
                                  [--torch-path-max-tokens 16384]
 
 One op took about 3.5 minutes on an H100 with --budget 0.4 --torch-path-max-tokens 16384 (most of it FLA's
@@ -28,7 +27,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import append_section  # noqa: E402
+from common import failure_cell, record_arg, write_record  # noqa: E402
 
 import kernels  # noqa: E402
 
@@ -154,7 +153,7 @@ def measure(call, x: dict) -> dict:
             out["fwd"] = bench(lambda: call(x), BUDGET_S)
             out["host"] = host_ms(lambda: call(x))
     except Exception as e:  # noqa: BLE001
-        out["fwd"] = _why(e)
+        out["fwd"] = failure_cell(e)
     do = torch.randn_like(x["v"]) if call is not sdpa else torch.randn_like(x["v"]).transpose(1, 2)
 
     def step():
@@ -170,16 +169,9 @@ def measure(call, x: dict) -> dict:
         torch.cuda.synchronize()
         out["mem"] = (torch.cuda.max_memory_allocated() - base) / 2**30
     except Exception as e:  # noqa: BLE001
-        out["fwdbwd"] = _why(e)
+        out["fwdbwd"] = failure_cell(e)
     torch.cuda.empty_cache()
     return out
-
-
-def _why(e: Exception) -> str:
-    if isinstance(e, torch.cuda.OutOfMemoryError):
-        torch.cuda.empty_cache()
-        return "OOM"
-    return f"fails: {type(e).__name__}: {str(e).splitlines()[0][:60] if str(e) else ''}"
 
 
 def agreement(op: str, x: dict, fla_call) -> str:
@@ -231,8 +223,7 @@ def ratio(a, b) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
-    ap.add_argument("--section-file", type=Path, help="write the section to this file instead of BENCHMARKS.md")
+    record_arg(ap)
     ap.add_argument("--quick", action="store_true", help="first two shapes only")
     ap.add_argument("--shapes", nargs="+", type=shape_arg, metavar="BxT",
                     help=f"these (B, T) only, e.g. 1x32768 (default: all of {' '.join(f'{b}x{t}' for b, t in SHAPES)})")
@@ -291,10 +282,9 @@ def main() -> None:
              f"(work_model), with the % of the measured ceilings. 'ours vs FLA' is the largest RMSE/RMS between our "
              f"and FLA's o and gradients (o only where FLA's backward fails).")
     print("\n" + table + "\n\n" + notes)
-    if a.record or a.section_file:
-        kw = {"path": a.section_file} if a.section_file else {}
-        append_section("Linear-attention kernels: GDN and KDA, ours (Triton) vs FLA vs SDPA vs torch path", table,
-                       notes, **kw)
+    if a.record:
+        write_record("kernels", "Kernels: GDN and KDA, ours (Triton) vs FLA vs SDPA vs torch path", table, notes,
+                     a.record)
 
 
 if __name__ == "__main__":

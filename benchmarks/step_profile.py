@@ -15,7 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import adamw, timed_steps, training_step  # noqa: E402
 
 
 def main() -> None:
@@ -49,37 +51,21 @@ def main() -> None:
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = build_module(cfg, dm.vocab_size).model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = adamw(model.parameters(), device)
+    on_device = [{k: batch[k].to(device) for k in ("input_ids", "labels", "cu_seqlens") if batch.get(k) is not None}
+                 for batch in batches]
 
-    def step(batch: dict, packed: bool) -> None:
-        ids, labels = batch["input_ids"].to(device), batch["labels"].to(device)
-        cu = batch.get("cu_seqlens")
-        cu = cu.to(device) if packed and cu is not None else None
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
-            loss = model.loss(ids, labels, cu)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    def timed(packed: bool) -> float:
-        for b in batches[:2]:
-            step(b, packed)  # warm-up (Triton compilation, allocator)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for b in batches:
-            step(b, packed)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        return (time.perf_counter() - t0) / len(batches)
+    def step(packed: bool):
+        return training_step(lambda b: model.loss(b["input_ids"], b["labels"], b.get("cu_seqlens") if packed else None),
+                             opt, device)
 
     for packed in (True, False):
-        s = timed(packed)
+        s, _ = timed_steps(step(packed), on_device, warmup=2, device=device)
         label = "step, packed docs" if packed else "step, no boundaries"
         print(f"{label:22s} {s * 1e3:8.1f} ms/step  {tokens / s:10.0f} tokens/s")
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
     with profile(activities=activities) as prof:
-        step(batches[0], True)
+        step(True)(on_device[0])
         if device == "cuda":
             torch.cuda.synchronize()
     key = "cuda_time_total" if device == "cuda" else "cpu_time_total"

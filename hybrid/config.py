@@ -87,7 +87,7 @@ class ModelConfig:
     """Overrides ratio: a string such as 'LLLA' repeated to n_layers, or an explicit per-layer list of 'L'/'A'."""
     tie_embeddings: bool = False
     """Share the input embedding and the output head. Off by default: tied, our small softmax-attention stacks were
-    much slower to learn recall (eval/README.md)."""
+    much slower to learn recall (experiments/minimax_gap_validation/README.md, 'Init and an untied head')."""
     norm_eps: float = 1e-6
     """Epsilon of every RMSNorm."""
     init_std: Optional[float] = None

@@ -1,5 +1,5 @@
 """benchmarks/kernels.py's command line: --shapes picks (B, T) pairs, and a malformed one is a one-line usage error;
-and its host-issue timer."""
+its host-issue timer; and --record of every benchmark: a dated record in benchmarks/results/, never BENCHMARKS.md."""
 from __future__ import annotations
 
 import subprocess
@@ -63,3 +63,60 @@ def test_stream_table_prints_each_row_as_it_arrives(capsys) -> None:
     table = stream_table(["op", "ms"], iter([["GDN", "0.39"], ["KDA", "0.60"]]))
     assert table == "| op | ms |\n|---|---|\n| GDN | 0.39 |\n| KDA | 0.60 |"
     assert capsys.readouterr().out == "| GDN | 0.39 |\n| KDA | 0.60 |\n"
+
+
+@pytest.mark.parametrize("name, slug", [("NVIDIA H100 80GB HBM3", "h100"), ("NVIDIA H200", "h200"),
+                                        ("NVIDIA A100-SXM4-80GB", "a100"), ("NVIDIA GeForce RTX 4090", "4090"),
+                                        ("CPU (x86_64, 2 cores)", "cpu")])
+def test_device_slug_names_the_card(name: str, slug: str) -> None:
+    assert load_benchmark("common").device_slug(name) == slug
+
+
+ENV = {"date": "2026-12-06", "commit": "abc1234", "python": "3.12.3", "torch": "2.11.0", "device": "NVIDIA H200",
+       "gpus": "1"}
+
+
+def test_record_is_a_dated_file_with_its_header_and_never_overwrites(tmp_path, capsys) -> None:
+    common = load_benchmark("common")
+    benchmarks_md = BENCHMARKS.parent / "BENCHMARKS.md"
+    before = benchmarks_md.read_text()
+    first = common.write_record("e2e", "End to end", "| a |\n|---|\n| 1 |", "a note", tmp_path,
+                                command="python benchmarks/e2e.py --steps 3", env=ENV)
+    assert first == tmp_path / "2026-12-06_abc1234_e2e_h200.md"
+    assert capsys.readouterr().out == f"record: {first}\n"
+    text = first.read_text()
+    assert text.startswith("# End to end (2026-12-06, abc1234, H200)\n\n- date: 2026-12-06\n- commit: abc1234\n"
+                           "- device: NVIDIA H200, 1 GPU\n- versions: python 3.12.3, torch 2.11.0\n"
+                           "- command: `python benchmarks/e2e.py --steps 3`\n\n| a |\n|---|\n| 1 |\n\na note\n")
+    second = common.write_record("e2e", "End to end", "| b |", folder=tmp_path, env=ENV)
+    assert second.name == "2026-12-06_abc1234_e2e_h200-2.md" and first.read_text() == text
+    assert {p.name for p in tmp_path.iterdir()} == {first.name, second.name}  # no temp file left
+    assert benchmarks_md.read_text() == before
+
+
+def test_record_topic_must_be_a_slug(tmp_path) -> None:
+    with pytest.raises(ValueError, match="lowercase slug such as 'train-throughput'"):
+        load_benchmark("common").write_record("Train Throughput", "t", "|", folder=tmp_path, env=ENV)
+    assert not list(tmp_path.iterdir())
+
+
+RECORDING = ["kernels", "train_throughput", "data", "backend_loss_parity", "e2e", "kernel_dev/launch_variants",
+             "kernel_dev/intra_fwd_ablation"]
+
+
+@pytest.mark.parametrize("name", RECORDING)
+def test_every_record_option_writes_a_dated_record(name: str) -> None:
+    # the scripts' --record is common.record_arg and their record common.write_record; none writes BENCHMARKS.md
+    source = (BENCHMARKS / f"{name}.py").read_text()
+    assert "record_arg(" in source and "write_record(" in source
+    assert "append_section" not in source and not hasattr(load_benchmark("common"), "append_section")
+
+
+def test_record_option_takes_an_optional_folder() -> None:
+    import argparse
+    ap = argparse.ArgumentParser()
+    common = load_benchmark("common")
+    common.record_arg(ap)
+    assert ap.parse_args([]).record is None
+    assert ap.parse_args(["--record"]).record == common.RESULTS
+    assert str(ap.parse_args(["--record", "/tmp/out"]).record) == "/tmp/out"

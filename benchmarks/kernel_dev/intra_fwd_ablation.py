@@ -1,6 +1,7 @@
 """Where the intra-chunk forward's time goes: its kernels timed as they are, and with one step cut out at a time.
 
-    python benchmarks/kernel_dev/intra_fwd_ablation.py [--ops gated_delta_rule kda] [--shapes 8x2048 1x32768] [--record]
+    python benchmarks/kernel_dev/intra_fwd_ablation.py [--ops gated_delta_rule kda] [--shapes 8x2048 1x32768]
+                                                       [--record [DIR]]
 
 Each variant is a copy of `kernels/delta_rule/intra_wy_fwd.py` (and `delta_rule/intra_wy_u0_w.py`, the U0 / W launch)
 with a piece
@@ -25,7 +26,7 @@ from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # first: `kernels` is the package
-from common import append_section, kernel_benchmark, stream_table  # noqa: E402
+from common import kernel_benchmark, record_arg, stream_table, write_record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 FWD, WU = "kernels/delta_rule/intra_wy_fwd.py", "kernels/delta_rule/intra_wy_u0_w.py"
@@ -124,7 +125,7 @@ def main() -> None:
     ap.add_argument("--ops", nargs="+", default=["gated_delta_rule", "kda"], choices=["gated_delta_rule", "kda"])
     ap.add_argument("--shapes", nargs="+", type=kernel_benchmark().shape_arg, metavar="BxT", help=f"default: {SHAPES}")
     ap.add_argument("--reps", type=int, default=20, help="calls per timed group")
-    ap.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
+    record_arg(ap)
     a = ap.parse_args()
     for op in a.ops:
         variants_for(op)  # every patch still applies, before any GPU work
@@ -138,7 +139,8 @@ def main() -> None:
              "CUDA-event medians; 'saved' is the mean of the two runs against 'as is'.")
     print("\n" + table + "\n\n" + notes)
     if a.record:
-        append_section("Intra-chunk forward ablation (one step cut out at a time)", table, notes)
+        write_record("intra-fwd-ablation", "Intra-chunk forward ablation, one step cut out at a time", table, notes,
+                     a.record)
 
 
 if __name__ == "__main__":

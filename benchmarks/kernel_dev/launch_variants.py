@@ -7,7 +7,7 @@
     auto           nothing set: the defaults (heuristics included)
 
     python benchmarks/kernel_dev/launch_variants.py [--ops gated_delta_rule kda] [--shapes 1x32768 ...]
-                                         [--variants auto out inwalk wu+out ...] [--record]
+                                         [--variants auto out inwalk wu+out ...] [--record [DIR]]
 
 Per op, shape and variant: the intra forward alone (both launches with wu), the whole op forward and
 forward+backward (ms, medians of CUDA-event timings; the variants alternate, twice each, so drift shows), and the
@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from common import append_section, kernel_benchmark, stream_table  # noqa: E402
+from common import kernel_benchmark, record_arg, stream_table, write_record  # noqa: E402
 
 import kernels  # noqa: E402
 from kernels import DEFAULT_LAUNCH, LaunchConfig  # noqa: E402
@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", default=["auto", "out", "inwalk"],
                     help="'+'-joined settings: wu | fused, r<N>, out | inwalk, auto (see above)")
     ap.add_argument("--budget", type=float, default=0.1, help="seconds of timed repetitions per cell")
-    ap.add_argument("--record", action="store_true", help="append the table to BENCHMARKS.md")
+    record_arg(ap)
     a = ap.parse_args()
     for v in a.variants:
         try:
@@ -134,7 +134,8 @@ def main() -> None:
              "benchmarks/kernels.py (tf32, float16 chunk tensors). Each time cell: two runs, the variants alternating.")
     print("\n" + table + "\n\n" + notes)
     if a.record:
-        append_section("Forward launch variants (U0 / W split, register cap, output after the walk)", table, notes)
+        write_record("launch-variants", "Forward launch variants (U0 / W split, register cap, output after the walk)",
+                     table, notes, a.record)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ class Probe:
     name: str
     """The probe's name (logging key probe/<name>/<slice>)."""
     task: str
-    """The data/tasks generator it draws from."""
+    """The data/synthetic/tasks generator it draws from."""
     grid: list[dict[str, Any]]
     """Axis settings evaluated, training-length and held-out together."""
     plots: list[Plot]

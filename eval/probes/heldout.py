@@ -1,8 +1,9 @@
 """Is an axis setting one the training mixture can draw? Probes call a setting held out exactly when it is not.
 
-The training stream draws each task's axes from its `TRAIN_AXES` spec (data/tasks/axes.py); an axis the spec does not
-name keeps the generator's default. A setting is inside training when every axis value it implies could be drawn that
-way, and held out when at least one could not (a longer context, more turns, more hops, more keys).
+The training stream draws each task's axes from its `TRAIN_AXES` spec (data/synthetic/tasks/axes.py); an axis the
+spec does not name keeps the generator's default. A setting is inside training when every axis value it implies
+could be drawn that way, and held out when at least one could not (a longer context, more turns, more hops, more
+keys).
 """
 from __future__ import annotations
 

@@ -13,12 +13,12 @@ the block between the validation markers of that README. On a machine whose work
 OUT_DIR does), run without --readme there and `python -m experiments.minimax_gap_validation.validate_gpu OUT_DIR
 --apply --readme experiments/minimax_gap_validation/README.md` here afterwards.
 
-The defaults aim at about 6-7 minutes on one H100 for the six recipes (8 at most): BENCHMARKS.md measured size=small
-training at 85k (kda_3to1) to 209k (full_attention) tokens/s there, so 250 steps of 32 x 512 tokens (4.1M tokens)
-take 20-60 s per recipe, plus Triton compilation and about 10-20 s of probing at 16 examples per setting. A recipe
-whose training passes --max-train-s is stopped there (Lightning's Timer) so the whole stays bounded; its row then
-shows fewer steps than the others, the script warns that the comparison is not like for like, and --steps should
-come down.
+The defaults aim at about 6-7 minutes on one H100 for the six recipes (8 at most): BENCHMARKS.md ("Training
+throughput") measured size=small training at 85k (kda_3to1) to 209k (full_attention) tokens/s there, so 250 steps of
+32 x 512 tokens (4.1M tokens) take 20-60 s per recipe, plus Triton compilation and about 10-20 s of probing at 16
+examples per setting. A recipe whose training passes --max-train-s is stopped there (Lightning's Timer) so the whole
+stays bounded; its row then shows fewer steps than the others, the script warns that the comparison is not like for
+like, and --steps should come down.
 
 Finished recipes are kept: each leaves <recipe>/validation_run.json, and a re-run of the same command into the same
 OUT_DIR (same arguments for that recipe) reuses it instead of training again, so a validation cut off by a job's time
@@ -185,7 +185,7 @@ def run_all(args: argparse.Namespace, recipes: list[str], wall: float) -> dict[s
 
 
 def environment() -> dict[str, str]:
-    """Device, versions and commit, as BENCHMARKS.md rows carry them."""
+    """Device, versions and commit, as the benchmark records in benchmarks/results/ carry them."""
     import torch
 
     try:

@@ -2,9 +2,10 @@
 GQA).
 
 Packed documents (`cu_seqlens`, one (1, T) row of several documents) run as a zero-padded batch of documents
-(`kernels/packing.py`), each under the plain causal (or windowed) mask: cost sum over documents of L_max^2 instead
-of the T^2 of one block-diagonal mask over the whole packed row (the trainer packs B rows into one, T = B * seq_len).
-Padding sits after each document's last token, so causal queries never see it, and its outputs are dropped.
+(`kernels/utils/varlen_padded.py`), each under the plain causal (or windowed) mask: cost sum over documents of
+L_max^2 instead of the T^2 of one block-diagonal mask over the whole packed row (the trainer packs B rows into one,
+T = B * seq_len). Padding sits after each document's last token, so causal queries never see it, and its outputs are
+dropped.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ and the backward reads do from there in any dtype and strides, storing the chunk
 need: no reshape, cast or padding of o / do in torch.
 
 Products: with float32 chunk tensors, tl.dot at the caller's precision (tf32 or ieee) on float32 operands. With the
-compact float16 W, Kd and Qd (L2-normalised q and k, tf32 models; `delta_rule/chunk_triton_op.py`) every product takes
+compact float16 W, Kd and Qd (L2-normalised q and k, tf32 models; `delta_rule/chunk_triton.py`) every product takes
 float16 operands instead: the tiles go from memory into the tensor cores as they are, and the float32 S, u (and
 backward do, dS, du) are rounded to float16 on the way in, accumulating in float32. float16 keeps tf32's 10-bit
 mantissa, so nothing is lost but range, and that is restored by scaling: each walk multiplies those operands by a

@@ -1,6 +1,6 @@
 """Plumbing shared by the Triton chunk paths: q/k normalisation and scale, initial state, packed sequences.
 
-The PyTorch paths' runner (`torch_runner.py: run_core`) upcasts q, k, v and the gates to float32 copies first,
+The PyTorch paths' runner (`runner_torch.py: run_core`) upcasts q, k, v and the gates to float32 copies first,
 because eager PyTorch computes in its operands' dtype. The Triton kernels read every input in place, in any float
 dtype and with any strides, and compute in float32, so here the caller's tensors reach the core as they are
 (bf16 / fp16 / fp32; float64 never comes here). Only q and k may be rewritten first:

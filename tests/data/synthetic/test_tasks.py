@@ -21,7 +21,7 @@ HELD_OUT = {
                   {"num_turns": 30, "num_keys": 3, "single_turn": True}],
     "multihop": [{"num_hops": 0, "num_distractors": 0}, {"num_hops": 12, "num_distractors": 3}],
     "filler": [{"num_words": 1}, {"num_words": 500}],
-    # The probe tasks (their own tests live in tests/eval/test_probe_tasks.py).
+    # The probe tasks (their own tests live in tests/eval/probes/test_probe_tasks.py).
     "copy": [{"length": 1, "mode": "reverse"}, {"length": 128, "mode": "copy"}],
     "state": [{"kind": "stack", "num_ops": 1}, {"kind": "s3", "num_ops": 200}, {"kind": "parity", "num_ops": 100}],
     "carryover": [{"num_turns": 12, "num_distractors": 20, "strip": True}, {"num_turns": 1, "num_distractors": 0}],

@@ -1,6 +1,6 @@
 """The probe-only task generators (copy, state, carryover, niah): answers re-derived by hand, labels recomputed from
 the prompt, paired renderings identical in content. (Determinism and solver agreement for every task, these included,
-are in tests/data/test_tasks.py, which runs over the whole TASKS registry.)"""
+are in tests/data/synthetic/test_tasks.py, which runs over the whole TASKS registry.)"""
 from __future__ import annotations
 
 import random

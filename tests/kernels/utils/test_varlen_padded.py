@@ -1,4 +1,5 @@
-"""kernels/packing.PackedLayout: packed (1, T, ...) <-> zero-padded (N, L, ...) rows, values and gradients."""
+"""kernels/utils/varlen_padded.PackedLayout: packed (1, T, ...) <-> zero-padded (N, L, ...) rows, values and
+gradients."""
 from __future__ import annotations
 
 import torch
