@@ -6,7 +6,7 @@ SDPA causal flash attention and our chunked PyTorch path, at H=16, D=128, bf16.
 
 One op took about 3.5 minutes on an H100 with --budget 0.4 --torch-path-max-tokens 16384 (most of it FLA's
 autotuning at each new shape and our slow torch path); both ops took about 5.5 minutes on an H200 with --budget 0.15
---torch-path-max-tokens 0 (2026-12-02), which fits one 10-minute device call.
+--torch-path-max-tokens 0, which fits one 10-minute device call.
 
 Times are medians of CUDA-event timings after warm-up. Peak memory is the allocator's peak during one
 forward+backward, above what the inputs already hold. The device's ceilings (a large device copy, a large bf16
