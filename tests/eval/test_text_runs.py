@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _train(out: Path, name: str, *args: str) -> str:
     corpus = write_txt(out / "corpus")
-    argv = ["recipe=kda_3to1", "size=tiny", "data=files", f"data.paths=[{corpus}]", "data.vocab_size=1024",
+    argv = ["recipe=kda_3to1", "size=tiny", "model.n_layers=4", "data=files", f"data.paths=[{corpus}]", "data.vocab_size=1024",
             "data.tokenizer_docs=400", f"data.cache_dir={out / 'tok'}", "data.val_fraction=0.05",
             "trainer.max_steps=3", "trainer.ckpt_every=3", "trainer.val_every=3", "trainer.logger=csv",
             "trainer.progress_bar=false", f"out_dir={out}", f"name={name}", "eval.every=0", "eval.examples=1",
@@ -91,9 +91,9 @@ def test_the_callback_probes_in_the_datamodules_tokens(text_run):
 
 
 def test_a_text_run_without_tasks_gets_the_few_shot_form(tmp_path):
-    stdout = _train(tmp_path, "plain", "data.synthetic_weight=0", "eval.probes=[multihop,copy]")
+    stdout = _train(tmp_path, "plain", "data.synthetic_weight=0", "eval.probes=[multihop]")
     data = json.loads((tmp_path / "plain" / "probes.json").read_text())
     assert data["config"]["shots"] == 3
     metrics = [r["metric"] for r in data["summary"]]
-    assert "multihop (3-shot) held-out" in metrics and "copy (3-shot) train-length" in metrics
+    assert "multihop (3-shot) held-out" in metrics and "multihop (3-shot) train-length" in metrics
     assert "3 worked examples before each query" in stdout and "probes in the run's tokenizer (3-shot)" in stdout
