@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,13 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _train(out: Path, name: str, *args: str) -> str:
     corpus = write_txt(out / "corpus")
-    argv = ["recipe=kda_3to1", "size=tiny", "model.n_layers=4", "data=files", f"data.paths=[{corpus}]", "data.vocab_size=1024",
-            "data.tokenizer_docs=400", f"data.cache_dir={out / 'tok'}", "data.val_fraction=0.05",
+    argv = ["recipe=kda_3to1", "size=tiny", "model.n_layers=4", "data=files", f"data.paths=[{corpus}]",
+            "data.vocab_size=1024", "data.tokenizer_docs=400", f"data.cache_dir={out / 'tok'}",
+            "data.val_fraction=0.05",
             "trainer.max_steps=3", "trainer.ckpt_every=3", "trainer.val_every=3", "trainer.logger=csv",
             "trainer.progress_bar=false", f"out_dir={out}", f"name={name}", "eval.every=0", "eval.examples=1",
             "eval.regular_docs=8", *args]
     proc = subprocess.run([sys.executable, "train.py", *argv], check=False, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600, env={**__import__("os").environ, "HF_DATASETS_OFFLINE": "1"})
+                          timeout=600, env={**os.environ, "HF_DATASETS_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 
