@@ -30,6 +30,12 @@ class ToyRun:
     """Seeds the initialisation and the batch order."""
     autocast: bool = True
     """bf16 autocast (CUDA only; CPU runs in fp32)."""
+    beta2: float = 0.95
+    """AdamW's second-moment decay (beta1 is 0.9)."""
+    weight_decay: float = 0.1
+    """AdamW weight decay on the matrices (never on norms, biases or the decay parameters unless decay_all)."""
+    decay_all: bool = False
+    """Apply weight_decay to every parameter, the decay gates' A_log and dt_bias included."""
 
 
 def toy_model(mixer: str, d_model: int, heads: int, vocab: int, n_layers: int = 2) -> HybridLM:
@@ -47,10 +53,12 @@ def train_toy(model: HybridLM, segments: Sequence[tuple[torch.Tensor, torch.Tens
     """Train on (inputs, labels) segments in turn; returns the last batch's loss. on_step(step, loss) if given."""
     dev = next(model.parameters()).device
     torch.manual_seed(run.seed)
-    decay = [p for p in model.parameters() if p.dim() >= 2 and not getattr(p, "_no_weight_decay", False)]
-    keep = [p for p in model.parameters() if p.dim() < 2 or getattr(p, "_no_weight_decay", False)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": keep, "weight_decay": 0.0}],
-                            lr=run.lr, betas=(0.9, 0.95))
+    exempt = [run.decay_all is False and (p.dim() < 2 or getattr(p, "_no_weight_decay", False))
+              for p in model.parameters()]
+    decay = [p for p, e in zip(model.parameters(), exempt) if not e]
+    keep = [p for p, e in zip(model.parameters(), exempt) if e]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": run.weight_decay},
+                             {"params": keep, "weight_decay": 0.0}], lr=run.lr, betas=(0.9, run.beta2))
     warm = max(1, run.steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / run.steps))))
