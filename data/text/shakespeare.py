@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(texts.glob("*.txt"))
     size = sum(f.stat().st_size for f in files) / 1e6
     print(f"{texts}: {len(files)} texts, {size:.1f} MB")
-    print(f"train on them: python train.py recipe=kda_3to1 data=shakespeare 'data.paths=[{texts}]'")
+    where = "" if texts == Path(DEFAULT_DEST).expanduser() / "texts" else f" 'data.paths=[{texts}]'"
+    print(f"train on them: python train.py recipe=kda_3to1 data=shakespeare{where}")
     return 0
 
 
