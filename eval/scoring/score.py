@@ -21,13 +21,14 @@ class Scored:
     correct: bool
 
 
-def batches(cases: Sequence[Rendered], batch_size: int) -> Iterator[list[Rendered]]:
-    """Cases grouped by (prompt length, answer length) in tokens, in chunks of at most `batch_size`, fixed order."""
+def batches(cases: Sequence[Rendered], batch_size: int, by_answer: bool = True) -> Iterator[list[Rendered]]:
+    """Cases grouped by prompt length in tokens (and answer length, unless answers are compared as text), in chunks
+    of at most `batch_size`, in a fixed order."""
     if batch_size < 1:
         raise ValueError(f"eval.batch_size={batch_size} must be >= 1")
     groups: dict[tuple[int, int], list[Rendered]] = defaultdict(list)
     for case in cases:
-        groups[(len(case.prompt), len(case.answer))].append(case)
+        groups[(len(case.prompt), len(case.answer) if by_answer else 0)].append(case)
     for key in sorted(groups):
         group = groups[key]
         for i in range(0, len(group), batch_size):
@@ -83,7 +84,9 @@ def score_cases(
     """Score every case rendered by `renderer` (default: the word vocabulary); `on_batch(n_cases)` after each batch."""
     renderer = renderer or WordRenderer()
     out: list[Scored] = []
-    for batch in batches([renderer.render(c) for c in cases], batch_size):
+    # Text answers are compared as text, so only word-vocabulary batches need one answer length.
+    by_answer = not isinstance(renderer, TextRenderer)
+    for batch in batches([renderer.render(c) for c in cases], batch_size, by_answer):
         out += score_batch(model, batch, device, renderer, state_dtype, segment)
         if on_batch is not None:
             on_batch(len(batch))
