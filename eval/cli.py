@@ -81,6 +81,9 @@ def checkpoint_context(loaded: Any, cfg: Any) -> Any:
     from eval.scoring.render import TextRenderer
 
     if loaded.tokenizer is None:
+        if cfg.shots:
+            raise ValueError(f"shots={cfg.shots} needs a text run's checkpoint; {loaded.run_dir.name} was trained on "
+                             "the synthetic tasks themselves (shots=0 or null)")
         return WORDS
     if loaded.run_config is None:
         if cfg.regular_docs or cfg.shots is None:

@@ -43,7 +43,8 @@ class EvalConfig:
     """Documents for the regular-prompt LM loss: filler text and single-turn dialogues (half each) on a synthetic run,
     held-out documents (data.val_fraction) cut to data.seq_len tokens on a text run."""
     regular_kinds: Optional[List[str]] = None  # noqa: UP006, UP045
-    """Regular documents averaged into the regular-prompt loss: filler | single_turn. None: the kinds the run's loss
+    """Regular documents averaged into a synthetic run's regular-prompt loss (a text run uses its held-out text):
+    filler | single_turn. None: the kinds the run's loss
     trains on (both under data.loss_on=all; filler alone under answers, where a single-turn dialogue, which holds no
     answer, is never scored)."""
     shots: Optional[int] = None  # noqa: UP045
