@@ -104,8 +104,10 @@ def make_batch(rows: list[np.ndarray], starts: list[np.ndarray], boundaries: boo
                unscore_continued: bool = False) -> dict[str, torch.Tensor]:
     """B rows of seq_len + 1 ids (and their start masks) -> input_ids, labels (B, seq_len) [+ cu_seqlens]."""
     ids, scored = split_scored(torch.from_numpy(np.stack(rows).astype(np.int64)))  # (B, T + 1)
-    input_ids = ids[:, :-1].contiguous()  # (B, T)
-    labels = ids[:, 1:].contiguous()  # (B, T)
+    # clone, not contiguous(): with B=1 both slices already count as contiguous, and contiguous() would return views
+    # of one buffer, so writing -100 into labels would write it into input_ids too.
+    input_ids = ids[:, :-1].clone()  # (B, T)
+    labels = ids[:, 1:].clone()  # (B, T)
     labels[~scored[:, 1:]] = IGNORE
     if unscore_continued:
         labels[continued(torch.from_numpy(np.stack(starts)))[:, 1:]] = IGNORE

@@ -48,8 +48,12 @@ def load_checkpoint(path: str | Path, device: torch.device) -> Loaded:
     ckpt = Path(path)
     if not ckpt.is_file():
         raise ValueError(f"ckpt={str(path)!r} does not exist; pass a .ckpt file from a run's checkpoints/")
-    state: dict[str, Any] = torch.load(ckpt, map_location="cpu", weights_only=False)
-    if "hyper_parameters" not in state or "state_dict" not in state:
+    try:
+        state: dict[str, Any] = torch.load(ckpt, map_location="cpu", weights_only=False)
+    except Exception as e:  # truncated, garbage or not a torch file: torch raises many kinds
+        reason = (str(e).strip().splitlines() or [""])[0][:160]
+        raise ValueError(f"ckpt={str(path)!r} is not a readable checkpoint ({type(e).__name__}: {reason})") from None
+    if not isinstance(state, dict) or "hyper_parameters" not in state or "state_dict" not in state:
         raise ValueError(f"ckpt={str(path)!r} is not a train.py Lightning checkpoint (no hyper_parameters/state_dict)")
     run_dir = run_dir_of(ckpt)
     cfg_path = run_dir / "config.yaml"

@@ -5,7 +5,6 @@ Data flows one way: recipe -> config -> these builders -> Trainer. Parts don't r
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import lightning as L
@@ -16,19 +15,23 @@ from omegaconf import DictConfig, OmegaConf
 import kernels
 from hybrid.train.module import HybridLMModule
 from hybrid.train.throughput import ThroughputMonitor
+from run.checkpoint_io import AtomicCheckpointIO, remove_partials
+from run.progress_file import ProgressFile
+from run.run_dir import claim, launch_name, write_config
+from run.signals import StopOnSignal
 
 
 def run_name(cfg: DictConfig) -> str:
-    return cfg.name or f"{cfg.recipe}-{cfg.size}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return launch_name(cfg)
 
 
-def make_run_dir(cfg: DictConfig) -> Path:
-    """Create <out_dir>/<name> and write the resolved config there (only once the config is known to be valid)."""
+def make_run_dir(cfg: DictConfig, resuming: bool = False) -> Path:
+    """Claim <out_dir>/<name> (run/run_dir.py: clash rule, lock held for the process) and write the resolved config
+    there (only once the config is known to be valid); temporary files of killed checkpoint writes are removed."""
     run_dir = Path(cfg.out_dir) / cfg.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / "config.yaml.tmp"
-    tmp.write_text(OmegaConf.to_yaml(cfg))
-    tmp.replace(run_dir / "config.yaml")  # atomic: never a half-written config
+    claim(run_dir, resuming)
+    remove_partials(run_dir / "checkpoints")
+    write_config(run_dir, cfg)
     return run_dir
 
 
@@ -60,26 +63,31 @@ def build_logger(cfg: DictConfig, run_dir: Path):
     if kind == "none":
         return False
     if kind == "csv":
-        from lightning.pytorch.loggers import CSVLogger
+        from run.csv_log import AppendingCSVLogger
 
-        return CSVLogger(save_dir=str(run_dir), name="", version="")
+        return AppendingCSVLogger(save_dir=str(run_dir), name="", version="")
     from lightning.pytorch.loggers import WandbLogger
 
     m = cfg.model
     online = os.environ.get("WANDB_MODE", "offline") == "online"
     return WandbLogger(
         project=cfg.trainer.wandb_project, name=cfg.name, save_dir=str(run_dir), offline=not online,
-        group=cfg.recipe, tags=[cfg.recipe, f"ratio={m.ratio}", f"linear={m.linear.variant}",
-                                f"attention={m.attention.type}", f"size={cfg.size}"],
+        group=cfg.trainer.wandb_group or cfg.recipe,
+        tags=list(dict.fromkeys([cfg.recipe, f"ratio={m.ratio}", f"linear={m.linear.variant}",
+                                 f"attention={m.attention.type}", f"size={cfg.size}", *cfg.trainer.wandb_tags])),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
 
 
 def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
+    # A resume that falls back to an older checkpoint saves the same steps again: overwrite, never step...-v1.ckpt.
     callbacks: list[L.Callback] = [
         ModelCheckpoint(dirpath=str(run_dir / "checkpoints"), every_n_train_steps=cfg.trainer.ckpt_every,
-                        save_last=True, save_top_k=-1, filename="step{step:06d}", auto_insert_metric_name=False),
+                        save_last=True, save_top_k=-1, filename="step{step:06d}", auto_insert_metric_name=False,
+                        enable_version_counter=False),
+        StopOnSignal(run_dir / "checkpoints"),
         ThroughputMonitor(log_every=cfg.trainer.log_every, peak_tflops=cfg.trainer.peak_tflops),
+        ProgressFile(run_dir, cfg.trainer.log_every),
     ]
     if cfg.trainer.logger != "none":
         callbacks.append(LearningRateMonitor(logging_interval="step"))
@@ -108,6 +116,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[L.Callba
         logger=build_logger(cfg, run_dir),
         callbacks=build_callbacks(cfg, run_dir) + list(extra_callbacks or []),
         enable_progress_bar=cfg.trainer.progress_bar,
-        default_root_dir=str(run_dir),
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(run_dir / "checkpoints"),  # where Lightning's Slurm requeue saves hpc_ckpt_<n>.ckpt
         num_sanity_val_steps=0,
     )

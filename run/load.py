@@ -5,6 +5,7 @@ one-line ConfigError naming the culprit and the closest valid names.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -19,6 +20,23 @@ RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 PRESET_GROUPS = ("size", "data")  # `size=tiny` / `data=synthetic` load recipes/<group>/<name>.yaml
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without YAML 1.1's base-60 numbers: `ratio: 3:1` is the string '3:1', not the integer 181."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, re.compile(r"(?!.*:)" + rx.pattern, rx.flags) if tag.endswith((":int", ":float")) else rx)
+            for tag, rx in resolvers]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?")
+
+
+def _keep_ratio(value: str) -> str:
+    """Quote a command-line value that YAML 1.1 would read as a base-60 number (`7:1` -> 421)."""
+    return f"'{value.strip()}'" if _BASE60.fullmatch(value.strip()) else value
+
+
 def available(group: str | None = None) -> list[str]:
     folder = RECIPES_DIR / group if group else RECIPES_DIR
     return sorted(p.stem for p in folder.glob("*.yaml"))
@@ -26,7 +44,7 @@ def available(group: str | None = None) -> list[str]:
 
 def _read_yaml(path: Path, what: str) -> dict:
     try:
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = yaml.load(path.read_text(), Loader=_Loader) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(loaded, dict):
@@ -97,7 +115,7 @@ def _parse_argv(argv: list[str]) -> tuple[dict[str, str], list[str]]:
         if key == "recipe" or key in PRESET_GROUPS:
             presets[key] = value
         else:
-            dotlist.append(f"{key}={value}")
+            dotlist.append(f"{key}={_keep_ratio(value)}")
     return presets, dotlist
 
 

@@ -5,7 +5,7 @@ Every field has a one-line docstring saying what it is and its unit; `python tra
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional  # noqa: UP035
 
 from data.config import DataConfig
 from eval.config import EvalConfig
@@ -40,6 +40,10 @@ class TrainerConfig:
     """Where metrics go: wandb (offline unless WANDB_MODE=online) | csv | none."""
     wandb_project: str = "hybrid-ablations"
     """W&B project name."""
+    wandb_group: Optional[str] = None
+    """W&B group; None: the recipe (a study sets its own name, so the project page groups the study's runs)."""
+    wandb_tags: List[str] = field(default_factory=list)  # noqa: UP006
+    """Extra W&B tags (a study adds its axis values and seed, e.g. recipe=kda_3to1, seed=1)."""
     max_nonfinite: int = 3
     """Halt after this many non-finite losses in a row (each one's step is skipped)."""
     peak_tflops: Optional[float] = None
@@ -63,7 +67,9 @@ class RunConfig:
     seed: int = 0
     """Seed of the model init (the data stream has its own, data.seed)."""
     ckpt_path: Optional[str] = None
-    """Resume training from this Lightning checkpoint."""
+    """Resume training from this Lightning checkpoint (into this run's directory, appending to its history)."""
+    resume: str = "never"
+    """never | auto: continue <out_dir>/<name> from its newest valid checkpoint (a fresh start when it has none)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     """The hybrid model."""
     kernels: KernelConfig = field(default_factory=KernelConfig)

@@ -4,6 +4,8 @@ Its init arguments are plain dicts so `HybridLMModule.load_from_checkpoint(path)
 """
 from __future__ import annotations
 
+import math
+
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
@@ -32,26 +34,35 @@ class HybridLMModule(L.LightningModule):
         self.max_nonfinite = max_nonfinite
         self.model = HybridLM(self.model_cfg)
         self._nonfinite_in_a_row = 0
+        self.skipped_steps = 0  # steps whose loss or gradient was non-finite: no update, no schedule advance
+        self._skip_update = False
 
     def forward(self, input_ids: torch.Tensor, caches=None, cu_seqlens=None):
         return self.model(input_ids, caches, cu_seqlens)
 
+    def _skip(self, what: str) -> None:
+        """Count a skipped step; halt after max_nonfinite in a row."""
+        self._skip_update = True
+        self.skipped_steps += 1
+        self._nonfinite_in_a_row += 1
+        rank_zero_warn(f"non-finite {what} at step {self.global_step} ({self._nonfinite_in_a_row} in a row): "
+                       "skipping this step (no update, no schedule advance)")
+        if self._nonfinite_in_a_row >= self.max_nonfinite:
+            raise NonFiniteLossError(
+                f"{self._nonfinite_in_a_row} non-finite steps in a row at step {self.global_step}; halting "
+                "(lower optim.lr, raise optim.warmup_steps, or check the data)")
+
     def training_step(self, batch: dict, batch_idx: int):
+        self._skip_update = False
         loss = self.model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"))
         finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(loss.detach())), all=True)
-        if not finite:
-            self._nonfinite_in_a_row += 1
-            rank_zero_warn(f"non-finite loss at step {self.global_step} ({self._nonfinite_in_a_row} in a row): "
-                           "skipping this step")
-            if self._nonfinite_in_a_row >= self.max_nonfinite:
-                raise NonFiniteLossError(
-                    f"{self._nonfinite_in_a_row} non-finite losses in a row at step {self.global_step}; halting "
-                    "(lower optim.lr, raise optim.warmup_steps, or check the data)")
-            return None  # Lightning skips backward and the optimizer step
-        self._nonfinite_in_a_row = 0
         rows = batch["input_ids"].shape[0]  # explicit: batches also carry cu_seqlens, which Lightning can't size
-        self.log("train/loss", loss, prog_bar=True, batch_size=rows)
+        # Logged even when non-finite: Lightning would otherwise log the previous step's value again as this one's.
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=rows)
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=rows)
+        if not finite:
+            self._skip("loss")
+            return None  # Lightning skips backward; the optimizer steps over no gradients
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int):
@@ -62,8 +73,25 @@ class HybridLMModule(L.LightningModule):
     def on_before_optimizer_step(self, optimizer) -> None:
         # Logged before Lightning clips, so spikes stay visible.
         norms = [p.grad.detach().float().norm() for p in self.parameters() if p.grad is not None]
-        if norms:
-            self.log("train/grad_norm", torch.stack(norms).norm())
+        # No gradients: the loss was non-finite and nothing ran backward (logged as NaN, never a stale norm).
+        norm = torch.stack(norms).norm() if norms else torch.tensor(math.nan)
+        self.log("train/grad_norm", norm)
+        if norms and not torch.isfinite(norm):  # gradients are all-reduced already: every rank agrees
+            self._skip("gradient")
+            optimizer.zero_grad(set_to_none=True)  # AdamW leaves parameters without a gradient untouched
+        elif norms:
+            self._nonfinite_in_a_row = 0
+        self.log("train/skipped_steps", float(self.skipped_steps))
+
+    def lr_scheduler_step(self, scheduler, metric) -> None:
+        if not self._skip_update:  # a skipped step does not advance the schedule
+            super().lr_scheduler_step(scheduler, metric)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["skipped_steps"] = self.skipped_steps
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.skipped_steps = int(checkpoint.get("skipped_steps", 0))
 
     def configure_optimizers(self):
         opt, sched = build_optimizer(self.model, self.optim_cfg, self.total_steps)
