@@ -60,11 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"linear: {cfg.model.linear.variant}   attention: {cfg.model.attention.type}   "
               f"params: {model.num_params(non_embedding=False) / 1e6:.2f}M "
               f"({model.num_params() / 1e6:.2f}M non-embedding)")
-    if cfg.data.name != "synthetic" and (cfg.eval.at_end or cfg.eval.every):
-        if leader:
-            print(f"note: probes are off for data.name={cfg.data.name}: they are written in the synthetic tasks' "
-                  "word vocabulary, which this run's tokenizer does not share")
-        cfg.eval.at_end, cfg.eval.every = False, 0
     run_dir = launch.run_dir
     if leader:
         try:
@@ -116,7 +111,7 @@ def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
     if cfg.eval.at_end:
         from eval.finish import probe_after_training
 
-        probe_after_training(module.model, cfg, run_dir, trainer.global_step)
+        probe_after_training(module.model, cfg, run_dir, trainer.global_step, datamodule)
     return 0
 
 

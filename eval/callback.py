@@ -13,6 +13,7 @@ from typing import Any
 import lightning as L
 
 from eval.config import EvalConfig
+from eval.context import ProbeContext, context_from_datamodule
 from eval.report.plots import plot_run
 from eval.suite import check_config, flat_metrics, run_suite
 from eval.report.summary import gap_rows, load_results
@@ -31,6 +32,7 @@ class ProbeCallback(L.Callback):
         self.last_results: dict[str, Any] | None = None
         """The most recent suite results (for tests and for other callbacks)."""
         self._baseline = load_results(cfg.baseline) if cfg.baseline else None
+        self.context: ProbeContext | None = None
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -41,7 +43,9 @@ class ProbeCallback(L.Callback):
         self.last_step = step
         if not trainer.is_global_zero:
             return
-        results = run_suite(pl_module.model, self.cfg, examples=self.cfg.callback_examples)
+        if self.context is None:  # the run's tokens: its DataModule's tokenizer on a text run
+            self.context = context_from_datamodule(getattr(trainer, "datamodule", None))
+        results = run_suite(pl_module.model, self.cfg, examples=self.cfg.callback_examples, context=self.context)
         self.last_results = results
         metrics = flat_metrics(results)
         for logger in trainer.loggers:

@@ -22,6 +22,8 @@ class Loaded:
     step: int
     run_config: DictConfig | None
     """The run's config.yaml, when there is one."""
+    tokenizer: Any = None
+    """A text run's tokenizer (data.text.tokenizer.TextTokenizer), kept in its checkpoints; None: word vocabulary."""
 
 
 def run_dir_of(ckpt: Path) -> Path:
@@ -61,4 +63,16 @@ def load_checkpoint(path: str | Path, device: torch.device) -> Loaded:
     module = HybridLMModule(**state["hyper_parameters"])
     module.load_state_dict(state["state_dict"])
     model = module.model.to(device).eval()
-    return Loaded(model=model, run_dir=run_dir, step=int(state.get("global_step", 0)), run_config=run_cfg)
+    return Loaded(model=model, run_dir=run_dir, step=int(state.get("global_step", 0)), run_config=run_cfg,
+                  tokenizer=saved_tokenizer(state, ckpt))
+
+
+def saved_tokenizer(state: dict[str, Any], ckpt: Path) -> Any:
+    """The text tokenizer a TextDataModule saved in the checkpoint (Lightning files it under the class name)."""
+    from data.text.datamodule import TOKENIZER_KEY
+    from data.text.tokenizer import TextTokenizer
+
+    for value in state.values():
+        if isinstance(value, dict) and isinstance(value.get(TOKENIZER_KEY), str):
+            return TextTokenizer.from_json(value[TOKENIZER_KEY], name=f"{ckpt.name}'s tokenizer")
+    return None

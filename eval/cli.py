@@ -74,6 +74,25 @@ def parse(argv: list[str]) -> tuple[dict[str, str], Any]:
     return special, cfg
 
 
+def checkpoint_context(loaded: Any, cfg: Any) -> Any:
+    """The probes' tokens for a loaded checkpoint: its saved tokenizer on a text run (held-out text read again from
+    the run's data settings in config.yaml), the word vocabulary otherwise."""
+    from eval.context import WORDS, ProbeContext, context_from_data
+    from eval.scoring.render import TextRenderer
+
+    if loaded.tokenizer is None:
+        if cfg.shots:
+            raise ValueError(f"shots={cfg.shots} needs a text run's checkpoint; {loaded.run_dir.name} was trained on "
+                             "the synthetic tasks themselves (shots=0 or null)")
+        return WORDS
+    if loaded.run_config is None:
+        if cfg.regular_docs or cfg.shots is None:
+            raise ValueError(f"the text checkpoint's folder {loaded.run_dir} has no config.yaml naming its held-out "
+                             "text and task share; pass regular_docs=0 and shots=K (0: zero-shot)")
+        return ProbeContext(TextRenderer(loaded.tokenizer))
+    return context_from_data(loaded.tokenizer, loaded.run_config.data)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help", "help") for a in argv):
@@ -91,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         check_config(cfg)
         device = pick_device(special["device"])
         loaded = load_checkpoint(special["ckpt"], device)
+        context = checkpoint_context(loaded, cfg)
     except (ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -112,5 +132,5 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(task, description=what, completed=done, total=total)
 
         run_and_report(loaded.model, cfg, out_dir, meta, progress=progress,
-                       title=f"{loaded.run_dir.name} step {loaded.step}")
+                       title=f"{loaded.run_dir.name} step {loaded.step}", context=context)
     return 0

@@ -40,11 +40,16 @@ class EvalConfig:
     segment: int = 64
     """With state_dtype other than fp32: prefill in segments of this many tokens, rounding the state after each."""
     regular_docs: int = 32
-    """Documents for the regular-prompt LM loss (filler text and single-turn dialogues, half each)."""
+    """Documents for the regular-prompt LM loss: filler text and single-turn dialogues (half each) on a synthetic run,
+    held-out documents (data.val_fraction) cut to data.seq_len tokens on a text run."""
     regular_kinds: Optional[List[str]] = None  # noqa: UP006, UP045
-    """Regular documents averaged into the regular-prompt loss: filler | single_turn. None: the kinds the run's loss
+    """Regular documents averaged into a synthetic run's regular-prompt loss (a text run uses its held-out text):
+    filler | single_turn. None: the kinds the run's loss
     trains on (both under data.loss_on=all; filler alone under answers, where a single-turn dialogue, which holds no
     answer, is never scored)."""
+    shots: Optional[int] = None  # noqa: UP045
+    """Worked examples (training documents of the probe's task, one per line) before each query: the few-shot form
+    for a text model that never saw the tasks. None: 3 on a text run with data.synthetic_weight=0, else 0."""
     baseline: Optional[str] = None  # noqa: UP045
     """A full-attention run's probes.json (or its run directory): the summary then adds ratios to it."""
     precision: str = "auto"

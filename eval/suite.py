@@ -16,7 +16,8 @@ import torch
 from eval.config import DEFAULT_EXAMPLES, PRECISIONS, EvalConfig
 from eval.probes import get_probe
 from eval.probes.base import Case
-from eval.scoring.regular import KINDS, check_kinds, regular_loss
+from eval.context import DEFAULT_SHOTS, WORDS, ProbeContext
+from eval.scoring.regular import KINDS, check_kinds, regular_loss, text_loss
 from eval.scoring.score import score_cases
 from eval.scoring.slices import summarize
 from eval.scoring.state_precision import storage_dtype
@@ -49,6 +50,9 @@ def check_config(cfg: EvalConfig) -> None:
     for key in ("callback_examples", "batch_size", "segment"):
         if getattr(cfg, key) < 1:
             raise ValueError(f"eval.{key}={getattr(cfg, key)} must be >= 1")
+    if cfg.shots is not None and cfg.shots < 0:
+        raise ValueError(f"eval.shots={cfg.shots} must be >= 0 (or null: {DEFAULT_SHOTS} on a text run trained "
+                         "without tasks, else 0)")
     for key in ("every", "regular_docs"):
         if getattr(cfg, key) < 0:
             raise ValueError(f"eval.{key}={getattr(cfg, key)} must be >= 0")
@@ -70,12 +74,16 @@ def run_suite(
     examples: int | None = None,
     probes: Sequence[str] | None = None,
     progress: Progress | None = None,
+    context: ProbeContext | None = None,
 ) -> dict[str, Any]:
-    """Score `probes` (default cfg.probes) with `examples` per setting (default: examples_per_setting) on `model`.
+    """Score `probes` (default cfg.probes) with `examples` per setting (default: examples_per_setting) on `model`,
+    in the tokens of `context` (default: the synthetic word vocabulary; eval/context.py).
 
     Returns {"probes": {name: report}, "regular": {...losses}, "config": {...}, "elapsed_s": float}.
     """
     check_config(cfg)
+    context = context or WORDS
+    shots = context.shots(cfg.shots)
     names = list(cfg.probes if probes is None else probes)
     dtype = storage_dtype(cfg.state_dtype)
     device = next(model.parameters()).device
@@ -84,7 +92,7 @@ def run_suite(
 
     chosen = [get_probe(name) for name in names]
     cases: dict[str, list[Case]] = {
-        p.name: [c for s in p.settings for c in p.cases(s, n, cfg.seed)] for p in chosen
+        p.name: [c for s in p.settings for c in p.cases(s, n, cfg.seed, shots)] for p in chosen
     }
     total = sum(len(c) for c in cases.values())
     done = 0
@@ -101,29 +109,40 @@ def run_suite(
                     if progress is not None:
                         progress(name, done, total)
 
-                rows = score_cases(model, cases[probe.name], device, cfg.batch_size, dtype, cfg.segment, tick)
+                rows = score_cases(model, cases[probe.name], device, cfg.batch_size, dtype, cfg.segment, tick,
+                                   context.renderer)
                 results["probes"][probe.name] = summarize(probe, rows)
             if progress is not None:
                 progress("regular-prompt loss", done, total)
-            results["regular"] = (regular_loss(model, cfg.regular_docs, cfg.seed, device, cfg.batch_size,
-                                               cfg.regular_kinds) if cfg.regular_docs else {"loss": math.nan})
+            if not cfg.regular_docs:
+                results["regular"] = {"loss": math.nan}
+            elif context.heldout_texts is not None:
+                results["regular"] = text_loss(model, context.heldout_documents(cfg.regular_docs),
+                                               context.renderer.pad_id, device, cfg.batch_size)
+            else:
+                results["regular"] = regular_loss(model, cfg.regular_docs, cfg.seed, device, cfg.batch_size,
+                                                  cfg.regular_kinds)
     finally:
         model.train(was_training)
+    text = context.heldout_texts is not None
     results["config"] = {"examples": n, "seed": cfg.seed, "state_dtype": cfg.state_dtype, "segment": cfg.segment,
-                         "regular_kinds": list(cfg.regular_kinds or KINDS),
+                         "tokens": context.renderer.name, "shots": shots,
+                         "regular_kinds": ["heldout_text"] if text else list(cfg.regular_kinds or KINDS),
                          "precision": cfg.precision, "probes": names}
     results["elapsed_s"] = time.perf_counter() - start
     return results
 
 
 def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """probe/<name>/<slice> -> accuracy, plus probe/regular/<kind> losses: what the loggers receive."""
+    """probe/<name>/<slice> -> accuracy, plus probe/regular/<kind>_loss losses (and probe/regular/text_perplexity on
+    a text run): what the loggers receive."""
     out = {}
     for name, report in results["probes"].items():
         for slice_name, acc in report["slices"].items():
             if acc["n"]:
                 out[f"probe/{name}/{slice_name}"] = float(acc["accuracy"])
     for kind, loss in results.get("regular", {}).items():
-        if not math.isnan(loss):
-            out[f"probe/regular/{kind}_loss" if kind != "loss" else "probe/regular/loss"] = float(loss)
+        if loss is not None and not math.isnan(loss):
+            key = kind if kind == "loss" or kind.endswith("perplexity") else f"{kind}_loss"
+            out[f"probe/regular/{key}"] = float(loss)
     return out

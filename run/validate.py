@@ -95,6 +95,9 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("kernels.backend=triton needs a CUDA GPU (this run is on the CPU); use auto or torch")
     if cfg.model.vocab_size is not None and cfg.model.vocab_size <= 0:
         raise ConfigError(f"model.vocab_size={cfg.model.vocab_size} must be > 0 (or null to take the tokenizer's)")
+    if cfg.data.name == "synthetic" and cfg.eval.shots:
+        raise ConfigError(f"eval.shots={cfg.eval.shots} needs a text run (data=files, data=fineweb_edu); a synthetic "
+                          "run trains on the tasks themselves, so set eval.shots=0 or null")
     try:
         build_layout(cfg.model.n_layers, cfg.model.ratio, cfg.model.pattern)
     except ValueError as e:

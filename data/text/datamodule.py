@@ -26,6 +26,9 @@ from data.text.docs import TextDocs
 from data.text.source import TextSource
 from data.text.tokenizer import TRAIN, TextTokenizer, load_tokenizer, trained_tokenizer
 
+TOKENIZER_KEY = "tokenizer_json"
+"""Where the DataModule's checkpoint state holds the run's tokenizer (tokenizer.json text)."""
+
 
 class TextSources:
     """The document Mixture of a shard: the text shard, plus the synthetic tasks at `synthetic_weight` of tokens."""
@@ -81,3 +84,15 @@ class TextDataModule(PackedDataModule):
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.vocab_size
+
+    def state_dict(self) -> dict:
+        # The tokenizer travels in every checkpoint: `python -m eval` renders probes in the run's very ids, and a
+        # resume with another tokenizer is refused instead of training on shifted ids.
+        return {**super().state_dict(), TOKENIZER_KEY: self.tokenizer.to_json()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        saved = state_dict.get(TOKENIZER_KEY)
+        if saved is not None and saved != self.tokenizer.to_json():
+            raise ValueError(f"the checkpoint was trained with another tokenizer than data.tokenizer "
+                             f"({self.tokenizer.name}); resume with the run's own data settings")
+        super().load_state_dict(state_dict)

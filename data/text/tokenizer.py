@@ -61,6 +61,14 @@ class TextTokenizer:
         """A synthetic task document (vocabulary tokens) as text ids: the words joined by spaces, framed."""
         return self.encode_docs([" ".join(words)])[0]
 
+    def to_json(self) -> str:
+        """The whole tokenizer as tokenizer.json text (what a checkpoint keeps, so probes read the run's own ids)."""
+        return self.tokenizer.to_str()
+
+    @classmethod
+    def from_json(cls, text: str, name: str = "") -> TextTokenizer:
+        return cls(Tokenizer.from_str(text), name=name)
+
 
 def train_bpe(texts: Iterable[str], vocab_size: int) -> Tokenizer:
     """A byte-level BPE with `vocab_size` ids (fewer if the texts run out of merges); specials take ids 0..7."""

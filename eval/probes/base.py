@@ -13,7 +13,7 @@ from functools import cached_property
 from types import ModuleType
 from typing import Any
 
-from data.synthetic.tasks import get_task
+from data.synthetic.tasks import get_task, sample_axes
 from eval.probes.heldout import outside_training
 
 
@@ -30,6 +30,8 @@ class Case:
     inner: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     """Answers inside the prompt, scored from the prefill: (index in prompt, token, labels). Greedy decoding of a
     one-token answer from the true prefix is the argmax there, so this is the same test without a decode loop."""
+    shots: list[list[str]] = field(default_factory=list)
+    """Worked examples (training documents of the same task) put before the prompt, one per line (few-shot form)."""
 
 
 @dataclass(frozen=True)
@@ -92,15 +94,22 @@ class Probe:
         """The grid as Settings, each marked held out by comparison with the task's TRAIN_AXES."""
         return [Setting(dict(axes), bool(outside_training(self.task_module, axes))) for axes in self.grid]
 
-    def cases(self, setting: Setting, n: int, seed: int) -> list[Case]:
-        """`n` examples of `setting`; the same (seed, setting, i) always gives the same case."""
+    def cases(self, setting: Setting, n: int, seed: int, shots: int = 0) -> list[Case]:
+        """`n` examples of `setting`; the same (seed, setting, i) always gives the same case.
+
+        With `shots`, each case carries that many worked examples: training documents of the task, drawn at its
+        TRAIN_AXES from their own seed (paired settings share them, as they share their draws)."""
         maker = self.make_cases or example_cases(self.task_module)
         shared = {k: v for k, v in sorted(setting.axes.items()) if k != self.pair_axis}
         out: list[Case] = []
         for i in range(n):
             rng = random.Random(f"probe/{seed}/{self.name}/{shared!r}/{i}")
+            shot_rng = random.Random(f"probe/{seed}/{self.name}/shots/{shared!r}/{i}")
+            worked = [self.task_module.make(shot_rng, **sample_axes(self.task_module.TRAIN_AXES, shot_rng)).tokens
+                      for _ in range(shots)]
             for case in maker(rng, dict(setting.axes)):
                 case.labels["heldout"] = setting.heldout
+                case.shots = worked
                 for _, _, labels in case.inner:
                     labels["heldout"] = setting.heldout
                 out.append(case)

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window (CI, GPU boxes)
 import matplotlib.pyplot as plt
 
+from eval.report.summary import shots_mark
 from eval.scoring.slices import sort_key
 
 Point = Sequence[Any]  # [x, accuracy, n, held-out fraction]
@@ -66,6 +67,7 @@ def _name(probe: str, curve: Mapping[str, Any]) -> str:
 def plot_run(results: Mapping[str, Any], out_dir: str | Path, title: str = "") -> list[Path]:
     """One PNG per probe curve of one run, one line per slice value; returns the paths written."""
     paths = []
+    mark = shots_mark(results)
     for probe, report in results["probes"].items():
         for curve in report["curves"]:
             if not curve["lines"]:
@@ -73,7 +75,7 @@ def plot_run(results: Mapping[str, Any], out_dir: str | Path, title: str = "") -
             fig, ax = plt.subplots(figsize=(5.5, 3.6))
             _draw(ax, curve["lines"], curve["series"])
             ax.set_xlabel(curve["x"] + " (hollow: held out)")
-            ax.set_title(f"{title + ': ' if title else ''}{probe}", fontsize=10)
+            ax.set_title(f"{title + ': ' if title else ''}{probe}{mark}", fontsize=10)
             paths.append(_save(fig, Path(out_dir) / f"{_name(probe, curve)}.png"))
     return paths
 

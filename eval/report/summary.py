@@ -27,18 +27,36 @@ def load_results(path: str | Path) -> dict[str, Any]:
 
 
 def _rows_of(results: dict[str, Any]) -> list[tuple[str, str, float | None]]:
-    """(name, kind, value) rows: kind 'loss' (lower is better) or 'accuracy' (higher is better)."""
-    rows = [("regular-prompt LM loss", "loss", results.get("regular", {}).get("loss", math.nan))]
+    """(name, kind, value) rows: kind 'loss' (lower is better) or 'accuracy' (higher is better).
+
+    On a text run the regular-prompt loss is the held-out text's, with its perplexity under it; few-shot probe rows
+    say so in their names ("mqar (3-shot) held-out"), so they never pair with a zero-shot baseline's rows."""
+    regular = results.get("regular", {})
+    rows = [("regular-prompt LM loss", "loss", regular.get("loss", math.nan))]
+    if "text_perplexity" in regular:
+        rows.append(("regular-prompt perplexity", "loss", regular["text_perplexity"]))
+    mark = shots_mark(results)
     for name, report in results.get("probes", {}).items():
         sl = report["slices"]
         for part in ("train", "heldout"):
             if sl[part]["n"]:
-                rows.append((f"{name} {'train-length' if part == 'train' else 'held-out'}", "accuracy",
+                rows.append((f"{name}{mark} {'train-length' if part == 'train' else 'held-out'}", "accuracy",
                              sl[part]["accuracy"]))
         for head, acc in report.get("headlines", {}).items():
             if acc["n"]:
-                rows.append((f"{name}: {head}", "accuracy", acc["accuracy"]))
+                rows.append((f"{name}{mark}: {head}", "accuracy", acc["accuracy"]))
     return rows
+
+
+def shots_mark(results: dict[str, Any]) -> str:
+    """" (k-shot)" for a few-shot suite, "" otherwise."""
+    shots = results.get("config", {}).get("shots") or 0
+    return f" ({shots}-shot)" if shots else ""
+
+
+def regular_source(results: dict[str, Any]) -> str:
+    """What the regular-prompt loss was measured on: 'held-out text' or 'synthetic filler/dialogues'."""
+    return "held-out text" if "text_perplexity" in results.get("regular", {}) else "synthetic filler/dialogues"
 
 
 def _missing(x: float | None) -> bool:
@@ -57,9 +75,11 @@ def _ratio(kind: str, value: float | None, base: float | None) -> float | None:
 def gap_rows(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The summary rows: {"metric", "kind", "value", "baseline", "ratio"} (baseline/ratio None without one)."""
     base = {name: value for name, _, value in _rows_of(baseline)} if baseline else {}
+    # Losses in different tokens (held-out text vs the synthetic kinds, or other tokenizers) do not compare.
+    losses_compare = baseline is not None and regular_source(baseline) == regular_source(results)
     out = []
     for name, kind, value in _rows_of(results):
-        b = base.get(name)
+        b = base.get(name) if kind != "loss" or losses_compare else None
         out.append({"metric": name, "kind": kind, "value": value, "baseline": b, "ratio": _ratio(kind, value, b)})
     return out
 

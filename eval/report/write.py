@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.report.plots import plot_run
-from eval.report.summary import format_summary, gap_rows, load_results
+from eval.report.summary import format_summary, gap_rows, load_results, regular_source, shots_mark
 
 
 def output_names(state_dtype: str) -> tuple[str, str]:
@@ -53,6 +53,8 @@ def write_report(
     tmp.replace(path)  # never a half-written probes.json for a reader (the callback, a baseline)
     plots = plot_run(results, run_dir / plot_dir, title=title)
     label = f" (state in {results['config']['state_dtype']})" if results["config"]["state_dtype"] != "fp32" else ""
+    if results["config"].get("tokens") == "text":
+        label += f" (regular prompts: {regular_source(results)}; probes in the run's tokenizer{shots_mark(results)})"
     summary = format_summary(results["summary"], f"MiniMax-gap summary{label}: {title or run_dir.name}")
     return path, plots, summary
 

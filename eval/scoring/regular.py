@@ -2,10 +2,12 @@
 
 MiniMax's hybrid looked fine on regular prompts and failed in reasoning and multi-turn use; this is the "fine" half
 of that sentence, measured as mean next-token cross-entropy (nats per token) over training-length documents
-"<|bos|> ... <|eos|>" of two kinds: filler text and single-turn dialogues (all facts in one user turn).
+"<|bos|> ... <|eos|>" of two kinds: filler text and single-turn dialogues (all facts in one user turn). A text run's
+regular prompts are its own held-out text instead (`text_loss`): documents training never saw, in its tokenizer.
 """
 from __future__ import annotations
 
+import math
 import random
 
 import torch
@@ -49,6 +51,27 @@ def regular_documents(n: int, seed: int) -> dict[str, list[list[int]]]:
     return docs
 
 
+def _loss_sum(model: torch.nn.Module, docs: list[list[int]], pad_id: int, device: torch.device,
+              batch_size: int) -> tuple[float, int]:
+    """(summed next-token cross-entropy, scored tokens) over id documents, batched with right padding."""
+    loss_sum, count = 0.0, 0
+    for i in range(0, len(docs), batch_size):
+        chunk = docs[i : i + batch_size]
+        width = max(len(d) for d in chunk) - 1
+        # Right padding never reaches a real token in a causal model; padded labels are ignored.
+        inputs = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+        for b, d in enumerate(chunk):
+            inputs[b, : len(d) - 1] = torch.tensor(d[:-1])
+            labels[b, : len(d) - 1] = torch.tensor(d[1:])
+        logits, _ = model(inputs.to(device))  # (B, T, V)
+        labels = labels.to(device)
+        loss_sum += float(F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100,
+                                          reduction="sum"))
+        count += int((labels != -100).sum())
+    return loss_sum, count
+
+
 @torch.no_grad()
 def regular_loss(model: torch.nn.Module, n: int, seed: int, device: torch.device, batch_size: int = 32,
                  kinds: list[str] | None = None) -> dict:
@@ -57,23 +80,19 @@ def regular_loss(model: torch.nn.Module, n: int, seed: int, device: torch.device
     out: dict[str, float] = {}
     total_sum, total_count = 0.0, 0
     for name, docs in regular_documents(n, seed).items():
-        loss_sum, count = 0.0, 0
-        for i in range(0, len(docs), batch_size):
-            chunk = docs[i : i + batch_size]
-            width = max(len(d) for d in chunk) - 1
-            # Right padding never reaches a real token in a causal model; padded labels are ignored.
-            inputs = torch.full((len(chunk), width), VOCAB.pad_id, dtype=torch.long)
-            labels = torch.full((len(chunk), width), -100, dtype=torch.long)
-            for b, d in enumerate(chunk):
-                inputs[b, : len(d) - 1] = torch.tensor(d[:-1])
-                labels[b, : len(d) - 1] = torch.tensor(d[1:])
-            logits, _ = model(inputs.to(device))  # (B, T, V)
-            labels = labels.to(device)
-            loss_sum += float(F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100,
-                                              reduction="sum"))
-            count += int((labels != -100).sum())
+        loss_sum, count = _loss_sum(model, docs, VOCAB.pad_id, device, batch_size)
         out[name] = loss_sum / count if count else float("nan")
         if kinds is None or name in kinds:
             total_sum, total_count = total_sum + loss_sum, total_count + count
     out["loss"] = total_sum / total_count if total_count else float("nan")
     return out
+
+
+@torch.no_grad()
+def text_loss(model: torch.nn.Module, docs: list[list[int]], pad_id: int, device: torch.device,
+              batch_size: int = 32) -> dict:
+    """A text run's regular prompts: {"text": mean loss on held-out documents, "text_perplexity": its exp, "loss":
+    the same loss}; `docs` are "<|bos|> text <|eos|>" ids cut to the training row length."""
+    loss_sum, count = _loss_sum(model, docs, pad_id, device, batch_size) if docs else (0.0, 0)
+    loss = loss_sum / count if count else float("nan")
+    return {"text": loss, "text_perplexity": math.exp(loss) if count else float("nan"), "loss": loss}

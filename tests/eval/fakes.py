@@ -112,3 +112,44 @@ def toy_rows() -> list[Scored]:
             correct = i < (4 if hops == 1 else 2 if hops == 2 else 1)
             rows.append(Scored({"num_hops": hops, "num_distractors": i % 2, "gap": 3 + i, "heldout": held}, correct))
     return rows
+
+
+class TextSolverOracle(_Fake):
+    """The solver oracle on a text run's tokens: reads the prompt back as words, solves it, writes the answer.
+
+    Inside the prompt it predicts every next token (so inner answers are right); after it, the answer as `split`:
+    "canonical" (the tokenizer's own ids), "chars" (one byte-level token per character: other ids, same words) or
+    "glued" (canonical plus a digit stuck to the last word: same ids first, another word), then <|eos|>.
+    """
+
+    def __init__(self, tokenizer, split: str = "canonical") -> None:
+        super().__init__()
+        self.tok, self.split = tokenizer, split
+        self.V = tokenizer.vocab_size
+
+    def _answer_ids(self, prompt_text: str, answer: list[str]) -> list[int]:
+        target = " " + " ".join(answer)
+        hf = self.tok.tokenizer
+        if self.split == "chars":
+            return [hf.token_to_id("Ġ" if c == " " else c) for c in target]
+        ids = self.tok.encode(prompt_text + target)[len(self.tok.encode(prompt_text)):]
+        return ids + [hf.token_to_id("7")] if self.split == "glued" else ids
+
+    def forward(self, ids: torch.Tensor, caches: list | None = None):
+        B, T = ids.shape
+        logits = torch.zeros(B, T, self.V)
+        seen = caches[0]
+        if seen.answers is None:
+            seen.answers = []
+            for b, row in enumerate(ids.tolist()):
+                logits[b, torch.arange(T - 1), torch.tensor(row[1:])] = 1.0  # the prompt's own next tokens
+                text = self.tok.decode(row[1:])
+                query = text.split("\n")[-1]  # few-shot: the query is the last line
+                answer = list(TASKS[identify(query.split())].solve(query.split()))
+                seen.answers.append(self._answer_ids(text, answer) + [self.tok.eos_id])
+                logits[b, -1, seen.answers[b][0]] = 1.0
+        else:
+            seen.steps += 1
+            for b, answer in enumerate(seen.answers):
+                logits[b, -1, answer[min(seen.steps, len(answer) - 1)]] = 1.0
+        return logits, caches

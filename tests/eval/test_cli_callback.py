@@ -71,6 +71,7 @@ def test_cli_writes_json_and_plots_with_ratios_to_a_baseline(tiny_run, tmp_path,
     (["CKPT", "state_dtype=fp8"], "state_dtype='fp8'"),
     (["CKPT", "examples=many"], "examples"),
     (["CKPT", "baseline=/no/where"], "baseline"),
+    (["CKPT", "shots=2"], "needs a text run's checkpoint"),
 ])
 def test_cli_mistakes_exit_2_with_one_line(tiny_run, capsys, args, match):
     args = [f"ckpt={tiny_run / 'checkpoints' / 'last.ckpt'}" if a == "CKPT" else a for a in args]

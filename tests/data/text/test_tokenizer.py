@@ -87,3 +87,15 @@ def test_a_file_that_is_not_a_tokenizer_is_named(tmp_path):
     (tmp_path / "tokenizer.json").write_text('{"not": "a tokenizer"}')
     with pytest.raises(ValueError, match="is not a tokenizers JSON file"):
         load_tokenizer(str(tmp_path / "tokenizer.json"))
+
+
+def test_checkpoints_carry_the_tokenizer_and_a_resume_with_another_is_refused(tmp_path, corpus):
+    _, files = corpus
+    dm = build_datamodule(text_cfg(files, tmp_path))
+    state = dm.state_dict()
+    again = TextTokenizer.from_json(state["tokenizer_json"])
+    assert again.encode("linear attention k1") == dm.tokenizer.encode("linear attention k1")
+    other = build_datamodule(text_cfg(files, tmp_path, vocab_size=300))
+    with pytest.raises(ValueError, match="another tokenizer"):
+        other.load_state_dict(state)
+    dm.load_state_dict(state)  # its own tokenizer: fine
