@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt
+from matplotlib.ticker import PercentFormatter
 
 from eval.compare.collect import StudyResults
 from eval.compare.stats import estimate
@@ -88,6 +89,15 @@ def _axis_positions(xs: list[Any]) -> tuple[dict[Any, float], bool]:
     return ({x: (x if numeric else i) for i, x in enumerate(xs)}, numeric)
 
 
+def _thin_ticks(ax: Any, most: int = 10) -> None:
+    """Keep at most `most` x tick labels (every k-th), so long categorical axes stay legible."""
+    labels = ax.get_xticklabels()
+    step = -(-len(labels) // most)
+    if step > 1:
+        for i, label in enumerate(labels):
+            label.set_visible(i % step == 0)
+
+
 def probe_curves(study: StudyResults, out: Path) -> list[Path]:
     """Per probe curve (accuracy against length / turns / hops ...): a panel per series value, a line per design
     with its 95% band over seeds."""
@@ -121,8 +131,12 @@ def probe_curves(study: StudyResults, out: Path) -> list[Path]:
             elif numeric:
                 ax.set_xticks(xs, [f"{x:g}" for x in xs])
             else:
-                ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+                long = max(len(str(x)) for x in xs) > 4
+                ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=30 if long else 0,
+                              ha="right" if long else "center")
+            _thin_ticks(ax)
             ax.set_ylim(-0.03, 1.03)
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_xlabel(curve["x"])
             ax.grid(alpha=0.3)
             ax.set_title(probe + (f", {curve['series']}={key}" if curve["series"] else ""), fontsize=9)
@@ -155,6 +169,7 @@ def by_axis(study: StudyResults, rows: list[Row], out: Path) -> list[Path]:
         ax.set_xlabel(axis)
         ax.set_ylabel("accuracy (mean, 95% band)")
         ax.set_ylim(-0.03, 1.03)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
         ax.set_title(f"{study.name}: accuracy by {axis}", fontsize=10)

@@ -11,6 +11,8 @@ from eval.compare.collect import StudyResults
 from eval.compare.stats import Estimate, Ratio, estimate, ratio
 
 REGULAR = "regular-prompt LM loss"
+BASELINE_FLOOR = 0.10
+"""A baseline below this accuracy has not learned the probe: a ratio to it would measure noise, so none is given."""
 
 
 @dataclass
@@ -20,6 +22,8 @@ class Row:
     """'loss' (lower is better) or 'accuracy'."""
     estimates: dict[str, Estimate | None]
     ratios: dict[str, Ratio | None]
+    unlearned: bool = False
+    """The baseline's mean accuracy is below BASELINE_FLOOR: no ratios on this row."""
 
 
 def compare(study: StudyResults) -> list[Row]:
@@ -32,9 +36,10 @@ def compare(study: StudyResults) -> list[Row]:
     for metric, kind in order.items():
         est = {g: estimate([c.metrics[metric][1] for c in study.of(g) if metric in c.metrics]) for g in study.groups}
         base = est.get(study.baseline)
-        rat = {g: ratio(e, base, lower_is_better=kind == "loss") if g != study.baseline else None
+        unlearned = kind == "accuracy" and base is not None and base.mean < BASELINE_FLOOR
+        rat = {g: ratio(e, base, lower_is_better=kind == "loss") if g != study.baseline and not unlearned else None
                for g, e in est.items()}
-        rows.append(Row(metric, kind, est, rat))
+        rows.append(Row(metric, kind, est, rat, unlearned))
     return rows
 
 
@@ -53,7 +58,8 @@ def fmt_ratio(r: Ratio | None) -> str:
         return "-"
     if r.lo is None:
         return f"{r.value:.2f} (no interval)"
-    return f"{r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]"
+    hi = ">100" if r.hi > 100 else f"{r.hi:.2f}"
+    return f"{r.value:.2f} [{r.lo:.2f}, {hi}]"
 
 
 def verdicts(study: StudyResults, rows: list[Row]) -> dict[str, str]:
@@ -70,8 +76,14 @@ def verdicts(study: StudyResults, rows: list[Row]) -> dict[str, str]:
             continue
         worse = [f"{r.metric} {fmt_ratio(r.ratios[g])}" for r in rows
                  if r.metric != REGULAR and r.ratios.get(g) is not None and r.ratios[g].verdict == "worse"]
-        unrated = sum(r.metric != REGULAR and r.ratios.get(g) is None for r in rows)
-        note = f" ({unrated} probe metrics have no ratio: a mean of 0)" if unrated else ""
+        unlearned = sum(r.unlearned for r in rows)
+        zero = sum(r.metric != REGULAR and not r.unlearned and r.ratios.get(g) is None for r in rows)
+        probes = sum(r.metric != REGULAR for r in rows)
+        notes = [f"{zero} probe metrics have no ratio: a mean of 0"] if zero else []
+        if unlearned:
+            notes.insert(0, f"the baseline is below {BASELINE_FLOOR:.0%} on {unlearned} of {probes} probe metrics, "
+                            "where no gap can show")
+        note = f" ({'; '.join(notes)})" if notes else ""
         reg = {"parity": "at parity on regular prompts", "better": "better on regular prompts",
                "worse": "worse on regular prompts"}[regular.verdict] + f" ({fmt_ratio(regular)})"
         if not worse:
@@ -100,6 +112,9 @@ def ratios_table(study: StudyResults, rows: list[Row]) -> list[list[str]]:
         base = r.estimates.get(study.baseline)
         for g in groups:
             q, e = r.ratios.get(g), r.estimates.get(g)
+            if r.unlearned:
+                cells.append(f"n/a (baseline < {BASELINE_FLOOR:.0%})")
+                continue
             if q is None and e is not None and base is not None:  # both ran: a mean of 0 leaves no ratio
                 cells.append("n/a (a mean is 0)")
                 continue

@@ -89,3 +89,19 @@ def test_report_names_only_deficits_whose_interval_excludes_parity(tmp_path, cap
 def test_compare_of_a_folder_that_is_no_study_is_a_one_line_error(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path}: no study.json")
+
+
+def test_no_ratio_where_the_baseline_has_not_learned_the_probe(tmp_path, capsys):
+    """A baseline near 0 on a probe gives ratios of noise (0.3% vs 0.6% reads as 2x): the row says why it has none,
+    and the verdict counts such rows instead of calling the design at parity there."""
+    d = _study(tmp_path, {
+        "full": [(3.00, 0.003, 0.60), (3.02, 0.004, 0.62), (2.98, 0.002, 0.61)],
+        "twice": [(3.01, 0.006, 0.58), (2.99, 0.007, 0.60), (3.00, 0.006, 0.57)],
+    })
+    assert main([str(d)]) == 0
+    printed = capsys.readouterr().out
+    assert "the baseline is below 10% on 1 of 2 probe metrics, where no gap can show" in printed
+    md = (d / "report.md").read_text()
+    assert "| multihop train-length | n/a (baseline < 10%) |" in md
+    rows = json.loads((d / "report.json").read_text())["rows"]
+    assert rows[1]["ratios"]["twice"] is None and rows[2]["ratios"]["twice"]["verdict"] == "parity"
