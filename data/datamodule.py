@@ -1,11 +1,12 @@
 """The Lightning side of the data: an endless, resumable training stream and a fixed, finite validation set.
 
 `PackedDataModule` is what every data source shares: the training DataLoader over PackedBatches (sharded by rank,
-accumulated micro-batch and DataLoader worker, data/shards.py; resolved in the rank's own process), the resume bookkeeping (`state_dict` /
-`load_state_dict` go into Lightning checkpoints; `on_before_batch_transfer` records what the trainer consumed), and
-a validation set drawn once from the "val" split of the same sources with rank 0's seed, so every validation run
-scores the same rows; under DDP Lightning's distributed sampler splits that set across ranks. A source is a
-ShardSources factory: data/synthetic/datamodule.py plugs in the task generators, data/text/datamodule.py the text.
+accumulated micro-batch and DataLoader worker, data/shards.py; resolved in the rank's own process), the resume
+bookkeeping (`state_dict` / `load_state_dict` go into Lightning checkpoints; `on_before_batch_transfer` records what
+the trainer consumed), and a validation set drawn once from the "val" split of the same sources with rank 0's seed,
+so every validation run scores the same rows; under DDP Lightning's distributed sampler splits that set across
+ranks. A source is a ShardSources factory: data/synthetic/datamodule.py plugs in the task generators,
+data/text/datamodule.py the text.
 """
 from __future__ import annotations
 
