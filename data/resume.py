@@ -68,6 +68,14 @@ class ResumeTracker:
         self._pending = state
 
 
+def check_continues(state: dict, layout: ShardLayout) -> None:
+    """ValueError (one line) unless a checkpoint's data state (the DataModule's "stream" entry) continues exactly
+    under `layout`; lets a launcher refuse before anything is built."""
+    tracker = ResumeTracker()
+    tracker.load_state_dict(state)
+    _continue(tracker._pending, 0, layout)
+
+
 def merge(layout: ShardLayout, parts: list[dict]) -> dict:
     """The checkpoint's data state from every rank's `local_state()` (all `layout.world` of them)."""
     if sorted(p["rank"] for p in parts) != list(range(layout.world)):
