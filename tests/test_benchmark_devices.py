@@ -36,3 +36,19 @@ def test_one_device_runs_without_a_strategy() -> None:
     overrides = load_benchmark("train_throughput").device_overrides
     assert overrides(1, "fsdp") == ["trainer.devices=1"]
     assert overrides(2, "fsdp") == ["trainer.devices=2", "trainer.strategy=fsdp"]
+
+
+def test_the_equality_script_compares_the_curves_on_cpu_processes() -> None:
+    # benchmarks/multi_gpu_equality.py is the 2-GPU check at size=small; here its whole path on 2 gloo processes
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "multi_gpu_equality.py"), "--size", "tiny", "--steps", "4",
+                          "--strategies", "ddp", "--rtol", "1e-5", "trainer.accelerator=cpu", "model.n_layers=4",
+                          "data.seq_len=32", "data.batch_size=2"], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "ddp x2 vs 1 device accumulating 2: max relative difference" in run.stdout and "over 4 steps" in run.stdout
+
+
+def test_curve_differences_are_relative_over_shared_steps() -> None:
+    compare = load_benchmark("multi_gpu_equality").compare
+    c = compare({0: 2.0, 1: 1.01, 2: 5.0}, {0: 2.0, 1: 1.0})
+    assert c["steps"] == 2 and abs(c["max"] - 0.01) < 1e-12 and c["at"] == 1

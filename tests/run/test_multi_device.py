@@ -2,7 +2,8 @@
 accumulates two micro-batches per step, the same global batch; checkpoints move between the two world sizes.
 
 size=tiny at 4 layers, 24 steps, fp32: the train/loss curves of DDP and accumulation agree to RTOL_DDP (the same
-rows per step, data/shards.py), FSDP's to RTOL_FSDP; a run resumed in the other world size continues the uninterrupted run's curve.
+rows per step, data/shards.py), FSDP's to RTOL_FSDP; a run resumed in the other world size continues the
+uninterrupted run's curve.
 The GPU twin at size=small over 200 steps is benchmarks/multi_gpu_equality.py.
 """
 from __future__ import annotations
