@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from hybrid.config import ModelConfig
 from hybrid.lm import HybridLM
-from hybrid.train.optim import OptimConfig, build_optimizer
+from hybrid.train.optim import OptimConfig, build_optimizer, name_keyed, no_decay_names
 
 
 class NonFiniteLossError(RuntimeError):
@@ -34,6 +34,7 @@ class HybridLMModule(L.LightningModule):
         self.total_steps = total_steps
         self.max_nonfinite = max_nonfinite
         self.model = HybridLM(self.model_cfg)
+        self._no_decay = no_decay_names(self.model)  # before any FSDP wrapping flattens the shapes
         self._nonfinite_in_a_row = 0
         self.skipped_steps = 0  # steps whose loss or gradient was non-finite: no update, no schedule advance
         self._skip_update = False
@@ -116,10 +117,17 @@ class HybridLMModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["skipped_steps"] = self.skipped_steps
+        # Name-keyed optimizer states, as FSDP writes them: a checkpoint then loads under any strategy.
+        if not self._sharded() and checkpoint.get("optimizer_states"):
+            name_of = {id(p): n for n, p in self.named_parameters()}
+            opts = self.trainer.optimizers
+            checkpoint["optimizer_states"] = [
+                name_keyed(s, [name_of[id(p)] for g in opt.param_groups for p in g["params"]])
+                for s, opt in zip(checkpoint["optimizer_states"], opts)]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.skipped_steps = int(checkpoint.get("skipped_steps", 0))
 
     def configure_optimizers(self):
-        opt, sched = build_optimizer(self.model, self.optim_cfg, self.total_steps)
+        opt, sched = build_optimizer(self.model, self.optim_cfg, self.total_steps, self._no_decay)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 STEPS, CKPT = 24, 12
 RTOL_DDP = 1e-5
 """fp32 on CPU: DDP vs accumulation, relative, every step (measured: bitwise equal here)."""
-RTOL_FSDP = 5e-4
-"""fp32 on CPU: FSDP vs accumulation, relative, every step. Measured: 1e-6 after the first update, 1.7e-4 by step 24,
-with clipping off too; FSDP computes on views of flat parameters (another rounding), and Adam's first steps, which
-move every weight by about lr whatever its gradient's size, amplify that. Other data differs by ~1e-2 per step."""
+RTOL_FSDP = 1e-5
+"""fp32 on CPU: FSDP vs accumulation, relative, every step (measured: 7e-8 by step 24; the global gradient norm sums
+its squares per shard, so clipping scales by a slightly other factor). Weight decay decided from FSDP's flattened
+1-D shards instead of the model's shapes showed here as 1.7e-4."""
 BASE = ["recipe=kda_3to1", "size=tiny", "model.n_layers=4", "data.seq_len=32", "data.batch_size=2",
         "trainer.logger=csv", "trainer.progress_bar=false", f"trainer.max_steps={STEPS}", "trainer.log_every=1",
         "trainer.val_every=1000", f"trainer.ckpt_every={CKPT}", "trainer.accelerator=cpu", "eval.at_end=false"]
@@ -78,14 +78,15 @@ def test_fsdp_probes_and_reports_once_on_rank_zero(runs):
     assert len(steps) == len(set(steps))  # one row per step: rank 1 wrote nothing
 
 
-@pytest.mark.parametrize(("saved", "resumed", "args"), [("ddp", "one", ONE), ("one", "ddp", TWO["ddp"])])
+@pytest.mark.parametrize(("saved", "resumed", "args"), [("ddp", "one", ONE), ("one", "ddp", TWO["ddp"]),
+                                                         ("fsdp", "one", ONE), ("one", "fsdp", TWO["fsdp"])])
 def test_a_checkpoint_resumes_token_exactly_in_the_other_world_size(runs, saved, resumed, args):
     ckpt = runs["out"] / saved / "checkpoints" / f"step{CKPT:06d}.ckpt"
     name = f"{saved}-to-{resumed}"
     _train(runs["out"], name, *args, f"ckpt_path={ckpt}")
     got = _curve(runs["out"] / name)
     assert sorted(got) == list(range(CKPT, STEPS))
-    assert _max_rel(got, runs[resumed], range(CKPT, STEPS)) <= RTOL_DDP
+    assert _max_rel(got, runs[resumed], range(CKPT, STEPS)) <= (RTOL_FSDP if "fsdp" in name else RTOL_DDP)
 
 
 def test_a_checkpoint_into_another_data_order_is_one_line_and_writes_nothing(runs):
