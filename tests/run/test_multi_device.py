@@ -54,7 +54,7 @@ def runs(tmp_path_factory) -> dict[str, object]:
     out = tmp_path_factory.mktemp("multi_device")
     procs = {"one": _train(out, "one", *ONE), "ddp": _train(out, "ddp", *TWO["ddp"]),
              "fsdp": _train(out, "fsdp", *TWO["fsdp"], "eval.at_end=true", "eval.examples=1",
-                            "eval.probes=[multihop,copy]")}
+                            "eval.probes=[multihop,copy]", f"eval.every={CKPT}", "eval.callback_examples=1")}
     return {"out": out, "procs": procs, **{k: _curve(out / k) for k in procs}}
 
 
@@ -69,12 +69,16 @@ def test_two_process_fsdp_gives_the_one_process_accumulated_curve(runs):
     assert _max_rel(runs["fsdp"], runs["one"], range(STEPS)) <= RTOL_FSDP
 
 
-def test_fsdp_probes_and_reports_once_on_rank_zero(runs):
+def test_fsdp_probes_during_and_after_training_once_on_rank_zero(runs):
     proc, run_dir = runs["procs"]["fsdp"], runs["out"] / "fsdp"
     assert proc.stdout.count(f"done: step {STEPS}") == 1 and proc.stdout.count("probing:") == 1
     probes = json.loads((run_dir / "probes.json").read_text())
     assert set(probes["probes"]) == {"multihop", "copy"}
-    steps = list(_curve(run_dir))
+    with open(run_dir / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    probed = [int(r["step"]) for r in rows if r.get("probe/regular/loss")]
+    assert probed == [CKPT, STEPS]  # in-training probes on weights gathered from both shards, once per period
+    steps = [int(r["step"]) for r in rows if r.get("train/loss")]
     assert len(steps) == len(set(steps))  # one row per step: rank 1 wrote nothing
 
 
