@@ -103,6 +103,10 @@ def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
                   f"continue with: name={cfg.name} resume=auto", file=sys.stderr)
         return exit_code(stopper.signum)
     trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")  # the final state, whatever ckpt_every was
+    if cfg.eval.at_end:
+        from hybrid.train.full_model import full_model
+
+        model = full_model(trainer, module)  # a collective under FSDP: every rank gathers, rank 0 keeps the weights
     if not trainer.is_global_zero:
         return 0
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
@@ -111,7 +115,7 @@ def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
     if cfg.eval.at_end:
         from eval.finish import probe_after_training
 
-        probe_after_training(module.model, cfg, run_dir, trainer.global_step, datamodule)
+        probe_after_training(model, cfg, run_dir, trainer.global_step, datamodule)
     return 0
 
 

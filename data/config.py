@@ -25,7 +25,7 @@ class DataConfig:
     seq_len: int = 512
     """Tokens per training row (the model's context length during training)."""
     batch_size: int = 16
-    """Rows per optimizer step per device."""
+    """Rows per micro-batch per device (an optimizer step takes devices x trainer.accumulate micro-batches)."""
     num_workers: int = 0
     """DataLoader worker processes per device (0 reads in the training process); a resume needs the same count."""
     seed: int = 0

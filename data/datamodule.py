@@ -1,11 +1,12 @@
 """The Lightning side of the data: an endless, resumable training stream and a fixed, finite validation set.
 
 `PackedDataModule` is what every data source shares: the training DataLoader over PackedBatches (sharded by rank,
-resolved here in the rank's own process, and by DataLoader worker), the resume bookkeeping (`state_dict` /
-`load_state_dict` go into Lightning checkpoints; `on_before_batch_transfer` records what the trainer consumed), and
-a validation set drawn once from the "val" split of the same sources with rank 0's seed, so every validation run
-scores the same rows; under DDP Lightning's distributed sampler splits that set across ranks. A source is a
-ShardSources factory: data/synthetic/datamodule.py plugs in the task generators, data/text/datamodule.py the text.
+accumulated micro-batch and DataLoader worker, data/shards.py; resolved in the rank's own process), the resume
+bookkeeping (`state_dict` / `load_state_dict` go into Lightning checkpoints; `on_before_batch_transfer` records what
+the trainer consumed), and a validation set drawn once from the "val" split of the same sources with rank 0's seed,
+so every validation run scores the same rows; under DDP Lightning's distributed sampler splits that set across
+ranks. A source is a ShardSources factory: data/synthetic/datamodule.py plugs in the task generators,
+data/text/datamodule.py the text.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from data.config import DataConfig
 from data.mixture import NoDocuments
 from data.packing import Packer, make_batch
 from data.resume import ResumeTracker
+from data.shards import ShardLayout
 from data.stream import PackedBatches, ShardSources, current_rank, current_world_size, strip_state
 
 
@@ -60,15 +62,21 @@ class PackedDataModule(L.LightningDataModule):
         """Number of token ids the model must embed."""
         raise NotImplementedError
 
-    def train_stream(self, rank: int | None = None, world: int | None = None) -> PackedBatches:
-        """This rank's training batches, continuing from the consumed state (restored or tracked so far)."""
+    def train_stream(self, rank: int | None = None, world: int | None = None,
+                     accumulate: int | None = None) -> PackedBatches:
+        """This rank's training batches, continuing from the consumed state (restored or tracked so far).
+
+        `accumulate` is the trainer's micro-batches per optimizer step (default: the attached trainer's, else 1).
+        """
         rank = current_rank() if rank is None else rank
         world = current_world_size() if world is None else world
-        slots = max(1, self.cfg.num_workers)
-        phase, states = self.resume.start(rank, world, slots)
-        return PackedBatches(self.sources, self.cfg.seq_len, self.cfg.batch_size, self.boundaries,
-                             rank=rank, world=world, slots=slots, phase=phase, states=states,
-                             unscore_continued=self.unscore_continued)
+        if accumulate is None:
+            trainer = getattr(self, "trainer", None)
+            accumulate = int(trainer.accumulate_grad_batches) if trainer is not None else 1
+        layout = ShardLayout(world, accumulate, max(1, self.cfg.num_workers))
+        start, states = self.resume.start(rank, layout)
+        return PackedBatches(self.sources, self.cfg.seq_len, self.cfg.batch_size, self.boundaries, layout=layout,
+                             rank=rank, start=start, states=states, unscore_continued=self.unscore_continued)
 
     def train_dataloader(self) -> DataLoader:
         workers = self.cfg.num_workers
@@ -98,7 +106,7 @@ class PackedDataModule(L.LightningDataModule):
             n, width = self.cfg.val_batches * self.cfg.batch_size, self.cfg.seq_len + 1
             ids, starts = [], []
             if n:
-                packer = Packer(self.cfg.seq_len, self.sources.mixture("val", 0, 1, 0, 1))
+                packer = Packer(self.cfg.seq_len, self.sources.mixture("val", 0, 1))
                 try:
                     for _ in range(n):
                         row, start = packer.next_row()

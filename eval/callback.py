@@ -1,9 +1,9 @@
 """ProbeCallback: a small budget of the probe suite every N optimizer steps during training.
 
 Logs probe/<name>/<slice> accuracies and probe/regular/* losses to every logger of the trainer; a WandbLogger also
-gets the summary as a table and the plots as images. Runs on global rank 0 only, on the model as it is (DDP keeps a
-full copy per rank; a sharded FSDP model is not supported here), in eval mode and without gradients, then hands the
-model back in train mode.
+gets the summary as a table and the plots as images. Runs on global rank 0 only, on the full weights
+(hybrid/train/full_model.py: DDP's own copy, or FSDP's shards gathered into a copy), in eval mode and without
+gradients, then hands the model back in train mode.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import lightning as L
 
 from eval.config import EvalConfig
+from hybrid.train.full_model import full_model
 from eval.context import ProbeContext, context_from_datamodule
 from eval.report.plots import plot_run
 from eval.suite import check_config, flat_metrics, run_suite
@@ -41,11 +42,12 @@ class ProbeCallback(L.Callback):
         if step == 0 or step % self.cfg.every or step == self.last_step:
             return
         self.last_step = step
+        model = full_model(trainer, pl_module)  # every rank: gathering FSDP's shards is a collective
         if not trainer.is_global_zero:
             return
         if self.context is None:  # the run's tokens: its DataModule's tokenizer on a text run
             self.context = context_from_datamodule(getattr(trainer, "datamodule", None))
-        results = run_suite(pl_module.model, self.cfg, examples=self.cfg.callback_examples, context=self.context)
+        results = run_suite(model, self.cfg, examples=self.cfg.callback_examples, context=self.context)
         self.last_results = results
         metrics = flat_metrics(results)
         for logger in trainer.loggers:

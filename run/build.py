@@ -19,6 +19,7 @@ from run.checkpoint_io import AtomicCheckpointIO, remove_partials
 from run.progress_file import ProgressFile
 from run.run_dir import claim, launch_name, write_config
 from run.signals import StopOnSignal
+from run.strategy import build_strategy
 
 
 def run_name(cfg: DictConfig) -> str:
@@ -109,8 +110,9 @@ def build_trainer(cfg: DictConfig, run_dir: Path, extra_callbacks: list[L.Callba
     return L.Trainer(
         max_steps=cfg.trainer.max_steps,
         accelerator=cfg.trainer.accelerator, devices=devices, num_nodes=cfg.trainer.num_nodes,
-        strategy=cfg.trainer.strategy, precision=precision(cfg),
-        gradient_clip_val=cfg.optim.grad_clip or None,
+        strategy=build_strategy(cfg, on_gpu(cfg)), precision=precision(cfg),
+        accumulate_grad_batches=cfg.trainer.accumulate,
+        gradient_clip_val=cfg.optim.grad_clip or None,  # applied by HybridLMModule (one global norm, FSDP too)
         val_check_interval=cfg.trainer.val_every, check_val_every_n_epoch=None,
         log_every_n_steps=cfg.trainer.log_every,
         logger=build_logger(cfg, run_dir),

@@ -12,6 +12,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from data.resume import check_continues
+from data.shards import ShardLayout
 from run.checkpoint_io import CheckpointError, newest_valid, read_checkpoint
 from run.errors import ConfigError
 from run.run_dir import is_leader
@@ -69,6 +71,31 @@ def check_compatible(cfg: DictConfig, ckpt_path: Path, ckpt: dict) -> None:
                           "it was trained with")
 
 
+def run_layout(cfg: DictConfig) -> ShardLayout:
+    """The data layout this launch will train with (data/shards.py): ranks x accumulate x DataLoader workers."""
+    devices = str(cfg.trainer.devices)
+    if devices in ("auto", "-1"):
+        import torch
+
+        gpu = cfg.trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+        per_node = torch.cuda.device_count() if gpu else 1
+    else:
+        ids = [d for d in devices.split(",") if d.strip()]
+        per_node = int(ids[0]) if len(ids) == 1 else len(ids)
+    return ShardLayout(per_node * cfg.trainer.num_nodes, cfg.trainer.accumulate, max(1, cfg.data.num_workers))
+
+
+def check_data_layout(cfg: DictConfig, ckpt_path: Path, ckpt: dict) -> None:
+    """The checkpoint's data stream must continue exactly under this launch's devices, accumulation and workers."""
+    states = [v["stream"] for v in ckpt.values() if isinstance(v, dict) and isinstance(v.get("stream"), dict)]
+    if not states:
+        return
+    try:
+        check_continues(states[0], run_layout(cfg))
+    except ValueError as e:
+        raise ConfigError(f"ckpt {str(ckpt_path)!r}: {e}") from None
+
+
 def resume_from(cfg: DictConfig, run_dir: Path) -> str | None:
     """The checkpoint to pass to Trainer.fit(ckpt_path=...), checked; None starts fresh."""
     if cfg.ckpt_path and cfg.resume == "auto":
@@ -93,6 +120,7 @@ def resume_from(cfg: DictConfig, run_dir: Path) -> str | None:
     else:
         return None
     check_compatible(cfg, path, ckpt)
+    check_data_layout(cfg, path, ckpt)
     return str(path)
 
 

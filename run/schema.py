@@ -33,7 +33,10 @@ class TrainerConfig:
     num_nodes: int = 1
     """Nodes in a multi-node job."""
     strategy: str = "auto"
-    """Lightning strategy: auto | ddp | fsdp ..."""
+    """Lightning strategy: auto | ddp | fsdp (full sharding, one unit per block; on GPUs or, with gloo, the CPU)."""
+    accumulate: int = 1
+    """Micro-batches of data.batch_size rows per device per optimizer step (gradient accumulation); the global batch
+    is devices x num_nodes x accumulate x data.batch_size rows, so devices=2 equals devices=1 accumulate=2."""
     precision: str = "auto"
     """auto (bf16-mixed on GPU, 32-true on CPU) | 32-true | bf16-mixed | 16-mixed."""
     logger: str = "wandb"

@@ -74,6 +74,8 @@ class StopOnSignal(L.Callback):
         rank_zero_info(f"{name}: saved {self.saved} at step {trainer.global_step}; stopping")
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if (batch_idx + 1) % trainer.accumulate_grad_batches:  # inside an accumulation window: not a step boundary
+            return
         stop = self.signum is not None
         if trainer.world_size > 1:  # every rank stops at the same step, whichever got the signal
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)

@@ -75,7 +75,7 @@ def validate(cfg: DictConfig) -> None:
         "trainer.max_steps": cfg.trainer.max_steps, "optim.lr": cfg.optim.lr, "optim.eps": cfg.optim.eps,
         "trainer.val_every": cfg.trainer.val_every, "trainer.log_every": cfg.trainer.log_every,
         "trainer.ckpt_every": cfg.trainer.ckpt_every, "trainer.max_nonfinite": cfg.trainer.max_nonfinite,
-        "trainer.num_nodes": cfg.trainer.num_nodes,
+        "trainer.num_nodes": cfg.trainer.num_nodes, "trainer.accumulate": cfg.trainer.accumulate,
     }.items():
         if value <= 0:
             raise ConfigError(f"{key}={value} must be > 0")

@@ -100,7 +100,8 @@ def test_record_topic_must_be_a_slug(tmp_path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-RECORDING = ["kernels", "train_throughput", "data", "backend_loss_parity", "e2e", "kernel_dev/launch_variants",
+RECORDING = ["kernels", "train_throughput", "data", "backend_loss_parity", "e2e", "multi_gpu_equality",
+             "kernel_dev/launch_variants",
              "kernel_dev/intra_fwd_ablation"]
 
 

@@ -10,17 +10,20 @@ from data.synthetic.vocab import VOCAB, Vocab
 
 
 class SyntheticSources:
-    """The synthetic task mixture of a shard: SyntheticStream's documents, seeded by (split, seed, rank, slot)."""
+    """The synthetic task mixture of a shard: SyntheticStream's documents, seeded by (split, seed, shard).
+
+    Shard g is seeded as worker g of rank 0, so a one-device run reads the same stream whatever the layout code.
+    """
 
     def __init__(self, seq_len: int, mixture: dict[str, float], seed: int, vocab: Vocab = VOCAB,
                  answers_only: bool = False) -> None:
         self.seq_len, self.weights, self.seed, self.vocab = seq_len, check_mixture(mixture), seed, vocab
         self.answers_only = answers_only
 
-    def mixture(self, split: str, rank: int, world: int, slot: int, slots: int) -> Mixture:
+    def mixture(self, split: str, shard: int, num_shards: int) -> Mixture:
         stream = SyntheticStream(self.seq_len, self.weights, seed=self.seed, split=split, vocab=self.vocab,
                                  answers_only=self.answers_only)
-        return Mixture([stream.docs(rank=rank, worker=slot)], [1.0])
+        return Mixture([stream.docs(rank=0, worker=shard)], [1.0])
 
 
 class SyntheticDataModule(PackedDataModule):

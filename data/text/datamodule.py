@@ -38,14 +38,12 @@ class TextSources:
         self.source, self.tokenizer, self.seed, self.block = source, tokenizer, seed, block
         self.tasks, self.synthetic_weight = tasks, synthetic_weight
 
-    def mixture(self, split: str, rank: int, world: int, slot: int, slots: int) -> Mixture:
-        # Validation is one unsharded set (rank 0's view), like the synthetic module's.
-        shard, num_shards = (rank * slots + slot, world * slots) if split == "train" else (0, 1)
+    def mixture(self, split: str, shard: int, num_shards: int) -> Mixture:
         text = TextDocs(self.source, self.tokenizer.encode_docs, shard=shard, num_shards=num_shards, split=split,
                         seed=self.seed, block=self.block)
         if self.synthetic_weight == 0:
             return Mixture([text], [1.0])
-        key = SyntheticStream.stream_key_for(split, self.seed, rank, slot)
+        key = SyntheticStream.stream_key_for(split, self.seed, 0, shard)  # seeded like the synthetic module's shard
         tasks = SyntheticDocs(self.tasks, key, self.tokenizer.encode_words)
         return Mixture([text, tasks], [1.0 - self.synthetic_weight, self.synthetic_weight])
 

@@ -41,11 +41,23 @@ def no_decay(name: str, param: nn.Parameter) -> bool:
     return param.ndim < 2 or "norm" in name or name.endswith("bias") or getattr(param, "_no_weight_decay", False)
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def no_decay_names(model: nn.Module) -> set[str]:
+    """Names of the parameters that get no weight decay, read from the unwrapped model (FSDP flattens parameters
+    into 1-D shards, so their shapes no longer tell a matrix from a gate)."""
+    return {name for name, p in model.named_parameters() if no_decay(name, p)}
+
+
+def _unwrapped_name(name: str) -> str:
+    return name.replace("_fsdp_wrapped_module.", "")
+
+
+def param_groups(model: nn.Module, weight_decay: float, skip_names: set[str] | None = None) -> list[dict]:
+    """[decayed, not decayed] parameter groups; `skip_names` (from no_decay_names) decides when given."""
     decay, skip = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (skip if no_decay(name, p) else decay).append(p)
+            skipped = no_decay(name, p) if skip_names is None else _unwrapped_name(name) in skip_names
+            (skip if skipped else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": skip, "weight_decay": 0.0}]
 
 
@@ -68,7 +80,18 @@ def lr_factor(step: int, total: int, cfg: OptimConfig) -> float:
     raise ValueError(f"optim.schedule={cfg.schedule!r} is unknown; valid: {', '.join(SCHEDULES)}")
 
 
-def build_optimizer(model: nn.Module, cfg: OptimConfig, total_steps: int):
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+def build_optimizer(model: nn.Module, cfg: OptimConfig, total_steps: int, skip_names: set[str] | None = None):
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, skip_names), lr=cfg.lr, betas=tuple(cfg.betas),
+                            eps=cfg.eps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total_steps, cfg))
     return opt, sched
+
+
+def name_keyed(opt_state: dict, names: list[str]) -> dict:
+    """An optimizer state_dict keyed by parameter index -> keyed by parameter name, `names` in the optimizer's
+    parameter order (its groups, concatenated). FSDP saves and loads name-keyed states; Lightning's own rekeying of an
+    index-keyed one assumes the model's parameter order, which our [decay, no decay] groups do not follow."""
+    groups = [{**g, "params": [names[i] if isinstance(i, int) else i for i in g["params"]]}
+              for g in opt_state["param_groups"]]
+    state = {names[k] if isinstance(k, int) else k: v for k, v in opt_state["state"].items()}
+    return {**opt_state, "state": state, "param_groups": groups}

@@ -41,8 +41,8 @@ class ThroughputMonitor(L.Callback):
         if self._t0 is None:  # the first step compiles/warms up: start timing after it
             self._t0 = now
             return
-        self._tokens += ids.numel() * trainer.world_size
-        if (batch_idx + 1) % self.log_every:
+        self._tokens += ids.numel() * trainer.world_size  # every rank's micro-batch has this many tokens
+        if (batch_idx + 1) % (self.log_every * trainer.accumulate_grad_batches):  # every log_every optimizer steps
             return
         tps = self._tokens / max(now - self._t0, 1e-9)
         self.last_tokens_per_s = tps

@@ -33,7 +33,7 @@ def test_two_ranks_partition_the_documents(tmp_path, n_files, slots):
     world, seen = 2, []
     for rank in range(world):
         for slot in range(slots):
-            text = dm.sources.mixture("train", rank, world, slot, slots).sources[0]
+            text = dm.sources.mixture("train", rank * slots + slot, world * slots).sources[0]
             assert (text.shard, text.num_shards) == (rank * slots + slot, world * slots)
             seen.append(_one_epoch(text, dm.tokenizer))
     assert all(seen)  # every shard has documents
@@ -58,7 +58,7 @@ def test_dataloader_workers_serve_their_slots_round_robin(tmp_path, corpus):
     stream = dm.train_stream(rank=0, world=1)
     assert isinstance(stream, PackedBatches) and stream.slots == 2
     got = list(itertools.islice(iter(dm.train_dataloader()), 6))
-    assert [b[STATE_KEY]["slot"] for b in got] == [0, 1, 0, 1, 0, 1]
+    assert [b[STATE_KEY]["shard"] for b in got] == [0, 1, 0, 1, 0, 1]
     expected = {s: list(itertools.islice(stream.slot_batches(s), 3)) for s in (0, 1)}
     for i, batch in enumerate(got):
         assert torch.equal(batch["input_ids"], expected[i % 2][i // 2]["input_ids"])
@@ -69,4 +69,4 @@ def test_a_shard_without_documents_says_so(tmp_path):
     path = write_jsonl(tmp_path / "two.jsonl", make_docs(2))
     dm = build_datamodule(text_cfg([path], tmp_path, val_fraction=0.0, tokenizer_docs=2))
     with pytest.raises(NoDocuments, match="shard 2 of 3 no train document.*fewer data.num_workers"):
-        next(dm.sources.mixture("train", 0, 1, 2, 3).sources[0])
+        next(dm.sources.mixture("train", 2, 3).sources[0])

@@ -117,7 +117,7 @@ def test_callback_period_rank_zero_and_wandb_extras(tiny_run):
     logger = _FakeWandb()
     module = SimpleNamespace(model=loaded.model.train())
     for step, zero in [(1, True), (2, True), (2, True), (3, True), (4, False), (6, True)]:
-        trainer = SimpleNamespace(global_step=step, is_global_zero=zero, loggers=[logger])
+        trainer = SimpleNamespace(global_step=step, is_global_zero=zero, loggers=[logger], strategy=None)
         cb.on_train_batch_end(trainer, module, None, None, 0)
     assert [s for s, _ in logger.metrics] == [2, 6]  # every 2 steps, once per step, rank 0 only
     assert all(k.startswith("probe/") for _, m in logger.metrics for k in m)

@@ -86,7 +86,8 @@ def test_the_callback_probes_in_the_datamodules_tokens(text_run):
                                  source=SimpleNamespace(iter_texts=lambda split: iter(["a held out text . k1 v2"])))
     cb = ProbeCallback(EvalConfig(every=1, callback_examples=1, probes=["multihop"], regular_docs=1))
     logger = SimpleNamespace(metrics=[], log_metrics=lambda m, step: logger.metrics.append(m))
-    trainer = SimpleNamespace(global_step=1, is_global_zero=True, loggers=[logger], datamodule=datamodule)
+    trainer = SimpleNamespace(global_step=1, is_global_zero=True, loggers=[logger], datamodule=datamodule,
+                              strategy=None)
     cb.on_train_batch_end(trainer, SimpleNamespace(model=loaded.model), None, None, 0)
     assert cb.last_results["config"]["tokens"] == "text" and cb.last_results["config"]["shots"] == 3
     assert "probe/regular/text_loss" in logger.metrics[0] and "probe/regular/text_perplexity" in logger.metrics[0]
