@@ -42,10 +42,10 @@ def _parts(max_nonfinite: int = 3):
     return module, SyntheticDataModule(cfg.data)
 
 
-def _trainer(logger, callbacks=()) -> L.Trainer:
-    return L.Trainer(max_steps=STEPS, accelerator="cpu", logger=logger, log_every_n_steps=1, callbacks=list(callbacks),
-                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                     limit_val_batches=0, gradient_clip_val=1.0)
+def _trainer(logger, callbacks=(), accelerator: str = "cpu", precision: str = "32-true") -> L.Trainer:
+    return L.Trainer(max_steps=STEPS, accelerator=accelerator, precision=precision, logger=logger, log_every_n_steps=1,
+                     callbacks=list(callbacks), enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, limit_val_batches=0, gradient_clip_val=1.0)
 
 
 class _BadAt(L.Callback):
@@ -88,6 +88,15 @@ class _Snapshots(L.Callback):
 
 
 def test_skipped_steps_make_no_update_keep_the_schedule_and_are_counted(monkeypatch, optimizer_kind):
+    _skipped_steps_case(monkeypatch, optimizer_kind, "cpu", "32-true")
+
+
+@pytest.mark.gpu
+def test_on_cuda_skipped_steps_make_no_update_and_are_counted(monkeypatch):
+    _skipped_steps_case(monkeypatch, "fused", "cuda", "bf16-mixed")
+
+
+def _skipped_steps_case(monkeypatch, optimizer_kind: str, accelerator: str, precision: str) -> None:
     module, dm = _parts()
     real_loss = module.model.loss
 
@@ -101,7 +110,7 @@ def test_skipped_steps_make_no_update_keep_the_schedule_and_are_counted(monkeypa
     monkeypatch.setattr(module.model, "loss", loss)
     logger = _Memory()
     snapshots = _Snapshots()
-    trainer = _trainer(logger, [_BadAt(loss_step=2, grad_step=4), snapshots])
+    trainer = _trainer(logger, [_BadAt(loss_step=2, grad_step=4), snapshots], accelerator, precision)
     trainer.fit(module, datamodule=dm)
     assert isinstance(trainer.optimizers[0], torch.optim.AdamW)
     assert bool(trainer.optimizers[0].defaults["fused"]) == (optimizer_kind == "fused")

@@ -106,3 +106,18 @@ def test_bad_shapes_and_dtypes_are_named():
         linear_cross_entropy(hidden[None], weight, labels)
     with pytest.raises(ValueError, match="must match"):
         linear_cross_entropy(hidden.float(), weight, labels)
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_autocast_is_as_close_to_float64_as_the_plain_head():
+    seed = fresh_seed()
+    hidden, weight, labels = _inputs(3000, 256, 5003, seed)
+    labels[::7] = -100
+    ref = _loss_and_grads(naive_linear_cross_entropy, hidden.cuda(), weight.cuda(), labels.cuda())
+    h32, w32, y = hidden.float().cuda(), weight.float().cuda(), labels.cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        got = _loss_and_grads(linear_cross_entropy, h32, w32, y, rows=512)
+        plain = _loss_and_grads(naive_linear_cross_entropy, h32, w32, y)
+    for name, g, p, r in zip(("loss", "d hidden", "d weight"), got, plain, ref):
+        ours, theirs = error_ratio(g, r), error_ratio(p, r)
+        assert ours <= max(1e-3, 1.5 * theirs), f"{name}: {ours:.2e} vs plain {theirs:.2e}; {seed_note(seed)}"
