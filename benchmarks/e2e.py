@@ -3,7 +3,8 @@ against model (issue 26). Every step is forward, backward and AdamW under bf16 a
 
     python benchmarks/e2e.py [--sizes small base] [--recipes full_attention kda_3to1 ...] [--train-steps 40]
                              [--bare-steps 10] [--scale-shapes 8x4096 2x16384] [--scale-dims full] [--steps 6]
-                             [--warmup 3] [--parts sizes scale] [--device cuda] [--record [DIR]]
+                             [--warmup 3] [--parts sizes scale] [--device cuda] [--ours-set KEY=VALUE ...]
+                             [--record [DIR]]
 
 sizes  per size and recipe (default: the MiniMax-gap set), on packed synthetic documents as trained:
        train.py    `train.main` in this process (Lightning, data loading in the training process, logging, its own
@@ -14,10 +15,11 @@ sizes  per size and recipe (default: the MiniMax-gap set), on packed synthetic d
 scale  per (B, T): our kda_only and kda_3to1 at 12 layers, d_model 1024, 8 heads x 128, SwiGLU 2816, vocab 32000
        (our MLA at the base preset's ranks), FLA's KDAForCausalLM and Hugging Face's LlamaForCausalLM (SDPA) at the
        same dims, on random token rows (no packing); fused AdamW for all
---scale-dims tiny and --sizes tiny make a CPU run of seconds (the test's). Warm-up steps are not timed; a row that
-runs out of memory says OOM and the next row starts clean. The default step counts aim at one device call of
-under 10 minutes on one H100 (an estimate until a record says: its notes give the whole run's seconds);
---parts splits the run across two calls.
+--ours-set applies train.py overrides to our models in both parts, to A/B a switch (model.fused_head_loss=false: the
+plain head + F.cross_entropy). --scale-dims tiny and --sizes tiny make a CPU run of seconds (the test's). Warm-up
+steps are not timed; a row that runs out of memory says OOM and the next row starts clean. The default step counts
+aim at one device call of under 10 minutes on one H100 (an estimate until a record says: its notes give the whole
+run's seconds); --parts splits the run across two calls.
 """
 from __future__ import annotations
 
@@ -76,13 +78,14 @@ def peak_gib(device: str) -> float | None:
     return torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else None
 
 
-def through_train_py(recipe: str, size: str, steps: int, log_every: int, device: str, out: Path) -> dict:
+def through_train_py(recipe: str, size: str, steps: int, log_every: int, device: str, out: Path,
+                     overrides: tuple[str, ...] = ()) -> dict:
     """train.main in this process: tokens/s and MFU from its metrics.csv, peak memory of the whole run."""
     import torch
 
     import train
 
-    extra = [f"trainer.log_every={log_every}"] + (["trainer.accelerator=cpu"] if device == "cpu" else [])
+    extra = [f"trainer.log_every={log_every}", *overrides] + (["trainer.accelerator=cpu"] if device == "cpu" else [])
     before = 0.0
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -126,7 +129,7 @@ def sizes_rows(a, device: str):
     with tempfile.TemporaryDirectory() as tmp:
         for size in a.sizes:
             for recipe in a.recipes:
-                cfg = load_run_config([f"recipe={recipe}", f"size={size}"])
+                cfg = load_run_config([f"recipe={recipe}", f"size={size}", *a.ours_set])
                 shape = f"{cfg.data.batch_size} x {cfg.data.seq_len}"
                 log_every = cfg.trainer.log_every
                 if a.train_steps < 3 * log_every:  # too few log windows: log more often
@@ -134,7 +137,7 @@ def sizes_rows(a, device: str):
                 t0 = time.perf_counter()
                 bare = attempt(bare_step, cfg, a.bare_steps, a.warmup, device)
                 trained = attempt(through_train_py, recipe, size, a.train_steps, log_every, device,
-                                  Path(tmp) / f"{size}-{recipe}")
+                                  Path(tmp) / f"{size}-{recipe}", tuple(a.ours_set))
                 share = (f"{trained['tokens_per_s'] / bare['tokens_per_s']:.2f}x the bare step"
                          if isinstance(bare, dict) and isinstance(trained, dict) else "-")
                 print(f"  ({size} {recipe}: {time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
@@ -150,14 +153,14 @@ def cells(r) -> list[str]:
     return [f"{r['tokens_per_s']:,.0f}", mfu, "-" if r["peak"] is None else f"{r['peak']:.1f}"]
 
 
-def ours_at_scale(recipe: str, dims: dict, device: str):
+def ours_at_scale(recipe: str, dims: dict, device: str, overrides: tuple[str, ...] = ()):
     from run.build import build_module
     from run.load import load_run_config
 
     cfg = load_run_config([f"recipe={recipe}", f"size={dims['size']}", f"model.d_model={dims['d_model']}",
                            f"model.n_layers={dims['n_layers']}", f"model.n_heads={dims['n_heads']}",
                            f"model.head_dim={dims['head_dim']}", f"model.mlp_hidden={dims['mlp_hidden']}",
-                           f"model.vocab_size={dims['vocab']}"])
+                           f"model.vocab_size={dims['vocab']}", *overrides])
     model = build_module(cfg, dims["vocab"]).model.to(device)
     return model, lambda b: model.loss(b["input_ids"], b["labels"])
 
@@ -187,8 +190,8 @@ def hf_llama(dims: dict, device: str):
 
 
 MODELS_AT_SCALE = {
-    "ours kda_only": lambda dims, device: ours_at_scale("kda_only", dims, device),
-    "ours kda_3to1": lambda dims, device: ours_at_scale("kda_3to1", dims, device),
+    "ours kda_only": lambda dims, device, overrides=(): ours_at_scale("kda_only", dims, device, overrides),
+    "ours kda_3to1": lambda dims, device, overrides=(): ours_at_scale("kda_3to1", dims, device, overrides),
     "FLA KDAForCausalLM": fla_kda,
     "HF LlamaForCausalLM (SDPA)": hf_llama,
 }
@@ -208,20 +211,23 @@ def attempt(measure, *args):
     return result
 
 
-def scale_one(name: str, dims: dict, B: int, T: int, steps: int, warmup: int, device: str):
+def scale_one(name: str, dims: dict, B: int, T: int, steps: int, warmup: int, device: str,
+              overrides: tuple[str, ...] = ()):
     """One model at one shape: a result dict, or the cell that says why not (not installed, OOM, fails)."""
     import importlib.util
 
     package = INSTALL.get(name)
     if package and importlib.util.find_spec("fla" if package == "flash-linear-attention" else package) is None:
         return f"not installed (pip install {package})"
-    return attempt(measure_at_scale, name, dims, B, T, steps, warmup, device)
+    return attempt(measure_at_scale, name, dims, B, T, steps, warmup, device, overrides)
 
 
-def measure_at_scale(name: str, dims: dict, B: int, T: int, steps: int, warmup: int, device: str) -> dict:
+def measure_at_scale(name: str, dims: dict, B: int, T: int, steps: int, warmup: int, device: str,
+                     overrides: tuple[str, ...] = ()) -> dict:
     import torch
 
-    model, loss_of = MODELS_AT_SCALE[name](dims, device)
+    make = MODELS_AT_SCALE[name]
+    model, loss_of = make(dims, device, overrides) if name.startswith("ours ") else make(dims, device)
     gen = torch.Generator(device=device).manual_seed(B * T)
     ids = torch.randint(0, dims["vocab"], (B, T + 1), device=device, generator=gen)
     batch = {"input_ids": ids[:, :-1], "labels": ids[:, 1:]}  # ours takes shifted labels; HF and FLA shift inside
@@ -236,7 +242,7 @@ def scale_rows(a, device: str):
         results = {}
         for name in MODELS_AT_SCALE:
             t0 = time.perf_counter()
-            results[name] = scale_one(name, dims, B, T, a.steps, a.warmup, device)
+            results[name] = scale_one(name, dims, B, T, a.steps, a.warmup, device, tuple(a.ours_set))
             print(f"  ({name} {B}x{T}: {time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         for name, r in results.items():
             other, short = AGAINST.get(name, (None, ""))
@@ -262,6 +268,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6, help="timed steps per model at scale")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps before every bare / scale measurement")
     ap.add_argument("--device", choices=["cuda", "cpu"], default=None, help="default: cuda when there is one")
+    ap.add_argument("--ours-set", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="train.py overrides for our models, e.g. model.fused_head_loss=false")
     record_arg(ap)
     a = ap.parse_args()
     for flag in ("train_steps", "bare_steps", "steps"):
@@ -269,6 +277,14 @@ def main() -> None:
             ap.error(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(a, flag)}")
     if a.warmup < 0:
         ap.error(f"--warmup must be >= 0, got {a.warmup}")
+    if a.ours_set:
+        from run.errors import ConfigError
+        from run.load import load_run_config
+
+        try:
+            load_run_config(["recipe=kda_only", *a.ours_set])
+        except ConfigError as e:
+            ap.error(f"--ours-set: {e}")
     import torch
 
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -285,6 +301,8 @@ def main() -> None:
     dims = SCALE_DIMS[a.scale_dims]
     optimizer = "fused AdamW" if device == "cuda" else "AdamW"
     parts = [f"{'bf16 autocast' if device == 'cuda' else 'fp32 (CPU)'}."]
+    if a.ours_set:
+        parts.append(f"Ours with {' '.join(a.ours_set)}.")
     if "sizes" in a.parts:
         parts.append(f"At our sizes: train.py {a.train_steps} steps (tokens/s and MFU: medians over the second half of "
                      "its log windows, the first step excluded; peak: the whole run, validation at the end included); "

@@ -90,6 +90,9 @@ class ModelConfig:
     much slower to learn recall (experiments/minimax_gap_validation/README.md, 'Init and an untied head')."""
     norm_eps: float = 1e-6
     """Epsilon of every RMSNorm."""
+    fused_head_loss: bool = True
+    """Training loss through kernels.linear_cross_entropy (row chunks, the full logits never held); false: the
+    plain head + F.cross_entropy, its reference."""
     init_std: Optional[float] = None
     """Std of the normal init of linear and embedding weights; None: PyTorch's scale, 1/sqrt(3 fan_in) per linear
     layer and N(0, 1) embeddings (the head's scale when tied). Output projections into the residual stream are

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hybrid.weight_init import linear_std
+from kernels.cross_entropy import linear_cross_entropy
 from hybrid.block import Block
 from hybrid.config import ModelConfig
 from hybrid.layout import build_layout, format_layout
@@ -72,25 +73,36 @@ class HybridLM(nn.Module):
 
         cu_seqlens: packed documents as offsets into the flattened batch (0, ..., B*T); rows are run as one (1, B*T)
         sequence so that no document sees another (a row end must also be a document end)."""
+        x, new_caches = self.features(input_ids, caches, cu_seqlens)
+        return self.head(x), new_caches
+
+    def features(self, input_ids: torch.Tensor, caches: list | None = None,
+                 cu_seqlens: torch.Tensor | None = None) -> tuple[torch.Tensor, list | None]:
+        """forward() up to the head: the final-normed hidden states (B, T, D), and the caches."""
         if cu_seqlens is not None and input_ids.shape[0] > 1:
             if caches is not None:
                 raise ValueError("cu_seqlens (packed documents) is for training; decode without it")
             B, T = input_ids.shape
             if not bool(torch.isin(torch.arange(0, B * T + 1, T, device=cu_seqlens.device), cu_seqlens).all()):
                 raise ValueError("cu_seqlens must contain every row boundary 0, T, 2T, ..., B*T of the batch")
-            logits, _ = self(input_ids.reshape(1, B * T), None, cu_seqlens)
-            return logits.reshape(B, T, -1), None
+            x, _ = self.features(input_ids.reshape(1, B * T), None, cu_seqlens)
+            return x.reshape(B, T, -1), None
         x = self.embed(input_ids)  # (B, T, D)
         new_caches = [] if caches is not None else None
         for i, block in enumerate(self.blocks):
             x, c = block(x, cache=None if caches is None else caches[i], cu_seqlens=cu_seqlens)
             if new_caches is not None:
                 new_caches.append(c)
-        return self.head(self.norm(x)), new_caches
+        return self.norm(x), new_caches
 
     def loss(self, input_ids: torch.Tensor, labels: torch.Tensor,
              cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
-        logits, _ = self(input_ids, cu_seqlens=cu_seqlens)
+        """Mean next-token cross-entropy over the labels that are not -100 (padding, or prompts in answers-only
+        data)."""
+        x, _ = self.features(input_ids, cu_seqlens=cu_seqlens)  # (B, T, D)
+        if self.cfg.fused_head_loss:
+            return linear_cross_entropy(x.flatten(0, 1), self.head.weight, labels.flatten(), ignore_index=-100)
+        logits = self.head(x)
         return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
 
     @torch.no_grad()

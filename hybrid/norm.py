@@ -1,9 +1,88 @@
-"""RMSNorm and its gated variant (the output norm of GDN / KDA / lightning attention)."""
+"""RMSNorm and its gated variant (the output norm of GDN / KDA / lightning attention).
+
+Both compute in float32 and return the input's dtype. Their autograd Functions keep only the input (and the gate),
+the weight and the per-row 1/rms for the backward, and recompute the rest there: autograd through the plain form
+(`rms_norm_reference`, `gated_rms_norm_reference`, kept as the tests' reference) would keep two or three float32
+copies of every normed activation, 4-5x the bf16 input, at every pre-norm and every mixer's output norm.
+"""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
+
+ACTS = ("silu", "sigmoid")
+
+
+def rms_norm_reference(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    dtype = x.dtype
+    x = x.float()
+    x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    return (x * weight.float()).to(dtype)
+
+
+def _act(gate: torch.Tensor, act: str) -> torch.Tensor:
+    return F.silu(gate.float()) if act == "silu" else torch.sigmoid(gate.float())
+
+
+def gated_rms_norm_reference(x: torch.Tensor, gate: torch.Tensor, weight: torch.Tensor, eps: float,
+                             act: str) -> torch.Tensor:
+    return (rms_norm_reference(x, weight, eps).float() * _act(gate, act)).to(x.dtype)
+
+
+def _rstd(xf: torch.Tensor, eps: float) -> torch.Tensor:
+    return torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)  # (..., 1)
+
+
+def _norm_backward(dn: torch.Tensor, xf: torch.Tensor, rstd: torch.Tensor, weight: torch.Tensor):
+    """d(x * rstd * w) for dn = d output in float32: (dx float32, dw float32)."""
+    n = xf * rstd  # (..., D) the normalised input
+    g = dn * weight.float()
+    dx = rstd * (g - n * (g * n).mean(-1, keepdim=True))
+    dw = (dn * n).reshape(-1, n.shape[-1]).sum(0)
+    return dx, dw
+
+
+class _RMSNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+        xf = x.float()
+        rstd = _rstd(xf, eps)
+        ctx.save_for_backward(x, weight, rstd)
+        return (xf * rstd * weight.float()).to(x.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy: torch.Tensor):
+        x, weight, rstd = ctx.saved_tensors
+        dx, dw = _norm_backward(dy.float(), x.float(), rstd, weight)
+        return dx.to(x.dtype), dw.to(weight.dtype), None
+
+
+class _GatedRMSNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, gate: torch.Tensor, weight: torch.Tensor, eps: float, act: str) -> torch.Tensor:
+        xf = x.float()
+        rstd = _rstd(xf, eps)
+        normed = (xf * rstd * weight.float()).to(x.dtype)  # rounded as the plain form rounds it
+        ctx.save_for_backward(x, gate, weight, rstd)
+        ctx.act = act
+        return (normed.float() * _act(gate, ctx.act)).to(x.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy: torch.Tensor):
+        x, gate, weight, rstd = ctx.saved_tensors
+        xf, gf, dyf = x.float(), gate.float(), dy.float()
+        normed = (xf * rstd * weight.float()).to(x.dtype).float()
+        s = torch.sigmoid(gf)
+        a = gf * s if ctx.act == "silu" else s
+        d_act = s * (1 + gf * (1 - s)) if ctx.act == "silu" else s * (1 - s)
+        dgate = (dyf * normed * d_act).to(gate.dtype)
+        dn = (dyf * a).to(x.dtype).float()  # the gradient meets the same rounding as in the plain form
+        dx, dw = _norm_backward(dn, xf, rstd, weight)
+        return dx.to(x.dtype), dgate, dw.to(weight.dtype), None, None
 
 
 class RMSNorm(nn.Module):
@@ -13,10 +92,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return (x * self.weight.float()).to(dtype)
+        return _RMSNorm.apply(x, self.weight, self.eps)
 
 
 class GatedRMSNorm(RMSNorm):
@@ -24,10 +100,9 @@ class GatedRMSNorm(RMSNorm):
 
     def __init__(self, dim: int, eps: float = 1e-6, act: str = "silu"):
         super().__init__(dim, eps)
-        if act not in ("silu", "sigmoid"):
-            raise ValueError(f"GatedRMSNorm act={act!r}; valid: silu, sigmoid")
+        if act not in ACTS:
+            raise ValueError(f"GatedRMSNorm act={act!r}; valid: {', '.join(ACTS)}")
         self.act = act
 
     def forward(self, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        g = F.silu(gate.float()) if self.act == "silu" else torch.sigmoid(gate.float())
-        return (super().forward(x).float() * g).to(x.dtype)
+        return _GatedRMSNorm.apply(x, gate, self.weight, self.eps, self.act)

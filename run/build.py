@@ -9,13 +9,14 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 import kernels
 from hybrid.train.module import HybridLMModule
 from hybrid.train.throughput import ThroughputMonitor
 from run.checkpoint_io import AtomicCheckpointIO, remove_partials
+from run.progress_bar import progress_bar
 from run.progress_file import ProgressFile
 from run.run_dir import claim, launch_name, write_config
 from run.signals import StopOnSignal
@@ -97,10 +98,7 @@ def build_callbacks(cfg: DictConfig, run_dir: Path) -> list[L.Callback]:
 
         callbacks.append(ProbeCallback(OmegaConf.to_object(cfg.eval)))
     if cfg.trainer.progress_bar:
-        try:
-            callbacks.append(RichProgressBar())
-        except ModuleNotFoundError:  # rich missing: fall back to tqdm
-            callbacks.append(TQDMProgressBar())
+        callbacks.append(progress_bar(cfg.trainer.log_every))
     return callbacks
 
 

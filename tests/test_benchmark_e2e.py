@@ -77,9 +77,16 @@ def test_ours_is_read_against_fla_and_llama(monkeypatch) -> None:
             "FLA KDAForCausalLM": {"tokens_per_s": 100.0, "mfu": float("nan"), "peak": 20.0},
             "HF LlamaForCausalLM (SDPA)": {"tokens_per_s": 80.0, "mfu": float("nan"), "peak": 30.0}}
     monkeypatch.setattr(e2e, "scale_one", lambda name, *args: fake[name])
-    args = type("Args", (), {"scale_dims": "tiny", "scale_shapes": [(2, 16384)], "steps": 1, "warmup": 0})
+    args = type("Args", (), {"scale_dims": "tiny", "scale_shapes": [(2, 16384)], "steps": 1, "warmup": 0,
+                             "ours_set": []})
     rows = {r[1]: r for r in e2e.scale_rows(args, "cuda")}
     assert rows["ours kda_only"] == ["scale", "ours kda_only", "2 x 16384", "50", "-", "40.0",
                                      "0.50x FLA KDA's tokens/s, 2.00x its peak"]
     assert rows["ours kda_3to1"][3:] == ["OOM", "", "", ""]
     assert rows["FLA KDAForCausalLM"][6] == rows["HF LlamaForCausalLM (SDPA)"][6] == ""
+
+
+def test_a_typo_in_ours_set_is_a_usage_error_naming_the_key() -> None:
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "e2e.py"), "--ours-set", "model.fused_head_los=false"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "--ours-set" in run.stderr and "model.fused_head_loss" in run.stderr, run.stderr

@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 def wide(t: torch.Tensor) -> torch.Tensor:
@@ -41,6 +42,33 @@ def dt_bias_param(n: int, dt_min: float = 1e-3, dt_max: float = 1e-1, dt_floor: 
     return p
 
 
-def mamba_decay(a: torch.Tensor, A_log: torch.Tensor, dt_bias: torch.Tensor) -> torch.Tensor:
-    """g = -exp(A_log) * softplus(a + dt_bias); A_log and dt_bias must broadcast against a."""
+def mamba_decay_reference(a: torch.Tensor, A_log: torch.Tensor, dt_bias: torch.Tensor) -> torch.Tensor:
+    """g = -exp(A_log) * softplus(a + dt_bias) through autograd: mamba_decay's reference."""
     return -wide(A_log).exp() * F.softplus(wide(a) + wide(dt_bias))
+
+
+class _MambaDecay(torch.autograd.Function):
+    """Keeps a (the projection's output, in its own dtype) for the backward instead of autograd's two wide copies
+    (softplus's input and output), and recomputes the rest there."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, A_log: torch.Tensor, dt_bias: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(a, A_log, dt_bias)
+        return mamba_decay_reference(a, A_log, dt_bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dg: torch.Tensor):
+        a, A_log, dt_bias = ctx.saved_tensors
+        z = wide(a) + wide(dt_bias)
+        minus_A = -wide(A_log).exp()
+        d_softplus = dg * minus_A
+        dz = torch.where(z > 20, d_softplus, d_softplus * torch.sigmoid(z))  # F.softplus is z itself past 20
+        dA_log = (dg * minus_A * F.softplus(z)).sum_to_size(A_log.shape)
+        return dz.to(a.dtype), dA_log.to(A_log.dtype), dz.sum_to_size(dt_bias.shape).to(dt_bias.dtype)
+
+
+def mamba_decay(a: torch.Tensor, A_log: torch.Tensor, dt_bias: torch.Tensor) -> torch.Tensor:
+    """g = -exp(A_log) * softplus(a + dt_bias) in fp32 (fp64 for fp64 inputs); A_log and dt_bias must broadcast
+    against a. The backward keeps a, not float32 copies of the (B, T, H[, K]) intermediates."""
+    return _MambaDecay.apply(a, A_log, dt_bias)

@@ -46,7 +46,7 @@ class ThroughputMonitor(L.Callback):
             return
         tps = self._tokens / max(now - self._t0, 1e-9)
         self.last_tokens_per_s = tps
-        pl_module.log("perf/tokens_per_s", tps, prog_bar=True, rank_zero_only=True)
+        pl_module.log("perf/tokens_per_s", tps, rank_zero_only=True)  # no prog_bar: see HybridLMModule's train/loss
         peak = peak_flops(pl_module.device, self.peak_tflops)
         if peak:
             pl_module.log("perf/mfu", tps * self._flops_per_token / (peak * trainer.world_size), rank_zero_only=True)

@@ -85,3 +85,30 @@ def test_packed_batch_equals_documents_run_separately(attention):
     assert torch.allclose(packed.reshape(20, -1), separate, atol=1e-10)
     with pytest.raises(ValueError, match="row boundary"):
         model(ids, cu_seqlens=torch.tensor([0, 4, 13, 20]))
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_fused_head_loss_equals_the_plain_head(tied):
+    """model.fused_head_loss (kernels.linear_cross_entropy) against the head + F.cross_entropy: the same loss and
+    parameter gradients, with padding / prompt labels (-100) and packed documents (float32: the plain head's
+    cross-entropy is float32 whatever the model's dtype; float64 is the kernel test's)."""
+    from tests.kernels.harness import error_ratio
+
+    torch.manual_seed(0)
+    ids = torch.randint(0, 50, (2, 21))
+    labels = ids[:, 1:].clone()
+    labels[0, :7] = -100  # a prompt, answers-only
+    cu = torch.tensor([0, 9, 20, 31, 40])
+    results = []
+    for fused in (True, False):
+        model = HybridLM(tiny("kda", "mha", tie_embeddings=tied, fused_head_loss=fused))
+        if results:
+            model.load_state_dict(results[0][2])
+        loss = model.loss(ids[:, :-1], labels, cu_seqlens=cu)
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad for n, p in model.named_parameters()}, model.state_dict()))
+    (fused_loss, fused_grads, _), (plain_loss, plain_grads, _) = results
+    assert error_ratio(fused_loss, plain_loss) <= 1e-6
+    assert fused_grads.keys() == plain_grads.keys()
+    for name in plain_grads:
+        assert error_ratio(fused_grads[name], plain_grads[name]) <= 1e-5, name

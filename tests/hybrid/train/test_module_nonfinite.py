@@ -42,10 +42,10 @@ def _parts(max_nonfinite: int = 3):
     return module, SyntheticDataModule(cfg.data)
 
 
-def _trainer(logger, callbacks=()) -> L.Trainer:
-    return L.Trainer(max_steps=STEPS, accelerator="cpu", logger=logger, log_every_n_steps=1, callbacks=list(callbacks),
-                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                     limit_val_batches=0, gradient_clip_val=1.0)
+def _trainer(logger, callbacks=(), accelerator: str = "cpu", precision: str = "32-true") -> L.Trainer:
+    return L.Trainer(max_steps=STEPS, accelerator=accelerator, precision=precision, logger=logger, log_every_n_steps=1,
+                     callbacks=list(callbacks), enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, limit_val_batches=0, gradient_clip_val=1.0)
 
 
 class _BadAt(L.Callback):
@@ -64,7 +64,39 @@ class _BadAt(L.Callback):
             next(module.parameters()).grad.fill_(math.inf)
 
 
-def test_skipped_steps_make_no_update_keep_the_schedule_and_are_counted(monkeypatch):
+@pytest.fixture(params=["fused", "unfused"])
+def optimizer_kind(request, monkeypatch):
+    """fused: the verdict reaches the optimizer on the device and the host reads it a step later; unfused: the
+    host decides at once (an optimizer without found_inf)."""
+    if request.param == "unfused":
+        monkeypatch.setattr("hybrid.train.optim._get_fused_kernels_supported_devices", lambda: [])
+    return request.param
+
+
+class _Snapshots(L.Callback):
+    """Parameters and AdamW moments after every optimizer step, and the step each deferred verdict was read at."""
+
+    def __init__(self) -> None:
+        self.params: dict[int, list[torch.Tensor]] = {}
+        self.moments: dict[int, list[torch.Tensor]] = {}
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        opt = trainer.optimizers[0]
+        self.params[trainer.global_step] = [p.detach().clone() for p in module.parameters()]
+        self.moments[trainer.global_step] = [opt.state[p]["exp_avg"].clone() for p in module.parameters()
+                                             if "exp_avg" in opt.state[p]]
+
+
+def test_skipped_steps_make_no_update_keep_the_schedule_and_are_counted(monkeypatch, optimizer_kind):
+    _skipped_steps_case(monkeypatch, optimizer_kind, "cpu", "32-true")
+
+
+@pytest.mark.gpu
+def test_on_cuda_skipped_steps_make_no_update_and_are_counted(monkeypatch):
+    _skipped_steps_case(monkeypatch, "fused", "cuda", "bf16-mixed")
+
+
+def _skipped_steps_case(monkeypatch, optimizer_kind: str, accelerator: str, precision: str) -> None:
     module, dm = _parts()
     real_loss = module.model.loss
 
@@ -77,10 +109,20 @@ def test_skipped_steps_make_no_update_keep_the_schedule_and_are_counted(monkeypa
 
     monkeypatch.setattr(module.model, "loss", loss)
     logger = _Memory()
-    trainer = _trainer(logger, [_BadAt(loss_step=2, grad_step=4)])
+    snapshots = _Snapshots()
+    trainer = _trainer(logger, [_BadAt(loss_step=2, grad_step=4), snapshots], accelerator, precision)
     trainer.fit(module, datamodule=dm)
+    assert isinstance(trainer.optimizers[0], torch.optim.AdamW)
+    assert bool(trainer.optimizers[0].defaults["fused"]) == (optimizer_kind == "fused")
 
     assert module.skipped_steps == 2
+    # a skipped step leaves every parameter and (fused) every moment as the step before left it
+    for bad in (2, 4):
+        after, before = snapshots.params[bad + 1], snapshots.params[bad]  # global_step counts optimizer calls
+        assert all(torch.equal(a, b) for a, b in zip(after, before))
+        if optimizer_kind == "fused":
+            assert all(torch.equal(a, b) for a, b in zip(snapshots.moments[bad + 1], snapshots.moments[bad]))
+    assert not torch.equal(snapshots.params[4][0], snapshots.params[3][0])  # a finite step does update
     scheduler = trainer.lr_scheduler_configs[0].scheduler
     assert scheduler.last_epoch == STEPS - 2  # the two skipped steps did not advance the schedule
     assert all(torch.isfinite(p).all() for p in module.parameters())
@@ -97,8 +139,46 @@ def test_skipped_steps_make_no_update_keep_the_schedule_and_are_counted(monkeypa
     assert rows[5]["train/lr"] == pytest.approx(cfg.lr * lr_factor(3, STEPS, cfg))
 
 
-def test_max_nonfinite_in_a_row_halts():
+def test_max_nonfinite_in_a_row_halts(optimizer_kind):
     module, dm = _parts(max_nonfinite=2)
     module.model.loss = lambda *a, **k: torch.tensor(math.nan, requires_grad=True)
     with pytest.raises(NonFiniteLossError, match="2 non-finite steps in a row"):
         _trainer(_Memory()).fit(module, datamodule=dm)
+
+
+def test_the_host_reads_a_fused_steps_verdict_one_step_later(monkeypatch):
+    """No step waits for its own verdict: step N's is read at step N+1's optimizer step (the last one at the end)."""
+    from hybrid.train import module as module_py
+
+    read_at: list[tuple[int, int]] = []
+    real_read = module_py._Verdict.read
+
+    def read(self):
+        read_at.append((self.step, trainer.global_step))
+        return real_read(self)
+
+    monkeypatch.setattr(module_py._Verdict, "read", read)
+    module, dm = _parts()
+    trainer = _trainer(_Memory())
+    trainer.fit(module, datamodule=dm)
+    assert read_at == [(n, n + 1) for n in range(STEPS - 1)] + [(STEPS - 1, STEPS)]
+
+
+def test_metrics_are_logged_on_log_steps_only():
+    module, dm = _parts()
+    logger = _Memory()
+    trainer = L.Trainer(max_steps=STEPS, accelerator="cpu", logger=logger, log_every_n_steps=2,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        limit_val_batches=0, gradient_clip_val=1.0)
+    logged = []
+    real_log = module.log
+
+    def log(name, *args, **kwargs):
+        logged.append((module.global_step, name))
+        return real_log(name, *args, **kwargs)
+
+    module.log = log
+    trainer.fit(module, datamodule=dm)
+    assert sorted({step for step, _ in logged}) == [1, 3, 5]  # Lightning writes at steps 1, 3, 5 (every 2nd)
+    assert {name for _, name in logged} == {"train/loss", "train/grad_norm", "train/lr", "train/skipped_steps"}
+    assert sorted(step for step in logger.rows if "train/loss" in logger.rows[step]) == [1, 3, 5]
