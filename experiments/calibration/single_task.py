@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--axis", action="append", default=[],
                     help="task.axis=lo:hi or task.axis=a|b: narrow a task's TRAIN_AXES for training (probes unchanged)")
+    ap.add_argument("--slices", action="store_true", help="print every slice of each probe, not just the headlines")
     ap.add_argument("--final-answer-only", action="store_true",
                     help="score only a dialogue's final answer (multiturn without make_sequence), for an A/B")
     args = ap.parse_args(argv)
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> dict:
         s = rep["slices"]
         out[name] = {"train": round(s["train"]["accuracy"], 3), "heldout": round(s["heldout"]["accuracy"], 3),
                      **{k: round(v["accuracy"], 3) for k, v in rep["headlines"].items()}}
+        if args.slices:
+            out[name]["slices"] = {k: round(v["accuracy"], 3) for k, v in s.items() if v["n"]}
     print(json.dumps(out), flush=True)
     return out
 
