@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -133,14 +134,22 @@ def run_suite(
     return results
 
 
+def headline_key(headline: str) -> str:
+    """A headline's name as a metric key: 'single needle, train lengths' -> 'single_needle_train_lengths'."""
+    return re.sub(r"[^0-9A-Za-z]+", "_", headline).strip("_")
+
+
 def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """probe/<name>/<slice> -> accuracy, plus probe/regular/<kind>_loss losses (and probe/regular/text_perplexity on
-    a text run): what the loggers receive."""
+    """probe/<name>/<slice> and probe/<name>/<headline_key> -> accuracy, plus probe/regular/<kind>_loss losses (and
+    probe/regular/text_perplexity on a text run): what the loggers receive."""
     out = {}
     for name, report in results["probes"].items():
         for slice_name, acc in report["slices"].items():
             if acc["n"]:
                 out[f"probe/{name}/{slice_name}"] = float(acc["accuracy"])
+        for head, acc in report.get("headlines", {}).items():
+            if acc["n"]:
+                out[f"probe/{name}/{headline_key(head)}"] = float(acc["accuracy"])
     for kind, loss in results.get("regular", {}).items():
         if loss is not None and not math.isnan(loss):
             key = kind if kind == "loss" or kind.endswith("perplexity") else f"{kind}_loss"

@@ -1,8 +1,9 @@
 """The weighted task mixture of the synthetic data: which tasks it holds, and one document body drawn from it.
 
 A document body is one task drawn by weight and made at that task's TRAIN_AXES. When only answers are scored, the
-scored tokens are each task's answer (every answered query of an MQAR sequence, as Zoology scores it); filler text,
-having no answer, is scored everywhere.
+scored tokens are each task's answers (a task with `make_sequence` marks them: every answered query of an MQAR
+sequence, as Zoology scores it, every answered question of a dialogue); filler text, having no answer, is scored
+everywhere.
 """
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def draw_example_tokens(rng: random.Random, names: list[str], weights: list[floa
 
 
 def draw_scored_example(rng: random.Random, names: list[str], weights: list[float]) -> tuple[list[str], list[bool]]:
-    """Like draw_example_tokens, plus which tokens are scored when only answers are: the answer of each task
-    (every answered query of an MQAR sequence, as Zoology scores it); filler text is scored everywhere."""
+    """Like draw_example_tokens, plus which tokens are scored when only answers are: the answers of each task
+    (`make_sequence`'s mask where the task has one, else the Example's answer); filler text is scored everywhere."""
     name = rng.choices(names, weights)[0]
     task = TASKS[name]
     axes = sample_axes(task.TRAIN_AXES, rng)

@@ -19,4 +19,6 @@ PROBE = Probe(
     grid=GRID,
     plots=[Plot("length", "mode")],
     slice_by=("length", "mode"),
+    headlines={"copy, train lengths": {"mode": "copy", "heldout": False},
+               "reverse, train lengths": {"mode": "reverse", "heldout": False}},
 )

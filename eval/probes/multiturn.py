@@ -24,5 +24,6 @@ PROBE = Probe(
     slice_by=("num_turns", "num_keys", "single_turn", "turn_age", "overwrites"),
     buckets={"turn_age": log2_bucket},
     pair_axis="single_turn",
-    headlines={"multi-turn": {"single_turn": False}, "single-turn control": {"single_turn": True}},
+    headlines={"multi-turn": {"single_turn": False}, "single-turn control": {"single_turn": True},
+               "multi-turn, train lengths": {"single_turn": False, "heldout": False}},
 )

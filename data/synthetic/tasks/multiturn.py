@@ -104,6 +104,15 @@ def make(
     return Example(prompt=prompt, answer=[current[asked]], slice_labels=labels)
 
 
+def make_sequence(rng: random.Random, **axes: object) -> tuple[list[str], list[bool]]:
+    """`make(rng, **axes)`'s tokens (prompt + answer, the same draws) and a mask that is True on every answer: the
+    final one and each answered question turn inside the prompt, which training under data.loss_on=answers scores
+    too (as every query of an MQAR sequence is)."""
+    ex = make(rng, **axes)  # type: ignore[arg-type]
+    inner = [i > 0 and ex.prompt[i - 1] == ASSISTANT for i in range(len(ex.prompt))]
+    return ex.tokens, inner + [True] * len(ex.answer)
+
+
 def solve(prompt: list[str]) -> list[str]:
     """The value of the last 'KEY = VALUE' for the key asked at the end ('what is KEY ? <|assistant|>')."""
     asked = prompt[-3]

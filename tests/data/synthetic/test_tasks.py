@@ -209,6 +209,27 @@ def test_multiturn_single_turn_control_has_the_same_facts():
         }
 
 
+def test_multiturn_sequence_scores_every_answered_question():
+    # Under data.loss_on=answers the answered question turns are answers too (as every MQAR query is); scoring only
+    # the final one left about half of the dialogue task's answers untrained.
+    from data.synthetic.task_mixture import draw_scored_example
+
+    inner_seen = 0
+    for seed in range(60):
+        axes = {"num_turns": 10, "num_keys": 3, "num_questions": 2, "single_turn": seed % 2 == 1}
+        seq, mask = multiturn.make_sequence(random.Random(seed), **axes)
+        ex = multiturn.make(random.Random(seed), **axes)
+        assert seq == ex.tokens and len(mask) == len(seq) and mask[-1]
+        scored = [i for i, m in enumerate(mask) if m]
+        for i in scored[:-1]:  # each inner answer is the value its question asks for, solved from its prefix
+            assert seq[i - 1] == ASSISTANT and [seq[i]] == multiturn.solve(seq[:i])
+        inner_seen += len(scored) - 1
+        assert len(scored) - 1 == (0 if axes["single_turn"] else 2)  # the control renders no question turns
+    assert inner_seen == 60
+    tokens, mask = draw_scored_example(random.Random(3), ["multiturn"], [1.0])
+    assert sum(mask) >= 1 and all(tokens[i - 1] == ASSISTANT for i, m in enumerate(mask) if m)
+
+
 def test_multiturn_rejects_too_few_fact_turns():
     with pytest.raises(ValueError, match="num_turns=4"):
         multiturn.make(random.Random(0), num_turns=4, num_keys=3, num_questions=2)
