@@ -5,6 +5,7 @@ Data flows one way: recipe -> config -> these builders -> Trainer. Parts don't r
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import lightning as L
@@ -18,7 +19,7 @@ from hybrid.train.throughput import ThroughputMonitor
 from run.checkpoint_io import AtomicCheckpointIO, remove_partials
 from run.progress_bar import progress_bar
 from run.progress_file import ProgressFile
-from run.run_dir import claim, launch_name, write_config
+from run.run_dir import claim, is_leader, launch_name, write_config
 from run.signals import StopOnSignal
 from run.strategy import build_strategy
 
@@ -60,6 +61,25 @@ def build_module(cfg: DictConfig, vocab_size: int) -> HybridLMModule:
                           total_steps=cfg.trainer.max_steps, max_nonfinite=cfg.trainer.max_nonfinite)
 
 
+WANDB_ID = "wandb_id"
+"""File in the run directory holding its W&B run id: every launch of the run (a resume too) logs to that one run."""
+
+
+def wandb_run_id(run_dir: Path) -> str | None:
+    """The run directory's W&B id, made by the leader on the first launch (written atomically); a resumed launch reads
+    it back, so its offline files sync into the same W&B run. Other ranks log nothing and need none."""
+    path = run_dir / WANDB_ID
+    if path.is_file():
+        return path.read_text().strip()
+    if not is_leader():
+        return None
+    run_id = secrets.token_hex(4)
+    tmp = path.with_name(WANDB_ID + ".tmp")
+    tmp.write_text(run_id + "\n")
+    os.replace(tmp, path)
+    return run_id
+
+
 def build_logger(cfg: DictConfig, run_dir: Path):
     kind = cfg.trainer.logger
     if kind == "none":
@@ -74,6 +94,7 @@ def build_logger(cfg: DictConfig, run_dir: Path):
     online = os.environ.get("WANDB_MODE", "offline") == "online"
     return WandbLogger(
         project=cfg.trainer.wandb_project, name=cfg.name, save_dir=str(run_dir), offline=not online,
+        id=wandb_run_id(run_dir), resume="allow",
         group=cfg.trainer.wandb_group or cfg.recipe,
         tags=list(dict.fromkeys([cfg.recipe, f"ratio={m.ratio}", f"linear={m.linear.variant}",
                                  f"attention={m.attention.type}", f"size={cfg.size}", *cfg.trainer.wandb_tags])),
