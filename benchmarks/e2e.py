@@ -101,6 +101,8 @@ def through_train_py(recipe: str, size: str, steps: int, log_every: int, device:
 
 def bare_step(cfg, steps: int, warmup: int, device: str) -> dict:
     """The model train.py builds from cfg, stepped on the same packed batches without Lightning."""
+    import torch
+
     from data.build import build_datamodule
     from hybrid.train.optim import param_groups
     from hybrid.train.throughput import peak_flops
@@ -109,12 +111,13 @@ def bare_step(cfg, steps: int, warmup: int, device: str) -> dict:
     dm = build_datamodule(cfg.data)
     dm.setup("fit")
     it = iter(dm.train_dataloader())
-    batches = [{k: v.to(device) for k, v in dm.consume(next(it)).items() if k in ("input_ids", "labels", "cu_seqlens")}
-               for _ in range(steps)]
+    batches = [{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in dm.consume(next(it)).items()
+                if k in ("input_ids", "labels", "cu_seqlens", "cu_seqlens_host")} for _ in range(steps)]
     del it
     model = build_module(cfg, dm.vocab_size).model.to(device)
     opt = adamw(param_groups(model, cfg.optim.weight_decay), device, lr=cfg.optim.lr)
-    step = training_step(lambda b: model.loss(b["input_ids"], b["labels"], b.get("cu_seqlens")), opt, device)
+    step = training_step(lambda b: model.loss(b["input_ids"], b["labels"], b.get("cu_seqlens"),
+                                              b.get("cu_seqlens_host")), opt, device)
     seconds, peak = timed_steps(step, batches, warmup, device)
     tps = batches[0]["input_ids"].numel() / seconds
     peak_flop_s = peak_flops(next(model.parameters()).device)

@@ -55,8 +55,8 @@ class SyncCounter:
     def install(self) -> None:
         import torch
 
-        for name in SYNCING:
-            real = getattr(torch.Tensor, name)
+        self.real = {name: getattr(torch.Tensor, name) for name in SYNCING}
+        for name, real in self.real.items():
 
             def counted(t, *args, _real=real, _name=name, **kwargs):
                 if self.active and self.steps:
@@ -68,6 +68,12 @@ class SyncCounter:
                 return _real(t, *args, **kwargs)
 
             setattr(torch.Tensor, name, counted)
+
+    def uninstall(self) -> None:
+        import torch
+
+        for name, real in self.real.items():
+            setattr(torch.Tensor, name, real)
 
     def callback(self):
         import lightning as L
@@ -86,6 +92,31 @@ class SyncCounter:
         return Window()
 
 
+def count_syncs(recipe: str, size: str, steps: int, log_every: int, overrides: list[str]) -> list[collections.Counter]:
+    """Run train.main for `steps` steps; return each counted step's syncing calls by call site (steps 1, 2, ...:
+    step 0, start-up, is not counted)."""
+    import run.build
+    import train
+
+    counter = SyncCounter()
+    counter.install()
+    build = run.build.build_callbacks
+    run.build.build_callbacks = lambda cfg, rd: [*build(cfg, rd), counter.callback()]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            argv = train_argv(recipe, size, steps, Path(tmp), [
+                "trainer.accelerator=cpu", "trainer.progress_bar=true", f"trainer.log_every={log_every}",
+                f"trainer.val_every={steps + 1}", "data.num_workers=0", *overrides])
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                code = train.main(argv)
+    finally:
+        run.build.build_callbacks = build
+        counter.uninstall()
+    if code != 0:
+        raise RuntimeError(f"train.py exited {code}")
+    return counter.steps
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", default="kda_3to1")
@@ -96,30 +127,18 @@ def main() -> None:
     a = ap.parse_args()
     if a.steps < 2 or a.log_every < 1:
         ap.error(f"--steps must be >= 2 and --log-every >= 1, got {a.steps} and {a.log_every}")
-
-    import run.build
-    import train
-
-    counter = SyncCounter()
-    counter.install()
-    build = run.build.build_callbacks
-    run.build.build_callbacks = lambda cfg, rd: [*build(cfg, rd), counter.callback()]
-    with tempfile.TemporaryDirectory() as tmp:
-        argv = train_argv(a.recipe, a.size, a.steps, Path(tmp), [
-            "trainer.accelerator=cpu", "trainer.progress_bar=true", f"trainer.log_every={a.log_every}",
-            f"trainer.val_every={a.steps + 1}", "data.num_workers=0", *a.overrides])
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            code = train.main(argv)
-    if code != 0:
-        sys.exit(f"train.py exited {code}")
+    try:
+        steps = count_syncs(a.recipe, a.size, a.steps, a.log_every, a.overrides)
+    except RuntimeError as e:
+        sys.exit(str(e))
     # step n (0-based, counted from 1) is a log step when Lightning writes its metrics: (n + 1) % log_every == 0
     kinds = {"log steps": collections.Counter(), "other steps": collections.Counter()}
     n = {"log steps": 0, "other steps": 0}
-    for i, c in enumerate(counter.steps, start=1):
+    for i, c in enumerate(steps, start=1):
         kind = "log steps" if (i + 1) % a.log_every == 0 else "other steps"
         kinds[kind].update(c)
         n[kind] += 1
-    print(f"{a.recipe} size={a.size}: {len(counter.steps)} steps counted, log_every={a.log_every}")
+    print(f"{a.recipe} size={a.size}: {sum(n.values())} steps counted, log_every={a.log_every}")
     for kind, c in kinds.items():
         per = sum(c.values()) / max(1, n[kind])
         print(f"\n{kind} ({n[kind]}): {per:.1f} syncing calls per step")

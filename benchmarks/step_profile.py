@@ -53,11 +53,14 @@ def main() -> None:
     model = build_module(cfg, dm.vocab_size).model.to(device)
     opt = adamw(model.parameters(), device)
     on_device = [{k: batch[k].to(device) for k in ("input_ids", "labels", "cu_seqlens") if batch.get(k) is not None}
-                 for batch in batches]
+                 | {"cu_seqlens_host": batch.get("cu_seqlens_host")} for batch in batches]
 
     def step(packed: bool):
-        return training_step(lambda b: model.loss(b["input_ids"], b["labels"], b.get("cu_seqlens") if packed else None),
-                             opt, device)
+        def loss(b):
+            docs = (b.get("cu_seqlens"), b["cu_seqlens_host"]) if packed else (None, None)
+            return model.loss(b["input_ids"], b["labels"], *docs)
+
+        return training_step(loss, opt, device)
 
     for packed in (True, False):
         s, _ = timed_steps(step(packed), on_device, warmup=2, device=device)

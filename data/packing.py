@@ -8,6 +8,8 @@ Batches with boundaries (`make_batch(..., boundaries=True)`):
     cu_seqlens  offsets into the flattened (B * seq_len) inputs where a segment starts, plus B * seq_len: every
                 document start and every row start (a document continued from the previous row is a new segment
                 there), so neither attention nor a linear state ever crosses a document or a row
+    cu_seqlens_host  the same offsets as ints (a tuple; a list once through a DataLoader): the host copy that the
+                model's shapes and checks read, so that a step never waits to read cu_seqlens back from the device
     labels      -100 where the next token starts another document: nothing predicts across a boundary
 Without boundaries the batch is just input_ids and labels (the next tokens), as a plain causal LM reads it.
 With `unscore_continued` (data.loss_on=answers) the labels of a document continued from the previous row are -100
@@ -101,8 +103,9 @@ def continued(starts: torch.Tensor) -> torch.Tensor:
 
 
 def make_batch(rows: list[np.ndarray], starts: list[np.ndarray], boundaries: bool,
-               unscore_continued: bool = False) -> dict[str, torch.Tensor]:
-    """B rows of seq_len + 1 ids (and their start masks) -> input_ids, labels (B, seq_len) [+ cu_seqlens]."""
+               unscore_continued: bool = False) -> dict[str, Any]:
+    """B rows of seq_len + 1 ids (and their start masks) -> input_ids, labels (B, seq_len) [+ cu_seqlens and its host
+    copy cu_seqlens_host]."""
     ids, scored = split_scored(torch.from_numpy(np.stack(rows).astype(np.int64)))  # (B, T + 1)
     # clone, not contiguous(): with B=1 both slices already count as contiguous, and contiguous() would return views
     # of one buffer, so writing -100 into labels would write it into input_ids too.
@@ -113,10 +116,11 @@ def make_batch(rows: list[np.ndarray], starts: list[np.ndarray], boundaries: boo
         labels[continued(torch.from_numpy(np.stack(starts)))[:, 1:]] = IGNORE
     if not boundaries:
         return {"input_ids": input_ids, "labels": labels}
-    start = torch.from_numpy(np.stack(starts))  # (B, T + 1)
-    labels[start[:, 1:]] = IGNORE
-    segment = start[:, :-1].clone()  # (B, T)
+    start = np.stack(starts)  # (B, T + 1)
+    labels[torch.from_numpy(start[:, 1:])] = IGNORE
+    segment = start[:, :-1].copy()  # (B, T)
     segment[:, 0] = True  # every row starts a segment, continued documents included
     B, T = input_ids.shape
-    cu = torch.cat([segment.flatten().nonzero().squeeze(1), torch.tensor([B * T])]).to(torch.int32)
-    return {"input_ids": input_ids, "labels": labels, "cu_seqlens": cu}
+    offsets = (*np.flatnonzero(segment).tolist(), B * T)
+    return {"input_ids": input_ids, "labels": labels, "cu_seqlens": torch.tensor(offsets, dtype=torch.int32),
+            "cu_seqlens_host": offsets}

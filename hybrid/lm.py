@@ -7,6 +7,7 @@ context length in linear layers. `generate()` decodes greedily (or with temperat
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,7 @@ from torch import nn
 
 from hybrid.weight_init import linear_std
 from kernels.cross_entropy import linear_cross_entropy
+from kernels.utils.host_offsets import host_offsets, record_host_offsets
 from hybrid.block import Block
 from hybrid.config import ModelConfig
 from hybrid.layout import build_layout, format_layout
@@ -68,22 +70,26 @@ class HybridLM(nn.Module):
     def new_cache(self) -> list:
         return [block.mixer.new_cache() for block in self.blocks]
 
-    def forward(self, input_ids: torch.Tensor, caches: list | None = None, cu_seqlens: torch.Tensor | None = None):
+    def forward(self, input_ids: torch.Tensor, caches: list | None = None, cu_seqlens: torch.Tensor | None = None,
+                cu_seqlens_host: Sequence[int] | None = None):
         """input_ids (B, T) -> logits (B, T, vocab), caches (list per layer, or None in training).
 
         cu_seqlens: packed documents as offsets into the flattened batch (0, ..., B*T); rows are run as one (1, B*T)
-        sequence so that no document sees another (a row end must also be a document end)."""
-        x, new_caches = self.features(input_ids, caches, cu_seqlens)
+        sequence so that no document sees another (a row end must also be a document end). cu_seqlens_host: the same
+        offsets on the host (as the data built them), so that no layer reads cu_seqlens back from the device."""
+        x, new_caches = self.features(input_ids, caches, cu_seqlens, cu_seqlens_host)
         return self.head(x), new_caches
 
-    def features(self, input_ids: torch.Tensor, caches: list | None = None,
-                 cu_seqlens: torch.Tensor | None = None) -> tuple[torch.Tensor, list | None]:
+    def features(self, input_ids: torch.Tensor, caches: list | None = None, cu_seqlens: torch.Tensor | None = None,
+                 cu_seqlens_host: Sequence[int] | None = None) -> tuple[torch.Tensor, list | None]:
         """forward() up to the head: the final-normed hidden states (B, T, D), and the caches."""
+        if cu_seqlens is not None and cu_seqlens_host is not None:
+            record_host_offsets(cu_seqlens, cu_seqlens_host)
         if cu_seqlens is not None and input_ids.shape[0] > 1:
             if caches is not None:
                 raise ValueError("cu_seqlens (packed documents) is for training; decode without it")
             B, T = input_ids.shape
-            if not bool(torch.isin(torch.arange(0, B * T + 1, T, device=cu_seqlens.device), cu_seqlens).all()):
+            if not set(range(0, B * T + 1, T)) <= set(host_offsets(cu_seqlens)):
                 raise ValueError("cu_seqlens must contain every row boundary 0, T, 2T, ..., B*T of the batch")
             x, _ = self.features(input_ids.reshape(1, B * T), None, cu_seqlens)
             return x.reshape(B, T, -1), None
@@ -95,11 +101,11 @@ class HybridLM(nn.Module):
                 new_caches.append(c)
         return self.norm(x), new_caches
 
-    def loss(self, input_ids: torch.Tensor, labels: torch.Tensor,
-             cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, input_ids: torch.Tensor, labels: torch.Tensor, cu_seqlens: torch.Tensor | None = None,
+             cu_seqlens_host: Sequence[int] | None = None) -> torch.Tensor:
         """Mean next-token cross-entropy over the labels that are not -100 (padding, or prompts in answers-only
         data)."""
-        x, _ = self.features(input_ids, cu_seqlens=cu_seqlens)  # (B, T, D)
+        x, _ = self.features(input_ids, cu_seqlens=cu_seqlens, cu_seqlens_host=cu_seqlens_host)  # (B, T, D)
         if self.cfg.fused_head_loss:
             return linear_cross_entropy(x.flatten(0, 1), self.head.weight, labels.flatten(), ignore_index=-100)
         logits = self.head(x)

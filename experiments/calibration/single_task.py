@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     start, losses = time.perf_counter(), []
     for step in range(args.steps):
         batch = next(batches)
-        loss = model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"))
+        loss = model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"), batch.get("cu_seqlens_host"))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from kernels.utils.host_offsets import host_offsets
+
 
 def token_positions(x: torch.Tensor, cache: Any = None, cu_seqlens: torch.Tensor | None = None) -> torch.Tensor:
     """(T,) positions of x's tokens: cache.length + t when decoding, restarting at each document start when packed.
@@ -20,7 +22,8 @@ def token_positions(x: torch.Tensor, cache: Any = None, cu_seqlens: torch.Tensor
         raise ValueError("cu_seqlens is for training forwards only; got it together with a cache")
     if x.shape[0] != 1:
         raise ValueError(f"cu_seqlens packs documents into one row; got batch size {x.shape[0]}, valid: 1")
-    if cu_seqlens.dim() != 1 or int(cu_seqlens[0]) != 0 or int(cu_seqlens[-1]) != T:
+    offsets = host_offsets(cu_seqlens) if cu_seqlens.dim() == 1 else None
+    if offsets is None or offsets[0] != 0 or offsets[-1] != T:
         raise ValueError(f"cu_seqlens={cu_seqlens.tolist()} must be 1-D, start at 0 and end at T={T}")
     tokens = torch.arange(T, device=x.device)
     cu = cu_seqlens.to(x.device, tokens.dtype)

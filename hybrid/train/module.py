@@ -105,13 +105,15 @@ class HybridLMModule(L.LightningModule):
                 config.scheduler.step()
 
     def training_step(self, batch: dict, batch_idx: int):
-        loss = self.model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"))
+        loss = self.model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"),
+                               batch.get("cu_seqlens_host"))
         self._step_losses.append(loss.detach())  # logged once per optimizer step, over the global batch
         # Backward runs whatever the loss: a non-finite loss gives non-finite gradients or is caught with them below.
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int):
-        loss = self.model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"))
+        loss = self.model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"),
+                               batch.get("cu_seqlens_host"))
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["input_ids"].shape[0])
         return loss
 

@@ -10,6 +10,8 @@ import numbers
 
 import torch
 
+from kernels.utils.host_offsets import host_offsets
+
 GATE_NONE, GATE_HEAD, GATE_CHANNEL = "none", "head", "channel"
 
 
@@ -113,7 +115,7 @@ def _check_cu_seqlens(op: str, cu_seqlens: object, B: int, T: int) -> int:
                          f"dtype {cu_seqlens.dtype}")
     if B != 1:
         raise ValueError(f"{op}: with cu_seqlens the sequences are packed along T, so B must be 1, got B={B}")
-    bounds = cu_seqlens.tolist()
+    bounds = list(host_offsets(cu_seqlens))
     if len(bounds) < 2:
         raise ValueError(f"{op}: cu_seqlens needs at least 2 entries [0, ..., T], got {bounds}")
     if bounds[0] != 0:

@@ -16,10 +16,13 @@ g = 0 (log decay: no decay) leaves the state as the last real token left it.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable
 
 import torch
+
+from kernels.utils.host_offsets import host_offsets
 
 
 class ChunkAlignedLayout:
@@ -38,7 +41,7 @@ class ChunkAlignedLayout:
 
     def __init__(self, cu_seqlens: torch.Tensor, chunk: int, lengths: list[int] | None = None) -> None:
         if lengths is None:
-            lengths = cu_seqlens.long().diff().tolist()  # one host sync; the offsets below are then host arithmetic
+            lengths = _lengths(host_offsets(cu_seqlens))  # the offsets below are host arithmetic
         device = cu_seqlens.device
         self.chunk, self.num_seqs, self.total = chunk, len(lengths), sum(lengths)
         n_chunks = [-(-length // chunk) for length in lengths]
@@ -65,11 +68,15 @@ class ChunkAlignedLayout:
         return x[0].index_select(0, self.slot).unsqueeze(0)
 
 
+def _lengths(offsets: tuple[int, ...]) -> list[int]:
+    return [b - a for a, b in itertools.pairwise(offsets)]
+
+
 class _Documents:
     """One cu_seqlens tensor's document lengths (on the host) and its layouts, one per chunk size."""
 
     def __init__(self, cu_seqlens: torch.Tensor) -> None:
-        self.lengths = cu_seqlens.long().diff().tolist()
+        self.lengths = _lengths(host_offsets(cu_seqlens))
         self.max_len = max(self.lengths)
         self.layouts: dict[int, ChunkAlignedLayout] = {}
 
@@ -79,8 +86,8 @@ _last: tuple[weakref.ref, int, _Documents] | None = None
 
 def chunk_aligned_layout(cu_seqlens: torch.Tensor, chunk_for: Callable[[int], int]) -> ChunkAlignedLayout:
     """The ChunkAlignedLayout of `cu_seqlens` for the chunk `chunk_for(longest document)`, built once per tensor
-    and chunk (one host sync per tensor): every layer of a forward pass gets the same cu_seqlens object. Rebuilt when
-    the tensor changes (another object, or the same one modified in place)."""
+    and chunk from its host offsets (`host_offsets`): every layer of a forward pass gets the same cu_seqlens object.
+    Rebuilt when the tensor changes (another object, or the same one modified in place)."""
     global _last
     if _last is None or _last[0]() is not cu_seqlens or _last[1] != cu_seqlens._version:
         _last = (weakref.ref(cu_seqlens), cu_seqlens._version, _Documents(cu_seqlens))

@@ -7,9 +7,12 @@ row can see another.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 import torch
+
+from kernels.utils.host_offsets import host_offsets
 
 
 class PackedLayout:
@@ -22,11 +25,12 @@ class PackedLayout:
     """
 
     def __init__(self, cu_seqlens: torch.Tensor) -> None:
+        offsets = host_offsets(cu_seqlens)  # the shapes come from the host copy, never from the device
         cu = cu_seqlens.long()
         lengths = cu.diff()  # (N,)
         self.num_seqs = lengths.numel()
-        self.max_len = int(lengths.max())
-        self.total = int(cu[-1])
+        self.max_len = max(b - a for a, b in itertools.pairwise(offsets))
+        self.total = offsets[-1]
         seq_of_token = torch.repeat_interleave(torch.arange(self.num_seqs, device=cu.device), lengths,
                                                output_size=self.total)  # (T,)
         pos_in_seq = torch.arange(self.total, device=cu.device) - cu[seq_of_token]  # (T,)
@@ -48,7 +52,7 @@ _last: tuple[weakref.ref, int, PackedLayout] | None = None
 
 def packed_layout(cu_seqlens: torch.Tensor) -> PackedLayout:
     """The PackedLayout of `cu_seqlens`, built once per tensor: every layer of a forward pass gets the same
-    cu_seqlens object, and building the layout costs host syncs. Rebuilt when the tensor changes (another object,
+    cu_seqlens object. Rebuilt when the tensor changes (another object,
     or the same one modified in place)."""
     global _last
     if _last is not None and _last[0]() is cu_seqlens and _last[1] == cu_seqlens._version:

@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from data.text import docs as text_docs
 from data.build import build_datamodule
 from data.config import DataConfig
+from tests.data.batches import same_batch
 from tests.data.corpus import make_docs, text_cfg, write_jsonl
 
 
@@ -24,8 +25,7 @@ def _take(dm, n: int) -> list[dict]:
 
 
 def _same(a: list[dict], b: list[dict]) -> bool:
-    return len(a) == len(b) and all(x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x)
-                                    for x, y in zip(a, b))
+    return len(a) == len(b) and all(same_batch(x, y) for x, y in zip(a, b))
 
 
 def _roundtrip(state: dict, path) -> dict:
@@ -102,7 +102,7 @@ class _Record(L.Callback):
         self.batches: list[dict] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        self.batches.append({k: v.detach().clone() for k, v in batch.items()})
+        self.batches.append({k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in batch.items()})
 
 
 def _fit(dm, steps: int, ckpt_dir, ckpt_path=None) -> list[dict]:

@@ -15,6 +15,7 @@ from data.build import build_datamodule
 from data.config import DataConfig
 from data.resume import merge
 from data.shards import ShardLayout
+from tests.data.batches import same_batch
 from tests.data.corpus import make_docs, text_cfg, write_jsonl
 
 LAYOUTS = [ShardLayout(w, a, k) for w in (1, 2, 4) for a in (1, 2, 3) for k in (1, 2)]
@@ -61,9 +62,8 @@ def _steps(dms, layout: ShardLayout, steps: int) -> list[list[dict]]:
 
 
 def _same(a: list[list[dict]], b: list[list[dict]]) -> bool:
-    return len(a) == len(b) and all(len(x) == len(y) and all(
-        p.keys() == q.keys() and all(torch.equal(p[k], q[k]) for k in p) for p, q in zip(x, y))
-        for x, y in zip(a, b))
+    return len(a) == len(b) and all(len(x) == len(y) and all(same_batch(p, q) for p, q in zip(x, y))
+                                    for x, y in zip(a, b))
 
 
 @pytest.mark.parametrize("workers", [0, 2])

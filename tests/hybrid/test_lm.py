@@ -87,6 +87,24 @@ def test_packed_batch_equals_documents_run_separately(attention):
         model(ids, cu_seqlens=torch.tensor([0, 4, 13, 20]))
 
 
+def test_packed_batch_with_its_host_copy_equals_it_without_and_reads_nothing_back(monkeypatch):
+    torch.manual_seed(3)
+    model = HybridLM(tiny("kda", "mha")).double().eval()
+    ids = torch.randint(0, 50, (2, 10))
+    offsets = (0, 4, 10, 13, 20)
+    expected, _ = model(ids, cu_seqlens=torch.tensor(offsets))
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("cu_seqlens was read back from its tensor")
+
+    for name in ("tolist", "item", "__bool__", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, no_read)
+    logits, _ = model(ids, cu_seqlens=torch.tensor(offsets), cu_seqlens_host=offsets)
+    assert torch.equal(logits, expected)
+    with pytest.raises(ValueError, match="row boundary"):
+        model(ids, cu_seqlens=torch.tensor([0, 4, 13, 20]), cu_seqlens_host=(0, 4, 13, 20))
+
+
 @pytest.mark.parametrize("tied", [False, True])
 def test_fused_head_loss_equals_the_plain_head(tied):
     """model.fused_head_loss (kernels.linear_cross_entropy) against the head + F.cross_entropy: the same loss and
