@@ -58,9 +58,16 @@ def remove_partials(folder: Path) -> list[Path]:
 
 
 def nonfinite_tensors(state_dict: dict[str, Any]) -> list[str]:
-    """Names of floating-point tensors holding NaN or inf."""
-    return [k for k, v in state_dict.items()
-            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    """Names of floating-point tensors holding NaN or inf (one read back to the host per device, not per tensor)."""
+    by_device: dict[torch.device, list[tuple[str, torch.Tensor]]] = {}
+    for k, v in state_dict.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point():
+            by_device.setdefault(v.device, []).append((k, v))
+    bad = set()
+    for named in by_device.values():
+        finite = torch.stack([torch.isfinite(v).all() for _, v in named]).tolist()
+        bad.update(k for (k, _), ok in zip(named, finite) if not ok)
+    return [k for k in state_dict if k in bad]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -77,3 +77,12 @@ def test_a_diverged_model_is_never_checkpointed(tmp_path):
         trainer.fit(module, datamodule=dm)
     assert sorted(p.name for p in tmp_path.glob("*.ckpt")) == ["last.ckpt", "step000001.ckpt"]
     assert read_checkpoint(tmp_path / "last.ckpt")["global_step"] == 1
+
+
+def test_nonfinite_tensors_names_each_diverged_tensor_in_state_dict_order():
+    from run.checkpoint_io import nonfinite_tensors
+
+    sd = {"a": torch.ones(3), "b": torch.tensor([1.0, float("nan")]), "steps": torch.tensor(3),
+          "c": torch.tensor([float("-inf")], dtype=torch.float64), "d": torch.zeros(2, dtype=torch.bfloat16)}
+    assert nonfinite_tensors(sd) == ["b", "c"]
+    assert nonfinite_tensors({}) == [] and nonfinite_tensors({"n": 1}) == []
