@@ -123,18 +123,23 @@ class HybridLMModule(L.LightningModule):
     def on_before_optimizer_step(self, optimizer) -> None:
         self._settle_pending()  # the previous step's schedule advance comes before this step's update
         losses, self._step_losses = torch.stack(self._step_losses), []
-        # One fused norm over this rank's gradients, in the optimizer's order; under FSDP each rank holds a shard of
-        # every gradient, so the squares are summed over the ranks (DDP's gradients are all-reduced already).
+        # One fused norm over this rank's gradients, in the optimizer's order. One collective per step at most: under
+        # FSDP each rank holds a shard of every gradient, so the squares are summed over the ranks with the loss
+        # verdicts; under DDP the gradients (so the norm) agree already and only the per-rank loss verdicts are summed.
         grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=losses.device)
+        loss_bad = (~torch.isfinite(losses).all()).float()
         if self._sharded():
-            norm = self.trainer.strategy.reduce(norm.float().square(), reduce_op="sum").sqrt()
-        elif not grads:
-            norm = torch.tensor(math.nan, device=losses.device)  # no gradients: nothing ran backward
-        loss_ok = torch.isfinite(losses).all()
+            square, loss_bad = self.trainer.strategy.reduce(torch.stack([norm.float().square(), loss_bad]),
+                                                            reduce_op="sum")
+            norm = square.sqrt()
+        else:
+            if not grads:
+                norm = torch.tensor(math.nan, device=losses.device)  # no gradients: nothing ran backward
+            if self.trainer.world_size > 1:
+                loss_bad = self.trainer.strategy.reduce(loss_bad, reduce_op="sum")
+        loss_ok = loss_bad == 0  # every rank agrees on the verdict
         flags = torch.stack([~(loss_ok & torch.isfinite(norm)), ~loss_ok])
-        if self.trainer.world_size > 1:  # the loss is per rank: every rank must agree on the verdict
-            flags = self.trainer.strategy.reduce(flags.float(), reduce_op="sum") > 0
         bad = flags[0]
         self._clip_norm = (grads, norm) if grads else None
         if self._skipped_on_device is None:
