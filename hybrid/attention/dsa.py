@@ -15,7 +15,6 @@ one, like a sparse kernel would do). The cache keeps K/V and the indexer keys of
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hybrid.attention.flops import attention_flops, mean_visible_keys
@@ -25,6 +24,7 @@ from hybrid.attention.kv_cache import SparseKVCache
 from hybrid.attention.masks import allowed_keys
 from hybrid.attention.positions import token_positions
 from hybrid.attention.rope import RotaryEmbedding
+from hybrid.attention.sdpa import sdpa
 from hybrid.weight_init import init_linear_
 from hybrid.config import ModelConfig
 from hybrid.registry import register_attention
@@ -70,9 +70,7 @@ class DeepSeekSparseAttention(nn.Module):
             ik = cache.update_index(ik)  # (B, S, Di)
             k, v = cache.update(k, v)  # (B, H_kv, S, D)
         bias = self._sparse_bias(iq, iw, ik, cu_seqlens)  # (B, T, S)
-        o = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias.unsqueeze(1).to(q.dtype), enable_gqa=H != H_kv
-        )  # (B, H, T, D)
+        o = sdpa(q, k, v, attn_mask=bias.unsqueeze(1).to(q.dtype), enable_gqa=H != H_kv)  # (B, H, T, D)
         return self.o_proj(o.transpose(1, 2).reshape(B, T, H * D)), cache
 
     def _sparse_bias(self, iq, iw, ik, cu_seqlens) -> torch.Tensor:
