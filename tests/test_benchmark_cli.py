@@ -100,7 +100,7 @@ def test_record_topic_must_be_a_slug(tmp_path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-RECORDING = ["kernels", "train_throughput", "data", "backend_loss_parity", "e2e", "multi_gpu_equality",
+RECORDING = ["kernels", "train_throughput", "data", "backend_loss_parity", "e2e", "multi_gpu_equality", "dsa_sparse",
              "kernel_dev/launch_variants",
              "kernel_dev/intra_fwd_ablation"]
 
@@ -121,3 +121,16 @@ def test_record_option_takes_an_optional_folder() -> None:
     assert ap.parse_args([]).record is None
     assert ap.parse_args(["--record"]).record == common.RESULTS
     assert str(ap.parse_args(["--record", "/tmp/out"]).record) == "/tmp/out"
+
+
+def test_dsa_sparse_runs_both_impls_and_records(tmp_path) -> None:
+    script = BENCHMARKS / "dsa_sparse.py"
+    run = subprocess.run([sys.executable, str(script), "--dims", "tiny", "--shapes", "1x40", "--steps", "1",
+                          "--warmup", "0", "--device", "cpu", "--record", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    row = next(line for line in run.stdout.splitlines() if line.startswith("| 1 x 40 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1]) > 0 and float(cells[3]) > 0 and cells[5].endswith("x")  # both impls ran and timed
+    (record,) = tmp_path.glob("*_dsa-sparse_cpu.md")
+    assert row in record.read_text()

@@ -8,8 +8,10 @@ the attention logits of the selected keys: logits = q.k / sqrt(D) + I[t, s] on t
 departure from the paper, chosen for simplicity: with topk >= T the layer is dense causal attention plus that
 learned bias (exactly dense attention when the bias is zero, e.g. a zero w_proj in the indexer).
 
-The selection enters SDPA as a float mask, so the work done is dense T x T (the FLOP count for MFU is the sparse
-one, like a sparse kernel would do). The cache keeps K/V and the indexer keys of every past token.
+Two ways to attend the selection (attention.sparse_impl): `dense` passes it to SDPA as a float mask, so the work is
+dense T x T (the reference; the FLOP count for MFU is the sparse one either way); `gather` gathers each query's top-k
+keys (topk_attend.py) and scores the indexer bias on those keys only, selecting without a graph in blocks of
+queries. The cache keeps K/V and the indexer keys of every past token.
 """
 
 from __future__ import annotations
@@ -19,15 +21,21 @@ from torch import nn
 
 from hybrid.attention.flops import attention_flops, mean_visible_keys
 from hybrid.attention.heads import HeadDims
-from hybrid.attention.indexer import LightningIndexer, select_topk
+from hybrid.attention.indexer import LightningIndexer, select_topk, topk_indices
 from hybrid.attention.kv_cache import SparseKVCache
 from hybrid.attention.masks import allowed_keys
 from hybrid.attention.positions import token_positions
 from hybrid.attention.rope import RotaryEmbedding
 from hybrid.attention.sdpa import sdpa
+from hybrid.attention.topk_attend import topk_attention
 from hybrid.weight_init import init_linear_
 from hybrid.config import ModelConfig
 from hybrid.registry import register_attention
+
+
+SPARSE_IMPLS = ("dense", "gather")
+SELECT_BLOCK = 1024
+"""Queries scored per block when selecting for `gather`: bounds the indexer's (B, block, Hi, S) intermediate."""
 
 
 @register_attention("dsa")
@@ -37,8 +45,11 @@ class DeepSeekSparseAttention(nn.Module):
         a = cfg.attention
         if a.topk < 1:
             raise ValueError(f"attention.topk={a.topk}; valid: a positive number of keys")
+        if a.sparse_impl not in SPARSE_IMPLS:
+            raise ValueError(f"attention.sparse_impl={a.sparse_impl!r}; valid: {', '.join(SPARSE_IMPLS)}")
         self.layer_idx = layer_idx
         self.topk = a.topk
+        self.sparse_impl = a.sparse_impl
         self.dims = HeadDims.from_config(cfg)
         H, H_kv, D = self.dims.n_heads, self.dims.n_kv_heads, self.dims.head_dim
         fraction = 0.0 if a.nope else a.rotary_fraction
@@ -69,9 +80,23 @@ class DeepSeekSparseAttention(nn.Module):
         if cache is not None:
             ik = cache.update_index(ik)  # (B, S, Di)
             k, v = cache.update(k, v)  # (B, H_kv, S, D)
-        bias = self._sparse_bias(iq, iw, ik, cu_seqlens)  # (B, T, S)
-        o = sdpa(q, k, v, attn_mask=bias.unsqueeze(1).to(q.dtype), enable_gqa=H != H_kv)  # (B, H, T, D)
+        if self.sparse_impl == "gather":
+            indices, valid = self._select(iq, iw, ik, cu_seqlens)  # (B, T, K) each
+            o = topk_attention(q, k, v, indices, valid, self.indexer.scores_at(iq, iw, ik, indices))
+        else:
+            bias = self._sparse_bias(iq, iw, ik, cu_seqlens)  # (B, T, S)
+            o = sdpa(q, k, v, attn_mask=bias.unsqueeze(1).to(q.dtype), enable_gqa=H != H_kv)  # (B, H, T, D)
         return self.o_proj(o.transpose(1, 2).reshape(B, T, H * D)), cache
+
+    @torch.no_grad()
+    def _select(self, iq, iw, ik, cu_seqlens) -> tuple[torch.Tensor, torch.Tensor]:
+        """topk_indices over every past key, SELECT_BLOCK queries at a time: (B, T, K) indices and valid slots."""
+        T, S = iq.shape[1], ik.shape[1]
+        allowed = allowed_keys(T, S, cu_seqlens=cu_seqlens, device=iq.device)
+        parts = [topk_indices(self.indexer.scores(iq[:, t:t + SELECT_BLOCK], iw[:, t:t + SELECT_BLOCK], ik),
+                              allowed[t:t + SELECT_BLOCK], self.topk, first_query=S - T + t)
+                 for t in range(0, T, SELECT_BLOCK)]
+        return torch.cat([p[0] for p in parts], 1), torch.cat([p[1] for p in parts], 1)
 
     def _sparse_bias(self, iq, iw, ik, cu_seqlens) -> torch.Tensor:
         """Indexer score on each query's top-k keys, -inf elsewhere: (B, T, S), differentiable on the top-k."""

@@ -46,18 +46,36 @@ class LightningIndexer(nn.Module):
         per_head = torch.einsum("bthd,bsd->bths", q, k).relu()  # (B, T, Hi, S)
         return torch.einsum("bths,bth->bts", per_head, w) * self.scale
 
+    def scores_at(self, q: torch.Tensor, w: torch.Tensor, k: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """scores(q, w, k) at the keys `indices` (B, T, K) only: (B, T, K), without the (B, T, Hi, S) of all keys."""
+        B, T, K = indices.shape
+        picked = k.gather(1, indices.reshape(B, T * K, 1).expand(B, T * K, k.shape[-1])).view(B, T, K, -1)
+        per_head = torch.einsum("bthd,btkd->bthk", q, picked).relu()  # (B, T, Hi, K)
+        return torch.einsum("bthk,bth->btk", per_head, w) * self.scale
 
-def select_topk(scores: torch.Tensor, allowed: torch.Tensor, topk: int) -> torch.Tensor:
-    """Each query's top-k allowed keys by score, always including itself: bool (B, Tq, S).
 
-    scores: (B, Tq, S); allowed: (Tq, S) bool (causal, same document), queries aligned to the last Tq keys.
-    A query with fewer than topk allowed keys gets all of them, so it uses exactly min(topk, #allowed) keys.
+def topk_indices(
+    scores: torch.Tensor, allowed: torch.Tensor, topk: int, first_query: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each query's top-k allowed keys by score, always including itself: indices (B, Tq, K) and valid (B, Tq, K)
+    with K = min(topk, S); a query with fewer than K allowed keys has its surplus slots marked invalid.
+
+    scores: (B, Tq, S); allowed: (Tq, S) bool (causal, same document); query i is key first_query + i (default
+    S - Tq: the queries are the last Tq keys).
     """
     Tq, S = allowed.shape
-    is_self = torch.arange(S, device=scores.device)[None, :] == torch.arange(S - Tq, S, device=scores.device)[:, None]
+    first = S - Tq if first_query is None else first_query
+    keys, queries = torch.arange(S, device=scores.device), torch.arange(first, first + Tq, device=scores.device)
+    is_self = keys[None, :] == queries[:, None]
     ranked = scores.detach().masked_fill(~allowed, float("-inf")).masked_fill(is_self, float("inf"))
     # ReLU makes exact ties (score 0) common. A stable sort over keys in reverse order breaks them toward the most
     # recent key, identically in a full forward and in a decode step, so decoding reproduces the forward exactly.
     order = ranked.flip(-1).sort(dim=-1, descending=True, stable=True).indices[..., : min(topk, S)]
-    chosen = torch.zeros_like(ranked, dtype=torch.bool).scatter_(-1, S - 1 - order, True)
-    return chosen & allowed
+    indices = S - 1 - order
+    return indices, allowed.expand_as(ranked).gather(-1, indices)
+
+
+def select_topk(scores: torch.Tensor, allowed: torch.Tensor, topk: int) -> torch.Tensor:
+    """topk_indices as a mask: bool (B, Tq, S), True on each query's selected keys (exactly min(topk, #allowed))."""
+    indices, valid = topk_indices(scores, allowed, topk)
+    return torch.zeros(scores.shape, dtype=torch.bool, device=scores.device).scatter_(-1, indices, valid)

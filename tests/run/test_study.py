@@ -87,7 +87,8 @@ def test_shipped_studies_expand_and_validate(tmp_path):
 
     gap = load_study("minimax_gap")
     cells = expand(gap, [], str(tmp_path))
-    assert len(cells) == 18 and [c.name for c in cells[:3]] == ["full_attention-s0", "full_attention-s1", "full_attention-s2"]
+    assert len(cells) == 18
+    assert [c.name for c in cells[:3]] == ["full_attention-s0", "full_attention-s1", "full_attention-s2"]
     assert baseline_group(gap, cells) == "full_attention"
     sweep = load_study("ratio_sweep")
     sweep_cells = expand(sweep, [], str(tmp_path))

@@ -27,6 +27,7 @@ VARIANTS = {
     "mla_qlora": ("mla", {"q_lora_rank": 16}),
     "swa": ("swa", {"window": 6}),
     "dsa": ("dsa", {"topk": 5}),
+    "dsa_gather": ("dsa", {"topk": 5, "sparse_impl": "gather"}),
 }
 
 
