@@ -4,7 +4,10 @@ The probe callback (eval.every) logs every probe headline as probe/<probe>/<head
 calibration targets at training lengths back out, adds the end-of-run suite's numbers (probes.json, more examples),
 and names the first logged step from which every target holds. Markdown on stdout.
 
-    python -m experiments.calibration.curves runs/calibration
+    python -m experiments.calibration.curves runs/calibration [--plot runs/calibration/curves.png]
+
+--plot also draws the curves: one panel per target (and reverse), accuracy against steps, one line per cell, the
+target dashed.
 """
 from __future__ import annotations
 
@@ -85,12 +88,44 @@ def report(study_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def plot(study_dir: Path, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = sorted(p for p in study_dir.iterdir() if (p / "metrics.csv").is_file())
+    panels = [(n, c, t) for n, (c, _, t) in TARGETS.items()] + [(n, c, None) for n, (c, _) in EXTRA.items()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), sharey=True)
+    for ax, (name, col, target) in zip(axes, panels):
+        for cell in cells:
+            points = sorted((s, v[col]) for s, v in read_curve(cell / "metrics.csv").items() if col in v)
+            if points:
+                ax.plot([s for s, _ in points], [100 * v for _, v in points], marker="o", ms=3, label=cell.name)
+        if target is not None:
+            ax.axhline(100 * target, color="gray", ls="--", lw=1)
+        ax.set_title(name if target is not None else f"{name} (no target)")
+        ax.set_xlabel("step")
+        ax.set_ylim(-3, 103)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy at training lengths (%)")
+    axes[-1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("study_dir", type=Path)
+    ap.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw the curves into this file")
     args = ap.parse_args(argv)
     try:
         print(report(args.study_dir))
+        if args.plot:
+            plot(args.study_dir, args.plot)
+            print(f"plot: {args.plot}")
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

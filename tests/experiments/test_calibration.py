@@ -49,3 +49,10 @@ def test_calibration_study_is_full_attention_with_answers_only_loss_and_probe_cu
         args = dict(a.split("=", 1) for a in cell.argv)
         assert args["recipe"] == "full_attention" and args["size"] == "small"
         assert args["data.loss_on"] == "answers" and int(args["eval.every"]) > 0 and args["trainer.logger"] == "csv"
+
+
+def test_curves_plot_draws_a_png(tmp_path):
+    _cell(tmp_path, "a-s0", [(100, 0.2), (200, 0.96)])
+    png = tmp_path / "out" / "curves.png"
+    assert main([str(tmp_path), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
