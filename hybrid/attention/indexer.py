@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from hybrid.attention.rope import RotaryEmbedding
+from hybrid.attention.topk_attend import gather_keys
 from hybrid.norm import RMSNorm
 
 
@@ -48,8 +49,7 @@ class LightningIndexer(nn.Module):
 
     def scores_at(self, q: torch.Tensor, w: torch.Tensor, k: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """scores(q, w, k) at the keys `indices` (B, T, K) only: (B, T, K), without the (B, T, Hi, S) of all keys."""
-        B, T, K = indices.shape
-        picked = k.gather(1, indices.reshape(B, T * K, 1).expand(B, T * K, k.shape[-1])).view(B, T, K, -1)
+        picked = gather_keys(k.unsqueeze(1), indices).squeeze(1)  # (B, T, K, Di)
         per_head = torch.einsum("bthd,btkd->bthk", q, picked).relu()  # (B, T, Hi, K)
         return torch.einsum("bthk,bth->btk", per_head, w) * self.scale
 
