@@ -65,8 +65,8 @@ class AttentionConfig:
     """dsa: dimension per indexer head."""
     sparse_impl: str = "dense"
     """dsa: how the selected keys are attended: dense (SDPA over every key under the top-k mask; the reference) |
-    gather (each query's top-k keys gathered: O(T topk) work, no (B, T, T) mask or indexer graph; on the CPU 0.2-0.3x
-    dense's speed (benchmarks/results/2026-12-06_f39a02b_dsa-sparse_cpu.md); on a GPU not measured yet)."""
+    gather (each query's top-k keys gathered: O(T topk) work, no (B, T, T) mask or indexer graph). Dense is the
+    default: gather is slower on the CPU and unmeasured on a GPU (benchmarks/results/*_dsa-sparse_*.md)."""
 
 
 @dataclass
