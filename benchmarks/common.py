@@ -163,10 +163,19 @@ def timed_steps(step, batches: list, warmup: int, device: str) -> tuple[float, f
     return seconds, torch.cuda.max_memory_allocated() / 2**30 if cuda else None
 
 
+INTERRUPTED = "interrupted (SIGINT) here: the rest was not measured"
+
+
 def stream_table(head: list[str], rows: Iterable[list[str]]) -> str:
-    """A markdown table of head and rows; each row is printed as it arrives, so a long GPU run shows its progress."""
+    """A markdown table of head and rows; each row is printed as it arrives, so a long GPU run shows its progress.
+    Interrupted (SIGINT, e.g. `timeout -s INT`), it ends with a row saying so and returns the rows measured, so the
+    caller can still write its record."""
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        lines.append("| " + " | ".join(row) + " |")
+    try:
+        for row in rows:
+            lines.append("| " + " | ".join(row) + " |")
+            print(lines[-1], flush=True)
+    except KeyboardInterrupt:
+        lines.append("| " + " | ".join([INTERRUPTED] + [""] * (len(head) - 1)) + " |")
         print(lines[-1], flush=True)
     return "\n".join(lines)

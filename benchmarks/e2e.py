@@ -195,8 +195,8 @@ def hf_llama(dims: dict, device: str):
 MODELS_AT_SCALE = {
     "ours kda_only": lambda dims, device, overrides=(): ours_at_scale("kda_only", dims, device, overrides),
     "ours kda_3to1": lambda dims, device, overrides=(): ours_at_scale("kda_3to1", dims, device, overrides),
-    "FLA KDAForCausalLM": fla_kda,
     "HF LlamaForCausalLM (SDPA)": hf_llama,
+    "FLA KDAForCausalLM": fla_kda,  # last: its first step at a shape autotunes for minutes
 }
 INSTALL = {"FLA KDAForCausalLM": "flash-linear-attention", "HF LlamaForCausalLM (SDPA)": "transformers"}
 # whose tokens/s and peak ours is read against (issue 26's targets)
@@ -242,10 +242,14 @@ def measure_at_scale(name: str, dims: dict, B: int, T: int, steps: int, warmup: 
 def scale_rows(a, device: str):
     dims = SCALE_DIMS[a.scale_dims]
     for B, T in a.scale_shapes:
-        results = {}
+        results, interrupted = {}, False
         for name in MODELS_AT_SCALE:
             t0 = time.perf_counter()
-            results[name] = scale_one(name, dims, B, T, a.steps, a.warmup, device, tuple(a.ours_set))
+            try:
+                results[name] = scale_one(name, dims, B, T, a.steps, a.warmup, device, tuple(a.ours_set))
+            except KeyboardInterrupt:  # the shape's finished models still make their rows
+                interrupted = True
+                break
             print(f"  ({name} {B}x{T}: {time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         for name, r in results.items():
             other, short = AGAINST.get(name, (None, ""))
@@ -255,6 +259,8 @@ def scale_rows(a, device: str):
                 mem = (f", {r['peak'] / other['peak']:.2f}x its peak" if r["peak"] and other["peak"] else "")
                 vs = f"{r['tokens_per_s'] / other['tokens_per_s']:.2f}x {short}'s tokens/s{mem}"
             yield ["scale", name, f"{B} x {T}", *cells(r), vs]
+        if interrupted:
+            raise KeyboardInterrupt
 
 
 def main() -> None:

@@ -65,6 +65,17 @@ def test_stream_table_prints_each_row_as_it_arrives(capsys) -> None:
     assert capsys.readouterr().out == "| GDN | 0.39 |\n| KDA | 0.60 |\n"
 
 
+def test_stream_table_keeps_the_rows_measured_before_an_interrupt(capsys) -> None:
+    common = load_benchmark("common")
+
+    def rows():
+        yield ["GDN", "0.39"]
+        raise KeyboardInterrupt  # what `timeout -s INT` delivers mid-run
+
+    table = common.stream_table(["op", "ms"], rows())
+    assert table.splitlines()[2:] == ["| GDN | 0.39 |", f"| {common.INTERRUPTED} |  |"]
+
+
 @pytest.mark.parametrize("name, slug", [("NVIDIA H100 80GB HBM3", "h100"), ("NVIDIA H200", "h200"),
                                         ("NVIDIA A100-SXM4-80GB", "a100"), ("NVIDIA GeForce RTX 4090", "4090"),
                                         ("CPU (x86_64, 2 cores)", "cpu")])
