@@ -20,14 +20,22 @@ from eval.compare.table import Row
 from eval.scoring.slices import sort_key
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, title_inches: float = 0.0) -> Path:
+    """title_inches: room kept above the panels for a suptitle (tight_layout ignores it and would overlap it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    top = 1.0 - title_inches / fig.get_figheight()
     with warnings.catch_warnings():  # tight_layout may not fit long rotated labels; bbox_inches below still does
         warnings.simplefilter("ignore", UserWarning)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _ylabel(row: Row) -> str:
+    if row.kind != "loss":
+        return "accuracy (%)"
+    return "perplexity" if "perplexity" in row.metric else "loss (nats/token)"
 
 
 def _colors(groups: list[str]) -> dict[str, Any]:
@@ -60,7 +68,7 @@ def bars(study: StudyResults, rows: list[Row], out: Path) -> Path:
             ax.scatter([i] * len(e.values), [v * scale for v in e.values], s=8, color="black", zorder=3)
         ax.set_xticks(range(len(groups)), groups, rotation=35, ha="right", fontsize=7)
         ax.set_title(row.metric, fontsize=8)
-        ax.set_ylabel("loss (nats/token)" if row.kind == "loss" else "accuracy (%)", fontsize=7)
+        ax.set_ylabel(_ylabel(row), fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         if row.kind != "loss":
             ax.set_ylim(0, 100)
@@ -68,7 +76,7 @@ def bars(study: StudyResults, rows: list[Row], out: Path) -> Path:
     fig.suptitle(f"{study.name}: mean over seeds with 95% CI (black edge / square: the baseline, {study.baseline}; "
                  "dots: single seeds)",
                  fontsize=10)
-    return _save(fig, out / "headlines.png")
+    return _save(fig, out / "headlines.png", title_inches=0.4)
 
 
 def _band(ax: Any, xs: list[Any], per_x: dict[Any, list[float]], color: Any, label: str, pos: dict) -> None:

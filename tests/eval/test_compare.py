@@ -105,3 +105,12 @@ def test_no_ratio_where_the_baseline_has_not_learned_the_probe(tmp_path, capsys)
     assert "| multihop train-length | n/a (baseline < 10%) |" in md
     rows = json.loads((d / "report.json").read_text())["rows"]
     assert rows[1]["ratios"]["twice"] is None and rows[2]["ratios"]["twice"]["verdict"] == "parity"
+
+
+def test_headline_panels_name_their_unit():
+    from eval.compare.plots import _ylabel
+    from eval.compare.table import Row
+
+    assert _ylabel(Row("regular-prompt LM loss", "loss", {}, {})) == "loss (nats/token)"
+    assert _ylabel(Row("regular-prompt perplexity", "loss", {}, {})) == "perplexity"
+    assert _ylabel(Row("mqar train-length", "accuracy", {}, {})) == "accuracy (%)"
