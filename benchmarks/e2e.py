@@ -118,7 +118,9 @@ def bare_step(cfg, steps: int, warmup: int, device: str) -> dict:
     opt = adamw(param_groups(model, cfg.optim.weight_decay), device, lr=cfg.optim.lr)
     step = training_step(lambda b: model.loss(b["input_ids"], b["labels"], b.get("cu_seqlens"),
                                               b.get("cu_seqlens_host")), opt, device)
-    seconds, peak = timed_steps(step, batches, warmup, device)
+    # warm up on every batch once: with 3 warm-up steps the bare step came out slower than train.py for
+    # lightning_7to1 / linear_3to1 (2026-12-06_6199d4e_e2e_h200.md); an unseen packed layout may still compile
+    seconds, peak = timed_steps(step, batches, max(warmup, len(batches)), device)
     tps = batches[0]["input_ids"].numel() / seconds
     peak_flop_s = peak_flops(next(model.parameters()).device)
     mfu = tps * model.flops_per_token(cfg.data.seq_len) / peak_flop_s if peak_flop_s else float("nan")
@@ -275,7 +277,8 @@ def main() -> None:
                     default=[(8, 4096), (2, 16384)])
     ap.add_argument("--scale-dims", choices=sorted(SCALE_DIMS), default="full")
     ap.add_argument("--steps", type=int, default=6, help="timed steps per model at scale")
-    ap.add_argument("--warmup", type=int, default=3, help="untimed steps before every bare / scale measurement")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps before every scale measurement (the bare step "
+                    "warms up on each of its batches, at least this many steps)")
     ap.add_argument("--device", choices=["cuda", "cpu"], default=None, help="default: cuda when there is one")
     ap.add_argument("--ours-set", nargs="+", default=[], metavar="KEY=VALUE",
                     help="train.py overrides for our models, e.g. model.fused_head_loss=false")
@@ -315,8 +318,9 @@ def main() -> None:
     if "sizes" in a.parts:
         parts.append(f"At our sizes: train.py {a.train_steps} steps (tokens/s and MFU: medians over the second half of "
                      "its log windows, the first step excluded; peak: the whole run, validation at the end included); "
-                     f"the bare step: {a.bare_steps} timed steps after {a.warmup} warm-up, {optimizer}, no clipping "
-                     "or logging, MFU from the model's FLOP count (HybridLM.flops_per_token).")
+                     f"the bare step: {a.bare_steps} timed steps after a warm-up pass over the same batches, "
+                     f"{optimizer}, no clipping or logging, MFU from the model's FLOP count "
+                     "(HybridLM.flops_per_token).")
     if "scale" in a.parts:
         parts.append(f"At scale: {dims['n_layers']} layers, d_model {dims['d_model']}, {dims['n_heads']} heads x "
                      f"{dims['head_dim']}, SwiGLU {dims['mlp_hidden']}, vocab {dims['vocab']}, random tokens, "
