@@ -1,0 +1,187 @@
+"""What does a training step keep for the backward? Bytes saved by autograd per token, by module, at e2e's scale dims.
+
+    python benchmarks/saved_activations.py [--recipe kda_only] [--dims full] [--layers 4] [--batch 1] [--seq-len 256]
+                                           [--backend triton|torch] [--device cpu|cuda] [--record [DIR]]
+
+One forward of our model under bf16 autocast, inside `torch.autograd.graph.saved_tensors_hooks`: every tensor autograd
+saves is charged once (by its storage) to the innermost module running when it was saved; storages of parameters are
+not counted (they exist anyway), bf16 copies of weights made by autocast are (they live until the backward). The
+table gives bytes per token for each module kind, summed over one layer of each layer kind, next to the same as a
+count of d_model-wide fp32 vectors. What saved activations cost the whole model is the per-token total x tokens;
+the peak adds weights, gradients, optimizer state and the backward's own temporaries.
+
+On the CPU the Triton path runs under TRITON_INTERPRET=1 (set here before triton is imported), so what the kernels'
+autograd Functions save is exactly what they save on a GPU; CPU autocast casts the same matmuls to bf16 as CUDA's
+(its op lists differ in a few elementwise ops). Short sequences suffice: every saved tensor of a linear layer grows
+with B x T.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import record_arg  # noqa: E402  (imports no torch: TRITON_INTERPRET is set before triton loads)
+
+HEAD = ["layer kind", "module", "bytes / token", "fp32 d_model vectors", "saved tensors (dtype: count)"]
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipe", default="kda_only")
+    ap.add_argument("--dims", choices=["full", "tiny"], default="full", help="e2e.py's SCALE_DIMS")
+    ap.add_argument("--layers", type=int, default=4, help="layers built (the recipe's pattern over this many)")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--backend", choices=["triton", "torch"], default="triton")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    record_arg(ap)
+    a = ap.parse_args()
+    if a.layers < 1 or a.batch < 1 or a.seq_len < 2:
+        ap.error(f"--layers, --batch must be >= 1 and --seq-len >= 2; got {a.layers}, {a.batch}, {a.seq_len}")
+    return a
+
+
+class SavedBytes:
+    """Charges each saved storage once to the module path on top of the stack the module hooks keep."""
+
+    def __init__(self, model, skip_storages: set[int], weight_shapes: set[tuple[int, ...]]):
+        self.stack: list[str] = []
+        self.seen = set(skip_storages)
+        self.weight_shapes = weight_shapes
+        self.weight_copies = 0
+        """Bytes of autocast's low-precision weight copies: per step, not per token, so kept apart."""
+        self.tensors: list[tuple[str, str, tuple[int, ...], int]] = []
+        """(module path, dtype, shape, bytes) of every charged storage."""
+        self.charged: dict[str, int] = collections.Counter()
+        self.dtypes: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        self.handles = []
+        for name, module in model.named_modules():
+            self.handles.append(module.register_forward_pre_hook(self._enter(name)))
+            self.handles.append(module.register_forward_hook(self._leave))
+
+    def _enter(self, name: str):
+        def hook(module, args) -> None:
+            self.stack.append(name)
+        return hook
+
+    def _leave(self, module, args, out) -> None:
+        self.stack.pop()
+
+    def pack(self, t):
+        storage = t.untyped_storage()
+        key = storage.data_ptr()
+        if key not in self.seen and storage.nbytes() > 0:
+            self.seen.add(key)
+            if t.dim() == 2 and (tuple(t.shape) in self.weight_shapes or tuple(t.shape)[::-1] in self.weight_shapes):
+                self.weight_copies += storage.nbytes()
+                return t
+            where = self.stack[-1] if self.stack else "(outside modules)"
+            self.charged[where] += storage.nbytes()
+            self.dtypes[where][str(t.dtype).replace("torch.", "")] += 1
+            self.tensors.append((where, str(t.dtype).replace("torch.", ""), tuple(t.shape), storage.nbytes()))
+        return t
+
+    @staticmethod
+    def unpack(t):
+        return t
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+def layer_rows(model, meter: SavedBytes, tokens: int, d_model: int) -> list[list[str]]:
+    """Per layer kind (first layer of each kind), per module below the block: bytes per token."""
+    from hybrid.layout import ATTENTION
+
+    first = {}
+    for i, block in enumerate(model.blocks):
+        first.setdefault(block.kind, i)
+    rows = []
+    for kind, i in sorted(first.items()):
+        prefix = f"blocks.{i}."
+        per = collections.Counter()
+        dts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        for path, nbytes in meter.charged.items():
+            if path.startswith(prefix) or path == prefix[:-1]:
+                rest = path[len(prefix):] or "(block)"
+                per[rest] += nbytes
+                dts[rest].update(meter.dtypes[path])
+        label = "attention" if kind == ATTENTION else "linear"
+        for rest, nbytes in sorted(per.items(), key=lambda kv: -kv[1]):
+            rows.append(row(f"{label} (blocks.{i})", rest, nbytes, tokens, d_model, dts[rest]))
+        rows.append(row(f"{label} (blocks.{i})", "**whole layer**", sum(per.values()), tokens, d_model, None))
+    rest = {p: n for p, n in meter.charged.items() if not p.startswith("blocks.")}
+    for path, nbytes in sorted(rest.items(), key=lambda kv: -kv[1]):
+        rows.append(row("outside the layers", path or "(model)", nbytes, tokens, d_model, meter.dtypes[path]))
+    return rows
+
+
+def row(kind: str, module: str, nbytes: int, tokens: int, d_model: int, dtypes) -> list[str]:
+    per_token = nbytes / tokens
+    counts = "" if dtypes is None else ", ".join(f"{k}: {v}" for k, v in sorted(dtypes.items()))
+    return [kind, module, f"{per_token:,.0f}", f"{per_token / (4 * d_model):.1f}", counts]
+
+
+def measure(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cpu"):
+    """(model, SavedBytes) of one forward of our `recipe` at `dims` on (batch, seq_len) random tokens."""
+    import torch
+
+    from e2e import ours_at_scale
+
+    torch.manual_seed(0)
+    model, _ = ours_at_scale(recipe, dims, device)
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    ids = torch.randint(0, dims["vocab"], (batch, seq_len + 1), device=device)
+    meter = SavedBytes(model, params, {tuple(p.shape) for p in model.parameters() if p.dim() == 2})
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(meter.pack, meter.unpack), \
+                torch.autocast(device, dtype=torch.bfloat16):
+            model.loss(ids[:, :-1], ids[:, 1:])
+    finally:
+        meter.remove()
+    return model, meter
+
+
+def main() -> None:
+    a = parse()
+    if a.device == "cpu" and a.backend == "triton":
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+    from common import stream_table, write_record
+    from e2e import SCALE_DIMS
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # train_throughput put benchmarks/ first
+    from kernels.backend import set_backend
+
+    set_backend(a.backend)
+    dims = dict(SCALE_DIMS[a.dims], n_layers=a.layers)
+    model, meter = measure(a.recipe, dims, a.batch, a.seq_len, a.device)
+    tokens = a.batch * a.seq_len
+    table = stream_table(HEAD, iter(layer_rows(model, meter, tokens, dims["d_model"])))
+    largest = sorted((t for t in meter.tensors if t[0].startswith("blocks.0.")), key=lambda t: -t[3])[:12]
+    table2 = stream_table(["module (blocks.0)", "dtype", "shape", "bytes / token"],
+                          iter([[w, dt, " x ".join(map(str, shape)), f"{n / tokens:,.0f}"]
+                                for w, dt, shape, n in largest]))
+    total = sum(meter.charged.values()) / tokens
+    n_full = SCALE_DIMS["full"]["n_layers"]
+    notes = (f"{a.recipe}, {a.layers} layers built, d_model {dims['d_model']}, {dims['n_heads']} heads x "
+             f"{dims['head_dim']}, vocab {dims['vocab']}; B x T = {a.batch} x {a.seq_len}, backend {a.backend} on "
+             f"{a.device}, bf16 autocast. All saved activations: {total:,.0f} bytes per token for these {a.layers} "
+             f"layers and the head ({total * 32768 / 2**30:.1f} GiB at 32,768 tokens); a whole layer's line times "
+             f"{n_full} layers is e2e.py's model. Autocast's bf16 weight copies, per step rather than per token: "
+             f"{meter.weight_copies / 2**20:,.1f} MiB for these layers. The second table: the largest tensors "
+             "the first layer saves.")
+    table = table + "\n\n" + table2
+    print("\n" + table + "\n\n" + notes)
+    if a.record:
+        write_record("saved-activations", "Saved activations per token, by module", table, notes, a.record)
+
+
+if __name__ == "__main__":
+    main()
