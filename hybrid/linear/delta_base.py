@@ -33,12 +33,13 @@ class DeltaRuleMixer(nn.Module):
     def new_cache(self) -> LinearCache:
         return LinearCache()
 
-    def qkv(self, x: torch.Tensor, cache: LinearCache | None, cu_seqlens) -> tuple[torch.Tensor, ...]:
-        """(B, T, d_model) -> q, k (B, T, H, K) and v (B, T, H, V), each through its short conv (state in `cache`)."""
-        B, T, _ = x.shape
-        q = self.q_conv(self.q_proj(x), cache, cu_seqlens).view(B, T, self.H, self.K)
-        k = self.k_conv(self.k_proj(x), cache, cu_seqlens).view(B, T, self.H, self.K)
-        v = self.v_conv(self.v_proj(x), cache, cu_seqlens).view(B, T, self.H, self.V)
+    def convolve(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cache: LinearCache | None,
+                 cu_seqlens) -> tuple[torch.Tensor, ...]:
+        """The projections (B, T, H * K), (B, T, H * K), (B, T, H * V) through their short convs, split into heads."""
+        B, T, _ = q.shape
+        q = self.q_conv(q, cache, cu_seqlens).view(B, T, self.H, self.K)
+        k = self.k_conv(k, cache, cu_seqlens).view(B, T, self.H, self.K)
+        v = self.v_conv(v, cache, cu_seqlens).view(B, T, self.H, self.V)
         return q, k, v
 
     def compute_beta(self, x: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,9 @@ import torch
 
 from hybrid.config import ModelConfig
 from hybrid.linear.cache import LinearCache, check_call, run_kernel
+from hybrid.joint_projection import project_together
 from hybrid.linear.delta_base import DeltaRuleMixer
+from hybrid.linear.gates import beta_gate
 from hybrid.norm import RMSNorm
 from hybrid.registry import register_linear
 from kernels import chunk_delta_rule, fused_recurrent_delta_rule
@@ -32,8 +34,9 @@ class DeltaNet(DeltaRuleMixer):
     ) -> tuple[torch.Tensor, LinearCache | None]:
         check_call(x, cache, cu_seqlens)
         B, T, _ = x.shape
-        q, k, v = self.qkv(x, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
-        beta = self.compute_beta(x)  # (B, T, H)
+        q, k, v, b = project_together(x, self.q_proj, self.k_proj, self.v_proj, self.b_proj)
+        q, k, v = self.convolve(q, k, v, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
+        beta = beta_gate(b, self.allow_neg_eigval)  # (B, T, H)
         o = run_kernel(chunk_delta_rule, fused_recurrent_delta_rule, q, k, v, beta, use_qk_l2norm_in_kernel=True,
                        cache=cache, cu_seqlens=cu_seqlens, chunk_size=self.chunk_size)  # (B, T, H, V)
         o = self.o_norm(o).reshape(B, T, self.H * self.V)

@@ -19,7 +19,8 @@ from torch import nn
 from hybrid.config import ModelConfig
 from hybrid.linear.cache import LinearCache, check_call, run_kernel
 from hybrid.linear.delta_base import DeltaRuleMixer
-from hybrid.linear.gates import a_log_param, dt_bias_param, mamba_decay
+from hybrid.joint_projection import project_together
+from hybrid.linear.gates import a_log_param, beta_gate, dt_bias_param, mamba_decay
 from hybrid.norm import GatedRMSNorm
 from hybrid.registry import register_linear
 from kernels import chunk_gated_delta_rule, fused_recurrent_gated_delta_rule
@@ -44,11 +45,14 @@ class GatedDeltaNet(DeltaRuleMixer):
     ) -> tuple[torch.Tensor, LinearCache | None]:
         check_call(x, cache, cu_seqlens)
         B, T, _ = x.shape
-        q, k, v = self.qkv(x, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
-        g, beta = self.compute_decay(x), self.compute_beta(x)  # (B, T, H) each
+        q, k, v, b, a, gate = project_together(x, self.q_proj, self.k_proj, self.v_proj, self.b_proj, self.a_proj,
+                                               self.g_proj)
+        q, k, v = self.convolve(q, k, v, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
+        g = mamba_decay(a, self.A_log, self.dt_bias)  # (B, T, H)
+        beta = beta_gate(b, self.allow_neg_eigval)  # (B, T, H)
         o = run_kernel(chunk_gated_delta_rule, fused_recurrent_gated_delta_rule, q, k, v, g, beta,
                        use_qk_l2norm_in_kernel=True, cache=cache, cu_seqlens=cu_seqlens,
                        chunk_size=self.chunk_size)  # (B, T, H, V)
-        gate = self.g_proj(x).view(B, T, self.H, self.V)  # (B, T, H, V)
+        gate = gate.view(B, T, self.H, self.V)  # (B, T, H, V)
         o = self.o_norm(o, gate).reshape(B, T, self.H * self.V)
         return self.o_proj(o), cache

@@ -21,7 +21,8 @@ from torch import nn
 from hybrid.config import ModelConfig
 from hybrid.linear.cache import LinearCache, check_call, run_kernel
 from hybrid.linear.delta_base import DeltaRuleMixer
-from hybrid.linear.gates import a_log_param, dt_bias_param, mamba_decay
+from hybrid.joint_projection import project_together
+from hybrid.linear.gates import a_log_param, beta_gate, dt_bias_param, mamba_decay
 from hybrid.norm import GatedRMSNorm
 from hybrid.registry import register_linear
 from kernels import chunk_kda, fused_recurrent_kda
@@ -44,8 +45,12 @@ class KimiDeltaAttention(DeltaRuleMixer):
 
     def compute_decay(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, d_model) -> log decay g (B, T, H, K), <= 0, in fp32 (fp64 for a float64 module)."""
-        B, T, _ = x.shape
-        a = self.f_b_proj(self.f_a_proj(x)).view(B, T, self.H, self.K)  # (B, T, H, K)
+        return self.decay_from(self.f_a_proj(x))
+
+    def decay_from(self, f_a: torch.Tensor) -> torch.Tensor:
+        """f_a_proj's output (B, T, rank) -> log decay g (B, T, H, K)."""
+        B, T, _ = f_a.shape
+        a = self.f_b_proj(f_a).view(B, T, self.H, self.K)  # (B, T, H, K)
         return mamba_decay(a, self.A_log[:, None], self.dt_bias.view(self.H, self.K))
 
     def forward(
@@ -53,10 +58,12 @@ class KimiDeltaAttention(DeltaRuleMixer):
     ) -> tuple[torch.Tensor, LinearCache | None]:
         check_call(x, cache, cu_seqlens)
         B, T, _ = x.shape
-        q, k, v = self.qkv(x, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
-        g, beta = self.compute_decay(x), self.compute_beta(x)  # (B, T, H, K), (B, T, H)
+        q, k, v, b, f_a, g_a = project_together(x, self.q_proj, self.k_proj, self.v_proj, self.b_proj,
+                                                self.f_a_proj, self.g_a_proj)
+        q, k, v = self.convolve(q, k, v, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
+        g, beta = self.decay_from(f_a), beta_gate(b, self.allow_neg_eigval)  # (B, T, H, K), (B, T, H)
         o = run_kernel(chunk_kda, fused_recurrent_kda, q, k, v, g, beta, use_qk_l2norm_in_kernel=True,
                        cache=cache, cu_seqlens=cu_seqlens, chunk_size=self.chunk_size)  # (B, T, H, V)
-        gate = self.g_b_proj(self.g_a_proj(x)).view(B, T, self.H, self.V)  # (B, T, H, V)
+        gate = self.g_b_proj(g_a).view(B, T, self.H, self.V)  # (B, T, H, V)
         o = self.o_norm(o, gate).reshape(B, T, self.H * self.V)
         return self.o_proj(o), cache
