@@ -17,6 +17,7 @@ from hybrid.attention.kv_cache import KVCache
 from hybrid.attention.positions import token_positions
 from hybrid.attention.rope import RotaryEmbedding
 from hybrid.attention.sdpa import attend
+from hybrid.joint_projection import project_together
 from hybrid.weight_init import init_linear_
 from hybrid.config import ModelConfig
 from hybrid.norm import RMSNorm
@@ -51,10 +52,11 @@ class GatedAttention(nn.Module):
         B, T, _ = x.shape
         H, H_kv, D = self.dims.n_heads, self.dims.n_kv_heads, self.dims.head_dim
         pos = token_positions(x, cache, cu_seqlens)  # (T,)
-        q, gate = self.q_proj(x).view(B, T, H, 2 * D).split(D, dim=-1)  # (B, T, H, D) each
+        q_gate, k, v = project_together(x, self.q_proj, self.k_proj, self.v_proj)
+        q, gate = q_gate.view(B, T, H, 2 * D).split(D, dim=-1)  # (B, T, H, D) each
         q = self.rope(self.q_norm(q), pos).transpose(1, 2)  # (B, H, T, D)
-        k = self.rope(self.k_norm(self.k_proj(x).view(B, T, H_kv, D)), pos).transpose(1, 2)  # (B, H_kv, T, D)
-        v = self.v_proj(x).view(B, T, H_kv, D).transpose(1, 2)  # (B, H_kv, T, D)
+        k = self.rope(self.k_norm(k.view(B, T, H_kv, D)), pos).transpose(1, 2)  # (B, H_kv, T, D)
+        v = v.view(B, T, H_kv, D).transpose(1, 2)  # (B, H_kv, T, D)
         if cache is not None:
             k, v = cache.update(k, v)  # (B, H_kv, S, D)
         o = attend(q, k, v, cu_seqlens=cu_seqlens).transpose(1, 2)  # (B, T, H, D)
