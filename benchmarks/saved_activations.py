@@ -3,17 +3,18 @@
     python benchmarks/saved_activations.py [--recipe kda_only] [--dims full] [--layers 4] [--batch 1] [--seq-len 256]
                                            [--backend triton|torch] [--device cpu|cuda] [--record [DIR]]
 
-One forward of our model under bf16 autocast, inside `torch.autograd.graph.saved_tensors_hooks`: every tensor autograd
-saves is charged once (by its storage) to the innermost module running when it was saved; storages of parameters are
-not counted (they exist anyway), bf16 copies of weights made by autocast are (they live until the backward). The
-table gives bytes per token for each module kind, summed over one layer of each layer kind, next to the same as a
-count of d_model-wide fp32 vectors. What saved activations cost the whole model is the per-token total x tokens;
-the peak adds weights, gradients, optimizer state and the backward's own temporaries.
+Two forwards of our model under bf16 autocast (T and 2T tokens), inside `torch.autograd.graph.saved_tensors_hooks`:
+every tensor autograd saves is charged once (by its storage) to the innermost module running when it was saved, and
+storages of parameters are not counted (they exist anyway). The difference of the two runs, per token, is what grows
+with the tokens; what does not (autocast's bf16 weight copies) is reported apart, per step. The table gives bytes
+per token by module for one layer of each layer kind, next to the same as a count of d_model-wide fp32 vectors.
+What saved activations cost the whole model is the per-token total x tokens; the peak adds weights, gradients,
+optimizer state and the backward's own temporaries.
 
 On the CPU the Triton path runs under TRITON_INTERPRET=1 (set here before triton is imported), so what the kernels'
 autograd Functions save is exactly what they save on a GPU; CPU autocast casts the same matmuls to bf16 as CUDA's
-(its op lists differ in a few elementwise ops). Short sequences suffice: every saved tensor of a linear layer grows
-with B x T.
+(its op lists differ in a few elementwise ops), but the interpreter counts one "SM", which changes launch choices
+that depend on it (see BENCHMARKS.md): `--device cuda` measures what a GPU keeps.
 """
 from __future__ import annotations
 
@@ -50,16 +51,14 @@ def parse() -> argparse.Namespace:
 class SavedBytes:
     """Charges each saved storage once to the module path on top of the stack the module hooks keep."""
 
-    def __init__(self, model, skip_storages: set[int], weight_shapes: set[tuple[int, ...]]):
+    def __init__(self, model, skip_storages: set[int]):
         self.stack: list[str] = []
         self.seen = set(skip_storages)
-        self.weight_shapes = weight_shapes
-        self.weight_copies = 0
-        """Bytes of autocast's low-precision weight copies: per step, not per token, so kept apart."""
+        self.kept: list = []
+        """The saved tensors themselves, held so that no storage address is reused (and skipped) in the forward."""
         self.tensors: list[tuple[str, str, tuple[int, ...], int]] = []
         """(module path, dtype, shape, bytes) of every charged storage."""
         self.charged: dict[str, int] = collections.Counter()
-        self.dtypes: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.handles = []
         for name, module in model.named_modules():
             self.handles.append(module.register_forward_pre_hook(self._enter(name)))
@@ -78,12 +77,9 @@ class SavedBytes:
         key = storage.data_ptr()
         if key not in self.seen and storage.nbytes() > 0:
             self.seen.add(key)
-            if t.dim() == 2 and (tuple(t.shape) in self.weight_shapes or tuple(t.shape)[::-1] in self.weight_shapes):
-                self.weight_copies += storage.nbytes()
-                return t
+            self.kept.append(t)
             where = self.stack[-1] if self.stack else "(outside modules)"
             self.charged[where] += storage.nbytes()
-            self.dtypes[where][str(t.dtype).replace("torch.", "")] += 1
             self.tensors.append((where, str(t.dtype).replace("torch.", ""), tuple(t.shape), storage.nbytes()))
         return t
 
@@ -96,7 +92,32 @@ class SavedBytes:
             h.remove()
 
 
-def layer_rows(model, meter: SavedBytes, tokens: int, d_model: int) -> list[list[str]]:
+class PerToken:
+    """What grows with the tokens, from two forwards at T and 2T: bytes per token by module path (exact for every
+    tensor linear in T), the per-token tensors (those whose shape changed with T), and the per-step rest (autocast's
+    weight copies, any tensor whose size does not depend on T)."""
+
+    def __init__(self, short: SavedBytes, long: SavedBytes, tokens: int):
+        self.tokens = tokens
+        paths = set(short.charged) | set(long.charged)
+        self.by_path = {p: (long.charged.get(p, 0) - short.charged.get(p, 0)) / tokens for p in paths}
+        shapes = {(w, dt, shape) for w, dt, shape, _ in short.tensors}
+        self.tensors = [(w, dt, shape, n / (2 * tokens)) for w, dt, shape, n in long.tensors
+                        if (w, dt, shape) not in shapes]
+        self.per_step = sum(short.charged.values()) - tokens * sum(self.by_path.values())
+
+    def dtypes(self, prefix: str) -> collections.Counter:
+        return collections.Counter(dt for w, dt, _, _ in self.tensors if w == prefix)
+
+
+def measure_per_token(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cpu"):
+    """(model, PerToken) from forwards on (batch, seq_len) and (batch, 2 seq_len) tokens."""
+    model, short = measure(recipe, dims, batch, seq_len, device)
+    _, long = measure(recipe, dims, batch, 2 * seq_len, device)
+    return model, PerToken(short, long, batch * seq_len)
+
+
+def layer_rows(model, per: PerToken, d_model: int) -> list[list[str]]:
     """Per layer kind (first layer of each kind), per module below the block: bytes per token."""
     from hybrid.layout import ATTENTION
 
@@ -106,25 +127,19 @@ def layer_rows(model, meter: SavedBytes, tokens: int, d_model: int) -> list[list
     rows = []
     for kind, i in sorted(first.items()):
         prefix = f"blocks.{i}."
-        per = collections.Counter()
-        dts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-        for path, nbytes in meter.charged.items():
-            if path.startswith(prefix) or path == prefix[:-1]:
-                rest = path[len(prefix):] or "(block)"
-                per[rest] += nbytes
-                dts[rest].update(meter.dtypes[path])
-        label = "attention" if kind == ATTENTION else "linear"
-        for rest, nbytes in sorted(per.items(), key=lambda kv: -kv[1]):
-            rows.append(row(f"{label} (blocks.{i})", rest, nbytes, tokens, d_model, dts[rest]))
-        rows.append(row(f"{label} (blocks.{i})", "**whole layer**", sum(per.values()), tokens, d_model, None))
-    rest = {p: n for p, n in meter.charged.items() if not p.startswith("blocks.")}
-    for path, nbytes in sorted(rest.items(), key=lambda kv: -kv[1]):
-        rows.append(row("outside the layers", path or "(model)", nbytes, tokens, d_model, meter.dtypes[path]))
+        label = f"{'attention' if kind == ATTENTION else 'linear'} (blocks.{i})"
+        mine = {p[len(prefix):] or "(block)": n for p, n in per.by_path.items()
+                if (p.startswith(prefix) or p == prefix[:-1]) and n > 0}
+        for rest, n in sorted(mine.items(), key=lambda kv: -kv[1]):
+            rows.append(row(label, rest, n, d_model, per.dtypes(prefix + rest if rest != "(block)" else prefix[:-1])))
+        rows.append(row(label, "**whole layer**", sum(mine.values()), d_model, None))
+    rest = {p: n for p, n in per.by_path.items() if not p.startswith("blocks.") and n > 0}
+    for path, n in sorted(rest.items(), key=lambda kv: -kv[1]):
+        rows.append(row("outside the layers", path or "(model)", n, d_model, per.dtypes(path)))
     return rows
 
 
-def row(kind: str, module: str, nbytes: int, tokens: int, d_model: int, dtypes) -> list[str]:
-    per_token = nbytes / tokens
+def row(kind: str, module: str, per_token: float, d_model: int, dtypes) -> list[str]:
     counts = "" if dtypes is None else ", ".join(f"{k}: {v}" for k, v in sorted(dtypes.items()))
     return [kind, module, f"{per_token:,.0f}", f"{per_token / (4 * d_model):.1f}", counts]
 
@@ -139,7 +154,7 @@ def measure(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cp
     model, _ = ours_at_scale(recipe, dims, device)
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     ids = torch.randint(0, dims["vocab"], (batch, seq_len + 1), device=device)
-    meter = SavedBytes(model, params, {tuple(p.shape) for p in model.parameters() if p.dim() == 2})
+    meter = SavedBytes(model, params)
     try:
         with torch.autograd.graph.saved_tensors_hooks(meter.pack, meter.unpack), \
                 torch.autocast(device, dtype=torch.bfloat16):
@@ -161,22 +176,21 @@ def main() -> None:
 
     set_backend(a.backend)
     dims = dict(SCALE_DIMS[a.dims], n_layers=a.layers)
-    model, meter = measure(a.recipe, dims, a.batch, a.seq_len, a.device)
-    tokens = a.batch * a.seq_len
-    table = stream_table(HEAD, iter(layer_rows(model, meter, tokens, dims["d_model"])))
-    largest = sorted((t for t in meter.tensors if t[0].startswith("blocks.0.")), key=lambda t: -t[3])[:12]
-    table2 = stream_table(["module (blocks.0)", "dtype", "shape", "bytes / token"],
-                          iter([[w, dt, " x ".join(map(str, shape)), f"{n / tokens:,.0f}"]
-                                for w, dt, shape, n in largest]))
-    total = sum(meter.charged.values()) / tokens
+    model, per = measure_per_token(a.recipe, dims, a.batch, a.seq_len, a.device)
+    table = stream_table(HEAD, iter(layer_rows(model, per, dims["d_model"])))
+    largest = sorted((t for t in per.tensors if t[0].startswith("blocks.0.")), key=lambda t: -t[3])[:12]
+    table2 = stream_table(["module (blocks.0)", "dtype", "shape (at 2T)", "bytes / token"],
+                          iter([[w, dt, " x ".join(map(str, shape)), f"{n:,.0f}"] for w, dt, shape, n in largest]))
+    total = sum(per.by_path.values())
     n_full = SCALE_DIMS["full"]["n_layers"]
     notes = (f"{a.recipe}, {a.layers} layers built, d_model {dims['d_model']}, {dims['n_heads']} heads x "
-             f"{dims['head_dim']}, vocab {dims['vocab']}; B x T = {a.batch} x {a.seq_len}, backend {a.backend} on "
-             f"{a.device}, bf16 autocast. All saved activations: {total:,.0f} bytes per token for these {a.layers} "
-             f"layers and the head ({total * 32768 / 2**30:.1f} GiB at 32,768 tokens); a whole layer's line times "
-             f"{n_full} layers is e2e.py's model. Autocast's bf16 weight copies, per step rather than per token: "
-             f"{meter.weight_copies / 2**20:,.1f} MiB for these layers. The second table: the largest tensors "
-             "the first layer saves.")
+             f"{dims['head_dim']}, vocab {dims['vocab']}; forwards at B x T = {a.batch} x {a.seq_len} and "
+             f"{a.batch} x {2 * a.seq_len}, their difference per token; backend {a.backend} on {a.device}, bf16 "
+             f"autocast. All saved activations: {total:,.0f} bytes per token for these {a.layers} layers and the head "
+             f"({total * 32768 / 2**30:.1f} GiB at 32,768 tokens), plus {per.per_step / 2**20:,.1f} MiB per step "
+             f"that does not grow with the tokens (autocast's bf16 weight copies); a whole layer's line times "
+             f"{n_full} layers is e2e.py's model. The second table: the largest per-token tensors the first layer "
+             "saves.")
     table = table + "\n\n" + table2
     print("\n" + table + "\n\n" + notes)
     if a.record:

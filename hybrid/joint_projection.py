@@ -14,11 +14,12 @@ from torch import nn
 
 
 def project_together(x: torch.Tensor, *linears: nn.Linear) -> tuple[torch.Tensor, ...]:
-    """(..., d_in) -> one (..., out_features) tensor per bias-free linear (views into one output)."""
+    """(..., d_in) -> one contiguous (..., out_features) tensor per bias-free linear."""
     for m in linears:
         if m.bias is not None:
             raise ValueError(f"project_together: {m} has a bias; only bias-free projections are joined")
     if len(linears) == 1:
         return (linears[0](x),)
     y = F.linear(x, torch.cat([m.weight for m in linears]))
-    return y.split([m.out_features for m in linears], dim=-1)
+    # each output in its own storage: a view kept by a later op for its backward would keep all of y alive
+    return tuple(part.contiguous() for part in y.split([m.out_features for m in linears], dim=-1))

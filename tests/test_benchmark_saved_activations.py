@@ -14,20 +14,17 @@ from tests.benchmark_script import BENCHMARKS, load_benchmark
 DIMS = {"n_layers": 2, "d_model": 32, "n_heads": 2, "head_dim": 16, "mlp_hidden": 96, "vocab": 256, "size": "tiny"}
 
 
-def per_token(meter, tokens: int, prefix: str) -> float:
-    return sum(n for path, n in meter.charged.items() if path.startswith(prefix)) / tokens
-
-
-def test_saved_bytes_per_token_do_not_depend_on_length_and_leave_weights_out() -> None:
+def test_bytes_per_token_are_what_grows_with_the_tokens_and_weights_stay_out() -> None:
     bench = load_benchmark("saved_activations")
-    model, short = bench.measure("kda_only", DIMS, 1, 64)
-    _, long = bench.measure("kda_only", DIMS, 1, 128)
-    assert per_token(short, 64, "blocks.0.mlp") == pytest.approx(per_token(long, 128, "blocks.0.mlp"), rel=0.01)
+    model, per = bench.measure_per_token("kda_only", DIMS, 1, 32)
+    _, per_long = bench.measure_per_token("kda_only", DIMS, 1, 64)
+    mlp = {p: n for p, n in per.by_path.items() if p.startswith("blocks.0.mlp")}
+    assert mlp == pytest.approx({p: n for p, n in per_long.by_path.items() if p.startswith("blocks.0.mlp")})
     # SwiGLU keeps at least its hidden activation (96 wide, bf16 under autocast) for the down projection's backward
-    assert per_token(short, 64, "blocks.0.mlp") >= 96 * 2
-    assert short.weight_copies > 0  # autocast's bf16 copies of the weights: counted apart, per step
-    assert all(len(shape) != 2 or tuple(shape) not in {tuple(p.shape) for p in model.parameters()}
-               for _, _, shape, _ in short.tensors)
+    assert sum(mlp.values()) >= 96 * 2
+    assert per.per_step > 0  # autocast's bf16 copies of the weights: per step, not per token
+    weight_shapes = {tuple(p.shape) for p in model.parameters()} | {tuple(p.shape)[::-1] for p in model.parameters()}
+    assert not [t for t in per.tensors if t[2] in weight_shapes]
 
 
 def test_cli_prints_each_layer_kind_and_writes_its_record(tmp_path) -> None:

@@ -54,3 +54,10 @@ def test_under_autocast_the_input_is_kept_once() -> None:
 def test_a_projection_with_a_bias_is_refused() -> None:
     with pytest.raises(ValueError, match="has a bias"):
         project_together(torch.randn(2, 4), nn.Linear(4, 4), nn.Linear(4, 4, bias=False))
+
+
+def test_each_output_has_its_own_storage() -> None:
+    """A view kept by a later op for its backward would otherwise keep every projection's output alive."""
+    outs = project_together(torch.randn(3, 8), *[nn.Linear(8, n, bias=False) for n in (4, 2, 6)])
+    assert all(o.is_contiguous() for o in outs)
+    assert len({o.untyped_storage().data_ptr() for o in outs}) == 3
