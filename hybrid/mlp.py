@@ -1,9 +1,15 @@
-"""SwiGLU feed-forward block (Shazeer 2020), as in Llama / Qwen / Kimi."""
+"""SwiGLU feed-forward block (Shazeer 2020), as in Llama / Qwen / Kimi.
+
+The activation and the down projection are one autograd op: it keeps gate_up's output for the backward and
+recomputes silu(gate) * up there (elementwise), instead of keeping silu(gate) and the product as well, which halves
+what the block keeps per token (benchmarks/saved_activations.py; record 2026-12-07_*_saved-activations_cpu.md).
+"""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 
 def default_mlp_hidden(d_model: int) -> int:
@@ -19,5 +25,40 @@ class SwiGLU(nn.Module):
         self.down._is_residual_out = True  # scaled at init (see lm.init_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, D) -> (B, T, D)
-        gate, up = self.gate_up(x).chunk(2, dim=-1)
-        return self.down(F.silu(gate) * up)
+        return swiglu_down(self.gate_up(x), self.down.weight)
+
+
+def swiglu_down_reference(gate_up: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """silu(gate) * up, then the bias-free down projection, through autograd: swiglu_down's reference."""
+    gate, up = gate_up.chunk(2, dim=-1)
+    return F.linear(F.silu(gate) * up, weight.to(gate_up.dtype))
+
+
+class _SwiGLUDown(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, gate_up: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(gate_up, weight)
+        gate, up = gate_up.chunk(2, dim=-1)
+        return F.linear(F.silu(gate) * up, weight.to(gate_up.dtype))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy: torch.Tensor):
+        gate_up, weight = ctx.saved_tensors
+        dtype = gate_up.dtype
+        gate, up = (t.to(torch.promote_types(dtype, torch.float32)) for t in gate_up.chunk(2, dim=-1))
+        sig = torch.sigmoid(gate)
+        silu = gate * sig
+        h = (silu * up).to(dtype)  # the forward's product, recomputed
+        dy = dy.to(dtype)
+        dweight = torch.matmul(dy.reshape(-1, dy.shape[-1]).transpose(0, 1), h.reshape(-1, h.shape[-1]))
+        dh = torch.matmul(dy, weight.to(dtype)).to(gate.dtype)
+        dgate = dh * up * (sig * (1 + gate * (1 - sig)))  # d silu(g) / dg = sig (1 + g (1 - sig))
+        dup = dh * silu
+        return torch.cat([dgate, dup], dim=-1).to(dtype), dweight.to(weight.dtype)
+
+
+def swiglu_down(gate_up: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(..., 2 hidden) gate_up output and the down weight (D, hidden) -> (..., D) = down(silu(gate) * up), in
+    gate_up's dtype; the backward keeps gate_up only."""
+    return _SwiGLUDown.apply(gate_up, weight)
