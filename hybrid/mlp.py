@@ -2,7 +2,7 @@
 
 The activation and the down projection are one autograd op: it keeps gate_up's output for the backward and
 recomputes silu(gate) * up there (elementwise), instead of keeping silu(gate) and the product as well, which halves
-what the block keeps per token (benchmarks/saved_activations.py; record 2026-12-07_*_saved-activations_cpu.md).
+what the block keeps per token (benchmarks/saved_activations.py; record 2026-12-07_f3b632d_saved-activations_cpu.md).
 """
 from __future__ import annotations
 
