@@ -38,7 +38,11 @@ class GatedDeltaNet(DeltaRuleMixer):
 
     def compute_decay(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, d_model) -> log decay g (B, T, H), <= 0, in fp32 (fp64 for a float64 module)."""
-        return mamba_decay(self.a_proj(x), self.A_log, self.dt_bias)
+        return self.decay_from(self.a_proj(x))
+
+    def decay_from(self, a: torch.Tensor) -> torch.Tensor:
+        """a_proj's output (B, T, H) -> log decay g (B, T, H)."""
+        return mamba_decay(a, self.A_log, self.dt_bias)
 
     def forward(
         self, x: torch.Tensor, cache: LinearCache | None = None, cu_seqlens: Any = None
@@ -48,7 +52,7 @@ class GatedDeltaNet(DeltaRuleMixer):
         q, k, v, b, a, gate = project_together(x, self.q_proj, self.k_proj, self.v_proj, self.b_proj, self.a_proj,
                                                self.g_proj)
         q, k, v = self.convolve(q, k, v, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
-        g = mamba_decay(a, self.A_log, self.dt_bias)  # (B, T, H)
+        g = self.decay_from(a)  # (B, T, H)
         beta = beta_gate(b, self.allow_neg_eigval)  # (B, T, H)
         o = run_kernel(chunk_gated_delta_rule, fused_recurrent_gated_delta_rule, q, k, v, g, beta,
                        use_qk_l2norm_in_kernel=True, cache=cache, cu_seqlens=cu_seqlens,
