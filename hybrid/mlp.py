@@ -38,24 +38,21 @@ class _SwiGLUDown(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gate_up: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(gate_up, weight)
-        gate, up = gate_up.chunk(2, dim=-1)
-        return F.linear(F.silu(gate) * up, weight.to(gate_up.dtype))
+        return swiglu_down_reference(gate_up, weight)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy: torch.Tensor):
         gate_up, weight = ctx.saved_tensors
-        dtype = gate_up.dtype
-        gate, up = (t.to(torch.promote_types(dtype, torch.float32)) for t in gate_up.chunk(2, dim=-1))
-        sig = torch.sigmoid(gate)
-        silu = gate * sig
-        h = (silu * up).to(dtype)  # the forward's product, recomputed
-        dy = dy.to(dtype)
-        dweight = torch.matmul(dy.reshape(-1, dy.shape[-1]).transpose(0, 1), h.reshape(-1, h.shape[-1]))
-        dh = torch.matmul(dy, weight.to(dtype)).to(gate.dtype)
-        dgate = dh * up * (sig * (1 + gate * (1 - sig)))  # d silu(g) / dg = sig (1 + g (1 - sig))
-        dup = dh * silu
-        return torch.cat([dgate, dup], dim=-1).to(dtype), dweight.to(weight.dtype)
+        gate, up = gate_up.chunk(2, dim=-1)
+        silu = F.silu(gate)
+        h = silu * up  # the forward's product, recomputed
+        dy = dy.to(gate_up.dtype)
+        dweight = dy.flatten(0, -2).transpose(0, 1) @ h.flatten(0, -2)
+        dh = dy @ weight.to(gate_up.dtype)
+        # in gate_up's dtype, as autograd's own silu and mul backward: transients no wider than the activations
+        dgate = torch.ops.aten.silu_backward(dh * up, gate)
+        return torch.cat([dgate, dh * silu], dim=-1), dweight.to(weight.dtype)
 
 
 def swiglu_down(gate_up: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
