@@ -118,8 +118,8 @@ def bare_step(cfg, steps: int, warmup: int, device: str) -> dict:
     opt = adamw(param_groups(model, cfg.optim.weight_decay), device, lr=cfg.optim.lr)
     step = training_step(lambda b: model.loss(b["input_ids"], b["labels"], b.get("cu_seqlens"),
                                               b.get("cu_seqlens_host")), opt, device)
-    # warm up on every batch once: with 3 warm-up steps the bare step came out slower than train.py for
-    # lightning_7to1 / linear_3to1 (2026-12-06_6199d4e_e2e_h200.md); an unseen packed layout may still compile
+    # warm up on every batch once: an unseen packed layout may still compile a kernel specialisation inside the
+    # timed steps (bare rows slower than train.py in record 2026-12-06_6199d4e_e2e_h200.md)
     seconds, peak = timed_steps(step, batches, max(warmup, len(batches)), device)
     tps = batches[0]["input_ids"].numel() / seconds
     peak_flop_s = peak_flops(next(model.parameters()).device)
