@@ -3,7 +3,9 @@
 One model per (mixer, d_model, lr), 2 layers of the mixer under test (each block mixer + SwiGLU MLP, as HybridLM
 builds it; delta-rule mixers carry their own short convs), trained on a mixture of (seq_len, pairs) segments, one
 segment per step, and tested on 1,000 held-out examples of each. Cells run as concurrent processes on one GPU;
-results append to a JSON-lines file, so a rerun skips finished cells.
+results append to a JSON-lines file, so a rerun skips finished cells, and each cell saves its training state
+(OUT.ckpt/CELL.pt) every 500 steps and when stopped, so a rerun also resumes unfinished ones (--stop-after S stops
+every cell, saved, S seconds in: a grid longer than one sitting runs over several).
 
     python experiments/zoology_mqar/grid.py --out results.jsonl --mixers mha,linear,gated_deltanet,kda \
         --d-models 64,128 --lrs 1e-3,3e-3 --steps 1500 --jobs 16
@@ -28,7 +30,8 @@ def cell_name(mixer: str, d_model: int, lr: float) -> str:
     return f"{mixer}-d{d_model}-lr{lr:g}"
 
 
-def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab: int, seed: int) -> dict:
+def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab: int, seed: int,
+              ckpt: str | None = None) -> dict:
     import torch
 
     from data.synthetic.zoology_mqar import zoology_mqar
@@ -40,7 +43,13 @@ def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab
     torch.manual_seed(seed)
     model = toy_model(mixer, d_model, 1 if mixer == "mha" else max(1, d_model // 64), vocab).to(dev)
     t0 = time.time()
-    loss = train_toy(model, train, ToyRun(steps=steps, batch=batch, lr=lr, seed=seed))
+
+    def progress(step: int, loss: torch.Tensor) -> None:
+        if step % 500 == 0:
+            print(f"{cell_name(mixer, d_model, lr)}: step {step}/{steps}, loss {loss.item():.3f}, "
+                  f"{time.time() - t0:.0f} s", flush=True)
+
+    loss = train_toy(model, train, ToyRun(steps=steps, batch=batch, lr=lr, seed=seed, ckpt=ckpt), on_step=progress)
     acc = {f"{T}x{p}": round(answer_accuracy(model, x, y), 4) for (T, p), (x, y) in zip(SEGMENTS, test)}
     return {"mixer": mixer, "d_model": d_model, "lr": lr, "steps": steps, "batch": batch, "vocab": vocab,
             "seed": seed, "acc": acc, "final_loss": round(loss, 4), "seconds": round(time.time() - t0, 1)}
@@ -51,21 +60,36 @@ def run_grid(a: argparse.Namespace) -> None:
     done = set()
     if out.exists():
         done = {cell_name(r["mixer"], r["d_model"], r["lr"]) for r in map(json.loads, out.read_text().splitlines())}
-    todo = [(m, d, lr) for m in a.mixers.split(",") for d in map(int, a.d_models.split(","))
-            for lr in map(float, a.lrs.split(",")) if cell_name(m, d, lr) not in done]
+    # learning rates outermost: a grid stopped part-way has every (mixer, d_model) point at the first lrs
+    todo = [(m, d, lr) for lr in map(float, a.lrs.split(",")) for d in map(int, a.d_models.split(","))
+            for m in a.mixers.split(",") if cell_name(m, d, lr) not in done]
     print(f"{len(done)} cells done, {len(todo)} to run, {a.jobs} at a time", flush=True)
+    ckpts = Path(f"{out}.ckpt")
+    ckpts.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
     running: list[tuple[subprocess.Popen, str]] = []
-    while todo or running:
-        while todo and len(running) < a.jobs:
-            m, d, lr = todo.pop(0)
-            cmd = [sys.executable, __file__, "--one", f"{m},{d},{lr}", "--out", str(out), "--steps", str(a.steps),
-                   "--batch", str(a.batch), "--vocab", str(a.vocab)]
-            running.append((subprocess.Popen(cmd), cell_name(m, d, lr)))
-        time.sleep(2)
-        for p, name in list(running):
-            if p.poll() is not None:
-                running.remove((p, name))
-                print(f"{name}: exit {p.returncode}", flush=True)
+    try:
+        while todo or running:
+            late = a.stop_after is not None and time.time() - t0 > a.stop_after
+            while todo and len(running) < a.jobs and not late:
+                m, d, lr = todo.pop(0)
+                cmd = [sys.executable, __file__, "--one", f"{m},{d},{lr}", "--out", str(out), "--steps",
+                       str(a.steps), "--batch", str(a.batch), "--vocab", str(a.vocab),
+                       "--ckpt", str(ckpts / f"{cell_name(m, d, lr)}.pt")]
+                running.append((subprocess.Popen(cmd), cell_name(m, d, lr)))
+            if late:
+                break
+            time.sleep(2)
+            for p, name in list(running):
+                if p.poll() is not None:
+                    running.remove((p, name))
+                    print(f"{name}: exit {p.returncode}", flush=True)
+    finally:  # stopped (--stop-after, Ctrl-C): each cell saves its state; a rerun resumes it
+        for p, _ in running:
+            p.terminate()
+        for p, name in running:
+            p.wait()
+            print(f"{name}: stopped (exit {p.returncode}), resumes on a rerun", flush=True)
 
 
 def plot(path: str, fig: str) -> None:
@@ -105,7 +129,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--vocab", type=int, default=8192)
     ap.add_argument("--jobs", type=int, default=16)
+    ap.add_argument("--stop-after", type=float, default=None, help="seconds; then stop every cell, saved")
     ap.add_argument("--one", default=None, help="internal: mixer,d_model,lr of one cell")
+    ap.add_argument("--ckpt", default=None, help="internal: the cell's training-state file")
     ap.add_argument("--plot", default=None, help="results file to plot instead of training")
     ap.add_argument("--fig", default="zoology_mqar.png")
     a = ap.parse_args()
@@ -113,7 +139,13 @@ def main() -> None:
         plot(a.plot, a.fig)
     elif a.one:
         m, d, lr = a.one.split(",")
-        r = train_one(m, int(d), float(lr), a.steps, a.batch, a.vocab, seed=0)
+        from eval.calibration.mqar_toy import ToyStopped
+
+        try:
+            r = train_one(m, int(d), float(lr), a.steps, a.batch, a.vocab, seed=0, ckpt=a.ckpt)
+        except ToyStopped as e:
+            print(f"{cell_name(m, int(d), float(lr))}: {e}", flush=True)
+            sys.exit(143)
         with open(a.out, "a") as f:  # one short line per cell: appends from concurrent cells do not interleave
             f.write(json.dumps(r) + "\n")
     else:
