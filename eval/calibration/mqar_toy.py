@@ -129,7 +129,7 @@ def _load(path: str, model, opt, sched, g: torch.Generator) -> int:
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["opt"])
     sched.load_state_dict(state["sched"])
-    g.set_state(state["generator"])
+    g.set_state(state["generator"].cpu())  # map_location moved it with the weights
     return int(state["step"])
 
 
