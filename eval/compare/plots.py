@@ -56,7 +56,9 @@ def bars(study: StudyResults, rows: list[Row], out: Path) -> Path:
         for i, g in enumerate(groups):
             e = row.estimates.get(g)
             if e is None:
-                ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=7, color="grey")
+                # at the panel's foot whatever its y range (a loss panel's range is far from 0)
+                ax.text(i, 0.02, "n/a", ha="center", va="bottom", fontsize=7, color="grey",
+                        transform=ax.get_xaxis_transform())
                 continue
             err = None if e.half is None else [[e.half * scale], [e.half * scale]]
             if row.kind == "loss":  # a loss is read by its differences: a point, on an axis fitted to the data

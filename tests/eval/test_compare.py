@@ -114,3 +114,15 @@ def test_headline_panels_name_their_unit():
     assert _ylabel(Row("regular-prompt LM loss", "loss", {}, {})) == "loss (nats/token)"
     assert _ylabel(Row("regular-prompt perplexity", "loss", {}, {})) == "perplexity"
     assert _ylabel(Row("mqar train-length", "accuracy", {}, {})) == "accuracy (%)"
+
+
+def test_a_design_with_no_finished_cell_keeps_the_headline_figure_its_size(tmp_path):
+    """A study still running has designs without results: their "n/a" marks stay inside the panels (on a loss
+    panel, a mark at y=0 once stretched the figure to 60,000 pixels)."""
+    import struct
+
+    d = _study(tmp_path, {"full": [(3.00, 0.8, 0.6), (3.02, 0.82, 0.62)], "pending": [(3.0, 0.5, 0.5)]},
+               failed="pending-s0")
+    assert main([str(d)]) == 0
+    width, height = struct.unpack(">II", (d / "plots" / "headlines.png").read_bytes()[16:24])
+    assert width < 2000 and height < 600, (width, height)
