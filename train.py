@@ -93,8 +93,10 @@ def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
     except NonFiniteLossError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except SIGTERMException:
-        stopper.signum = stopper.signum or 15  # Lightning ends the loop on SIGTERM; StopOnSignal saved the state
+    except (SIGTERMException, RuntimeError) as e:
+        if not stopper.stopped_by(e):
+            raise
+        stopper.signum = stopper.signum or 15  # fit ended by the stop signal; StopOnSignal saved the state
     finally:
         stopper.restore_handlers()
     if stopper.signum is not None:

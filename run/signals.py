@@ -12,12 +12,28 @@ from __future__ import annotations
 
 import signal
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+
+@contextmanager
+def _worker_deaths_held():
+    """A stop signal sent to the whole process group (Slurm, `timeout`, Ctrl-C) also kills the DataLoader workers, and
+    the DataLoader raises from its SIGCHLD handler, at whatever line runs, mid-save included. Hold SIGCHLD off while
+    saving; the next fetch still reports the dead workers, and fit ends as stopped (StopOnSignal.stopped_by)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
 
 
 def exit_code(signum: int) -> int:
@@ -64,12 +80,14 @@ class StopOnSignal(L.Callback):
 
     def _save(self, trainer: L.Trainer) -> None:
         env = trainer._accelerator_connector.cluster_environment
-        if isinstance(env, SLURMEnvironment) and env.auto_requeue and self.signum == env.requeue_signal:
-            self.saved = Path(trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir))
-            trainer._signal_connector._slurm_sigusr_handler_fn(self.signum, None)  # Lightning's save + requeue
-        else:
-            self.saved = self.ckpt_dir / "last.ckpt"
-            trainer.save_checkpoint(self.saved)
+        with _worker_deaths_held():
+            if isinstance(env, SLURMEnvironment) and env.auto_requeue and self.signum == env.requeue_signal:
+                path = Path(trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir))
+                trainer._signal_connector._slurm_sigusr_handler_fn(self.signum, None)  # Lightning's save + requeue
+            else:
+                path = self.ckpt_dir / "last.ckpt"
+                trainer.save_checkpoint(path)
+        self.saved = path  # only once written: a save cut short is retried in on_exception
         name = signal.Signals(self.signum).name if self.signum else "a signal"
         rank_zero_info(f"{name}: saved {self.saved} at step {trainer.global_step}; stopping")
 
@@ -84,8 +102,17 @@ class StopOnSignal(L.Callback):
             self._save(trainer)
             trainer.should_stop = True
 
+    def stopped_by(self, exception: BaseException) -> bool:
+        """The exception is how a stop signal ended fit: Lightning's SIGTERMException (a SIGTERM during validation),
+        or the DataLoader's workers dying of a signal sent to the whole process group (Slurm, `timeout`, Ctrl-C)
+        while this process still had a step to finish."""
+        if isinstance(exception, SIGTERMException):
+            return True
+        return self.signum is not None and isinstance(exception, RuntimeError) and "DataLoader worker" in str(
+            exception)
+
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
-        # Lightning ends a SIGTERM that arrives during validation from inside the loop: save there instead.
-        if isinstance(exception, SIGTERMException) and self.saved is None:
+        # Fit ended from inside the loop by a stop signal: save the last finished step's state there instead.
+        if self.stopped_by(exception) and self.saved is None:
             self.signum = self.signum or signal.SIGTERM
             self._save(trainer)

@@ -3,10 +3,12 @@ a run killed while writing a checkpoint resumes from the newest checkpoint that 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lightning as L
@@ -138,3 +140,30 @@ def test_slurm_warning_signal_saves_at_the_step_boundary_requeues_and_the_requeu
     losses = _losses(run_dir)
     assert sorted(losses) == list(range(STEPS))
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == STEPS
+
+
+def test_sigterm_to_the_whole_process_group_saves_despite_the_data_workers(tmp_path):
+    """Slurm (and `timeout`, and Ctrl-C in a terminal) signal every process of the job, the DataLoader workers
+    included; the workers must leave stopping to the main process, which saves at the step boundary."""
+    argv = _argv(tmp_path, "group", "data.num_workers=2", "trainer.max_steps=100000")
+    proc = subprocess.Popen([sys.executable, "train.py", *argv], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    progress = tmp_path / "group" / "progress.json"
+    try:
+        deadline = time.time() + 300
+        while not (progress.exists() and json.loads(progress.read_text() or "{}").get("step", 0) >= 3):
+            assert proc.poll() is None and time.time() < deadline, proc.communicate()[0][-3000:]
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGTERM)
+        out = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
+    assert "DataLoader worker" not in out, out[-3000:]
+    last = tmp_path / "group" / "checkpoints" / "last.ckpt"
+    step = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+    assert step >= 3
+    more = [a for a in argv if not a.startswith("trainer.max_steps")] + [f"trainer.max_steps={step + 2}"]
+    assert train.main([*more, "resume=auto"]) == 0
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == step + 2
