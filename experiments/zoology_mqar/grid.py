@@ -104,18 +104,25 @@ def plot(path: str, fig: str) -> None:
         if key not in best or score > sum(best[key]["acc"].values()):
             best[key] = r
     segs = [f"{T}x{p}" for T, p in SEGMENTS]
-    f, axes = plt.subplots(1, len(segs), figsize=(4 * len(segs), 3.4), sharey=True)
+    widths = sorted({d for _, d in best})
+    f, axes = plt.subplots(1, len(segs), figsize=(4 * len(segs), 3.6), sharey=True)
     for ax, seg in zip(axes, segs):
-        for mixer in sorted({m for m, _ in best}):
+        for i, mixer in enumerate(sorted({m for m, _ in best})):
             pts = sorted((d, r["acc"][seg]) for (m, d), r in best.items() if m == mixer)
-            ax.plot([d for d, _ in pts], [a for _, a in pts], marker="o", label=mixer)
+            ax.plot([d for d, _ in pts], [a for _, a in pts], marker="os^vDP"[i % 6], ms=8 - i, alpha=0.85,
+                    label=mixer)  # shrinking markers: overlapping points at 100% stay visible
         T, p = seg.split("x")
         ax.set(title=f"seq {T}, {p} pairs", xlabel="d_model", xscale="log", ylim=(-0.02, 1.02))
-        ax.set_xticks(sorted({d for _, d in best}), [str(d) for d in sorted({d for _, d in best})])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+        ax.set_xticks(widths, [str(d) for d in widths])
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("MQAR accuracy (best lr)")
-    axes[-1].legend(fontsize=8)
-    f.tight_layout()
+    lrs = sorted({r["lr"] for r in rows})
+    steps = sorted({r["steps"] for r in rows})
+    f.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(best), fontsize=9, frameon=False)
+    f.suptitle(f"Zoology MQAR: {len(rows)} runs, best per point of the lrs run ({', '.join(f'{x:g}' for x in lrs)}), "
+               f"{'/'.join(map(str, steps))} steps of {rows[0]['batch']}", fontsize=10)
+    f.tight_layout(rect=(0, 0.08, 1, 1))
     f.savefig(fig, dpi=120)
 
 
