@@ -152,10 +152,10 @@ def main(argv: list[str]) -> int:
             from run.launchers.local import launch_local
 
             statuses = launch_local(cells, cfg)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM to the local launcher (StudyStopped)
         queued = " (queued Slurm jobs keep running)" if cfg.kind == "slurm" else ""
         print(f"\ninterrupted{queued}; the same command resumes the study", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", 2)
     return finish(study_dir, statuses)
 
 

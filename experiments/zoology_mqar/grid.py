@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -68,6 +69,11 @@ def run_grid(a: argparse.Namespace) -> None:
     ckpts.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     running: list[tuple[subprocess.Popen, str]] = []
+
+    def stop(signum, frame):  # SIGTERM (a scheduler, `timeout`) stops the grid as Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         while todo or running:
             late = a.stop_after is not None and time.time() - t0 > a.stop_after
@@ -84,7 +90,7 @@ def run_grid(a: argparse.Namespace) -> None:
                 if p.poll() is not None:
                     running.remove((p, name))
                     print(f"{name}: exit {p.returncode}", flush=True)
-    finally:  # stopped (--stop-after, Ctrl-C): each cell saves its state; a rerun resumes it
+    finally:  # stopped (--stop-after, Ctrl-C, SIGTERM): each cell saves its state; a rerun resumes it
         for p, _ in running:
             p.terminate()
         for p, name in running:
@@ -156,7 +162,11 @@ def main() -> None:
         with open(a.out, "a") as f:  # one short line per cell: appends from concurrent cells do not interleave
             f.write(json.dumps(r) + "\n")
     else:
-        run_grid(a)
+        try:
+            run_grid(a)
+        except KeyboardInterrupt:
+            print("grid stopped; the same command resumes it", flush=True)
+            sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -106,6 +108,40 @@ class _View:
             self._live.stop()
 
 
+STOP_WAIT_S = 600
+"""How long a stopped launcher waits for its cells to save at their next step boundary before killing them."""
+
+
+class StudyStopped(KeyboardInterrupt):
+    """The launcher got SIGTERM (a scheduler, `timeout`, `kill`): it stops like Ctrl-C, exiting 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame) -> None:
+    raise StudyStopped(signum)
+
+
+def _stop(running: list[tuple[Cell, subprocess.Popen]]) -> None:
+    """SIGTERM every running cell (each saves at its next step boundary and records itself preempted), then wait
+    for them, so nothing of the study runs on after the launcher."""
+    if not running:
+        return
+    print(f"stopping {len(running)} running cells: each saves at its next step boundary", flush=True)
+    for _, proc in running:
+        proc.terminate()
+    deadline = time.time() + STOP_WAIT_S
+    for cell, proc in running:
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            print(f"{cell.name}: killed after {STOP_WAIT_S} s without saving", flush=True)
+
+
 def launch_local(cells: list[Cell], cfg: LauncherConfig) -> dict[str, dict[str, Any]]:
     """Run every unfinished cell (finished ones are skipped); returns cell name -> its cell.json status."""
     todo = [c for c in cells if read_status(c.run_dir).get("state") != "done"]
@@ -117,6 +153,8 @@ def launch_local(cells: list[Cell], cfg: LauncherConfig) -> dict[str, dict[str, 
             view.set(c, "done (earlier)")
     free = list(range(len(slots)))
     running: dict[int, tuple[Cell, subprocess.Popen]] = {}
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_stopped) if main else None
     try:
         while todo or running:
             while todo and free:
@@ -142,8 +180,11 @@ def launch_local(cells: list[Cell], cfg: LauncherConfig) -> dict[str, dict[str, 
                                                                  else ""))
             view.tick()
             time.sleep(min(cfg.poll_s, 0.5))
-    finally:
-        for _, proc in running.values():  # interrupted (Ctrl-C): stop our children; a relaunch resumes them
-            proc.terminate()
+    finally:  # interrupted (Ctrl-C, SIGTERM): stop our children, saved; a relaunch resumes them
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        _stop(list(running.values()))
+        for _, proc in running.values():
+            proc.log.close()  # type: ignore[attr-defined]
         view.close()
     return {c.name: read_status(c.run_dir) for c in cells}

@@ -54,3 +54,53 @@ def test_local_study_runs_every_cell_then_a_relaunch_only_rewrites_the_report(tm
     record = runs[0].read_bytes()  # the offline run's protobuf records: its name, group, tags, tables
     for text in (b"tiny3-report", b"study=tiny3", b"baseline=full_attention", b"compare/ratios"):
         assert text in record, text
+
+
+def test_sigterm_to_the_launcher_stops_every_running_cell_saved_before_it_exits(tmp_path):
+    """A scheduler or `timeout` signals the launcher alone: it passes the stop on to its cells, waits until each has
+    saved at a step boundary, and exits 143; no cell is left running behind it."""
+    import os
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "train.py", f"study={STUDY}", f"out_dir={tmp_path}", "launcher.cpu_jobs=2",
+                             "trainer.max_steps=100000", "trainer.ckpt_every=100000"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    study = tmp_path / "tiny3"
+    running = [study / "full_attention-s0", study / "linear_3to1-s0"]
+    try:
+        deadline = time.time() + 300
+        while not all((r / "progress.json").is_file() and json.loads((r / "progress.json").read_text() or "{}")
+                      .get("step", 0) >= 2 for r in running):
+            assert proc.poll() is None and time.time() < deadline, proc.communicate()[0][-3000:]
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=300)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in _cell_pids(running):  # never leave a 100,000-step cell behind a failed test
+            os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
+    assert "the same command resumes the study" in out
+    for r in running:
+        status = json.loads((r / "cell.json").read_text())
+        assert status["state"] == "preempted" and status["rc"] == 128 + signal.SIGTERM, status
+        assert (r / "checkpoints" / "last.ckpt").is_file()
+    assert _cell_pids(running) == []
+    assert not (study / "lightning_7to1-s0" / "cell.json").exists()  # never started
+
+
+def _cell_pids(run_dirs: list[Path]) -> list[int]:
+    """The processes still alive among those named by the run directories' locks."""
+    import os
+
+    alive = []
+    for r in run_dirs:
+        try:
+            pid = int((r / ".lock").read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            continue
+        alive.append(pid)
+    return alive
