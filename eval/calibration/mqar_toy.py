@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,8 @@ def train_toy(model: HybridLM, segments: Sequence[tuple[torch.Tensor, torch.Tens
     g = torch.Generator().manual_seed(run.seed)
     model.train()
     loss = torch.tensor(float("nan"))
-    start = _load(run.ckpt, model, opt, sched, g) if run.ckpt else 0
+    start, before = _load(run.ckpt, model, opt, sched, g) if run.ckpt else (0, 0.0)
+    t0 = time.perf_counter()
     stop: list[int] = []
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum)) if run.ckpt else None
     try:
@@ -95,7 +97,7 @@ def train_toy(model: HybridLM, segments: Sequence[tuple[torch.Tensor, torch.Tens
             if on_step is not None:
                 on_step(step + 1, loss)
             if run.ckpt and (stop or (step + 1) % run.ckpt_every == 0 or step + 1 == run.steps):
-                _save(run.ckpt, step + 1, model, opt, sched, g, loss.item())
+                _save(run.ckpt, step + 1, model, opt, sched, g, loss.item(), before + time.perf_counter() - t0)
                 if stop:
                     raise ToyStopped(f"stopped by signal {stop[0]} at step {step + 1}; state saved to {run.ckpt}")
     finally:
@@ -115,22 +117,28 @@ def answer_loss(model: HybridLM, x: torch.Tensor, y: torch.Tensor, autocast: boo
     return F.cross_entropy(logits.float(), y[m])
 
 
-def _save(path: str, step: int, model, opt, sched, g: torch.Generator, loss: float) -> None:
+def _save(path: str, step: int, model, opt, sched, g: torch.Generator, loss: float, seconds: float) -> None:
     tmp = f"{path}.tmp"
     torch.save({"step": step, "model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "generator": g.get_state(), "loss": loss}, tmp)
+                "generator": g.get_state(), "loss": loss, "seconds": seconds}, tmp)
     os.replace(tmp, path)  # a kill mid-save leaves the previous file whole
 
 
-def _load(path: str, model, opt, sched, g: torch.Generator) -> int:
+def _load(path: str, model, opt, sched, g: torch.Generator) -> tuple[int, float]:
+    """Restore the saved training state; returns (steps done, seconds spent training them)."""
     if not Path(path).exists():
-        return 0
+        return 0, 0.0
     state = torch.load(path, map_location=next(model.parameters()).device, weights_only=False)
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["opt"])
     sched.load_state_dict(state["sched"])
     g.set_state(state["generator"].cpu())  # map_location moved it with the weights
-    return int(state["step"])
+    return int(state["step"]), float(state.get("seconds", 0.0))
+
+
+def trained_seconds(ckpt: str) -> float:
+    """Training seconds over every sitting of the run saved in ckpt."""
+    return float(torch.load(ckpt, map_location="cpu", weights_only=False).get("seconds", 0.0))
 
 
 @torch.no_grad()

@@ -36,7 +36,7 @@ def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab
     import torch
 
     from data.synthetic.zoology_mqar import zoology_mqar
-    from eval.calibration.mqar_toy import ToyRun, answer_accuracy, toy_model, train_toy
+    from eval.calibration.mqar_toy import ToyRun, answer_accuracy, toy_model, train_toy, trained_seconds
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     train = [zoology_mqar(100_000 // len(SEGMENTS), vocab, T, p, seed=10 + i) for i, (T, p) in enumerate(SEGMENTS)]
@@ -51,9 +51,10 @@ def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab
                   f"{time.time() - t0:.0f} s", flush=True)
 
     loss = train_toy(model, train, ToyRun(steps=steps, batch=batch, lr=lr, seed=seed, ckpt=ckpt), on_step=progress)
+    seconds = trained_seconds(ckpt) if ckpt else time.time() - t0  # training, over every sitting
     acc = {f"{T}x{p}": round(answer_accuracy(model, x, y), 4) for (T, p), (x, y) in zip(SEGMENTS, test)}
     return {"mixer": mixer, "d_model": d_model, "lr": lr, "steps": steps, "batch": batch, "vocab": vocab,
-            "seed": seed, "acc": acc, "final_loss": round(loss, 4), "seconds": round(time.time() - t0, 1)}
+            "seed": seed, "acc": acc, "final_loss": round(loss, 4), "seconds": round(seconds, 1)}
 
 
 def run_grid(a: argparse.Namespace) -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from data.synthetic.zoology_mqar import zoology_mqar
-from eval.calibration.mqar_toy import ToyRun, ToyStopped, toy_model, train_toy
+from eval.calibration.mqar_toy import ToyRun, ToyStopped, toy_model, train_toy, trained_seconds
 
 
 def _model(seed: int):
@@ -31,11 +31,14 @@ def test_stopped_and_resumed_equals_unbroken(tmp_path) -> None:
         train_toy(_model(0), segments, run, on_step=term_at_13)
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
     assert torch.load(ckpt, weights_only=False)["step"] == 13
+    first = trained_seconds(ckpt)
+    assert first > 0
 
     resumed = _model(7)  # other weights: the checkpoint must replace them
     steps: list[int] = []
     resumed_loss = train_toy(resumed, segments, run, on_step=lambda s, _l: steps.append(s))
     assert steps == list(range(14, 25))
+    assert trained_seconds(ckpt) > first  # both sittings counted
     assert resumed_loss == pytest.approx(loss, rel=1e-6)
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7, msg=name)
