@@ -104,7 +104,7 @@ def train_toy(model: HybridLM, segments: Sequence[tuple[torch.Tensor, torch.Tens
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     if start == run.steps and run.ckpt:  # finished before: the saved last loss
-        return float(torch.load(run.ckpt, weights_only=False)["loss"])
+        return float(torch.load(run.ckpt, map_location="cpu", weights_only=False)["loss"])
     return loss.item()
 
 
