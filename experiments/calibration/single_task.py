@@ -1,4 +1,5 @@
-"""Train full attention on one synthetic task (or a mixture) through the real data path, then probe it.
+"""Train a model (full attention unless --ratio says otherwise) on one synthetic task (or a mixture) through the
+real data path, then probe it.
 
 A CPU-sized check of the calibration question "does full attention learn this task at all, and how fast":
 the training batches are the ones train.py builds (packed rows, document boundaries, answers-only labels), the
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=2)
     ap.add_argument("--attention", default="mha")
+    ap.add_argument("--ratio", default="0:1", help="linear:attention layers, e.g. 3:1 for a hybrid")
+    ap.add_argument("--linear", default="kda", help="the linear mixer of a hybrid")
+    ap.add_argument("--conv-size", type=int, default=4, help="the delta-rule mixers' short convs (0: off)")
     ap.add_argument("--loss-on", default="answers", choices=["answers", "all"])
     ap.add_argument("--no-boundaries", action="store_true")
     ap.add_argument("--examples", type=int, default=8)
@@ -86,8 +90,9 @@ def main(argv: list[str] | None = None) -> dict:
                            unscore_continued=answers)
     batches = stream.slot_batches(0)
     cfg = ModelConfig(vocab_size=VOCAB.vocab_size, d_model=args.d_model, n_layers=args.layers, n_heads=args.heads,
-                      head_dim=args.d_model // args.heads, ratio="0:1")
+                      head_dim=args.d_model // args.heads, ratio=args.ratio)
     cfg.attention.type = args.attention
+    cfg.linear.variant, cfg.linear.conv_size = args.linear, args.conv_size
     model = HybridLM(cfg)
     opt, sched = build_optimizer(model, OptimConfig(lr=args.lr, warmup_steps=args.warmup), args.steps)
     start, losses = time.perf_counter(), []
