@@ -51,6 +51,9 @@ class AttentionConfig:
     """Use no positional encoding at all (Kimi Linear's MLA layers are NoPE; the mla recipe turns this on)."""
     window: int = 256
     """swa: how many past tokens (including the current one) each query may attend to."""
+    conv_size: int = 0
+    """mha, swa: a short causal convolution (then SiLU) on q, k and v, the delta-rule layers' own; 0: none. An
+    ablation axis: what the hybrids' linear layers have, given to the baseline (docs/validity.md, calibration)."""
     kv_lora_rank: int = 64
     """mla: rank of the compressed (latent) KV."""
     q_lora_rank: int = 0

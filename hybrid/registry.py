@@ -55,4 +55,8 @@ def build_attention(cfg, layer_idx: int) -> nn.Module:
     name = cfg.attention.type
     if name not in ATTENTION_MIXERS:
         raise ValueError(f"model.attention.type={name!r} is unknown; valid: {', '.join(sorted(ATTENTION_MIXERS))}")
+    if cfg.attention.conv_size and not getattr(ATTENTION_MIXERS[name], "supports_conv", False):
+        takes = sorted(n for n, c in ATTENTION_MIXERS.items() if getattr(c, "supports_conv", False))
+        raise ValueError(f"model.attention.conv_size={cfg.attention.conv_size} is not built for type={name!r}; "
+                         f"valid: 0, or type one of {', '.join(takes)}")
     return ATTENTION_MIXERS[name](cfg, layer_idx)

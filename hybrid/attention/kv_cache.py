@@ -7,7 +7,7 @@ step: simple and fine at ablation scale; a preallocated buffer is the upgrade if
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -35,6 +35,8 @@ class KVCache:
     """Tokens seen so far (the position of the next token); >= stored when max_len bounds the cache."""
     max_len: int | None = None
     """Keep only the last max_len positions (swa: window - 1); None keeps everything."""
+    conv: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Short-conv states by projection ('q', 'k', 'v') when attention.conv_size > 0: the last conv_size-1 inputs."""
 
     @property
     def stored(self) -> int:

@@ -1,6 +1,7 @@
 """`mha`: causal softmax attention with grouped-query heads (GQA) and RoPE, through torch's SDPA.
 
-The plain baseline of the `A` layers; `swa` reuses it with a window. Honours `attention.nope` (no RoPE at all).
+The plain baseline of the `A` layers; `swa` reuses it with a window. Honours `attention.nope` (no RoPE at all)
+and `attention.conv_size` (short convolutions on q, k, v).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from hybrid.attention.flops import attention_flops, mean_visible_keys
 from hybrid.attention.heads import HeadDims
 from hybrid.attention.kv_cache import KVCache
 from hybrid.attention.positions import token_positions
+from hybrid.attention.qkv_conv import qkv_conv
 from hybrid.attention.rope import RotaryEmbedding
 from hybrid.attention.sdpa import attend
 from hybrid.joint_projection import project_together
@@ -24,6 +26,8 @@ from hybrid.registry import register_attention
 class MultiHeadAttention(nn.Module):
     window: int | None = None
     """Keys visible to each query including itself; None is full causal attention (swa sets it)."""
+    supports_conv = True
+    """Takes attention.conv_size (hybrid/attention/qkv_conv.py)."""
 
     def __init__(self, cfg: ModelConfig, layer_idx: int):
         super().__init__()
@@ -36,6 +40,7 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(cfg.d_model, H_kv * D, bias=False)
         self.o_proj = nn.Linear(H * D, cfg.d_model, bias=False)
         self.rope = RotaryEmbedding(D, 0.0 if a.nope else a.rotary_fraction, a.rope_theta)
+        self.conv = qkv_conv(H * D, H_kv * D, a.conv_size)
         init_linear_(self, cfg.init_std)
 
     def new_cache(self) -> KVCache:
@@ -50,6 +55,8 @@ class MultiHeadAttention(nn.Module):
         H, H_kv, D = self.dims.n_heads, self.dims.n_kv_heads, self.dims.head_dim
         pos = token_positions(x, cache, cu_seqlens)  # (T,)
         q, k, v = project_together(x, self.q_proj, self.k_proj, self.v_proj)
+        if self.conv is not None:
+            q, k, v = self.conv(q, k, v, cache, cu_seqlens)
         q = self.rope(q.view(B, T, H, D), pos).transpose(1, 2)  # (B, H, T, D)
         k = self.rope(k.view(B, T, H_kv, D), pos).transpose(1, 2)  # (B, H_kv, T, D)
         v = v.view(B, T, H_kv, D).transpose(1, 2)  # (B, H_kv, T, D)

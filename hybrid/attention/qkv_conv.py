@@ -1,0 +1,31 @@
+"""Optional short convolutions on an attention layer's q, k and v projections (attention.conv_size > 0).
+
+The same causal depthwise convolution + SiLU as the delta-rule mixers' (hybrid/linear/short_conv.py), so a baseline
+can be given what the hybrids' linear layers have: each token sees its last few neighbours before attention, which
+attention otherwise has to learn as a circuit. Decoding keeps their states in the layer's KVCache.conv; packed
+documents restart them at each document start.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hybrid.linear.short_conv import ShortConv
+
+
+class QKVConv(nn.Module):
+    def __init__(self, q_dim: int, kv_dim: int, size: int):
+        super().__init__()
+        self.q, self.k, self.v = ShortConv(q_dim, size, "q"), ShortConv(kv_dim, size, "k"), ShortConv(kv_dim, size, "v")
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cache=None, cu_seqlens=None):
+        """(B, T, H * D) projections -> the same, convolved; reads and refreshes cache.conv when given."""
+        return self.q(q, cache, cu_seqlens), self.k(k, cache, cu_seqlens), self.v(v, cache, cu_seqlens)
+
+
+def qkv_conv(q_dim: int, kv_dim: int, size: int) -> QKVConv | None:
+    """The convolutions for attention.conv_size = size, or None for 0."""
+    if size < 0:
+        raise ValueError(f"attention.conv_size={size}; valid: 0 (none) or a kernel width >= 1")
+    return QKVConv(q_dim, kv_dim, size) if size else None
