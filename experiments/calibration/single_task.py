@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--ratio", default="0:1", help="linear:attention layers, e.g. 3:1 for a hybrid")
     ap.add_argument("--linear", default="kda", help="the linear mixer of a hybrid")
     ap.add_argument("--conv-size", type=int, default=4, help="the delta-rule mixers' short convs (0: off)")
+    ap.add_argument("--attention-conv", type=int, default=0, help="short convs on attention's q, k, v (0: none)")
     ap.add_argument("--loss-on", default="answers", choices=["answers", "all"])
     ap.add_argument("--no-boundaries", action="store_true")
     ap.add_argument("--examples", type=int, default=8)
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
                       head_dim=args.d_model // args.heads, ratio=args.ratio)
     cfg.attention.type = args.attention
     cfg.linear.variant, cfg.linear.conv_size = args.linear, args.conv_size
+    cfg.attention.conv_size = args.attention_conv
     model = HybridLM(cfg)
     opt, sched = build_optimizer(model, OptimConfig(lr=args.lr, warmup_steps=args.warmup), args.steps)
     start, losses = time.perf_counter(), []
