@@ -101,7 +101,8 @@ def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
         stopper.restore_handlers()
     if stopper.signum is not None:
         if trainer.is_global_zero:
-            print(f"stopped by signal {stopper.signum} at step {trainer.global_step}; saved {stopper.saved}; "
+            saved = f"saved {stopper.saved}" if stopper.saved else "no checkpoint written at this step"
+            print(f"stopped by signal {stopper.signum} at step {trainer.global_step}; {saved}; "
                   f"continue with: name={cfg.name} resume=auto", file=sys.stderr)
         return exit_code(stopper.signum)
     trainer.save_checkpoint(run_dir / "checkpoints" / "last.ckpt")  # the final state, whatever ckpt_every was
