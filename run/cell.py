@@ -2,7 +2,8 @@
 
 The local launcher runs `python -m run.cell SPEC.json` per cell; the Slurm launcher has submitit call `run_cell(spec)`
 inside the job, so Lightning's SLURMEnvironment sees the job's signals. cell.json is what launchers, relaunches and
-the comparison read: {"state": "running" | "done" | "failed", "error", "rc", "attempts", "started", "wall_s", ...}.
+the comparison read: {"state": "running" | "done" | "preempted" | "failed", "error", "rc", "attempts", "started",
+"wall_s", "commit", "spans": [[started, finished] per attempt], ...}.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+from run.commit import short_commit
 
 STATUS = "cell.json"
 
@@ -86,12 +89,14 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
         "name": spec["name"], "state": "running", "attempts": before.get("attempts", 0) + 1,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"), "host": socket.gethostname(),
         "job_id": os.environ.get("SLURM_ARRAY_JOB_ID", os.environ.get("SLURM_JOB_ID")),
-        "wall_s_total": before.get("wall_s_total", 0.0),
+        "wall_s_total": before.get("wall_s_total", 0.0), "commit": short_commit(),
+        "spans": before.get("spans", []),
     }
     if os.environ.get("SLURM_ARRAY_TASK_ID"):
         status["job_id"] += f"_{os.environ['SLURM_ARRAY_TASK_ID']}"
     rank0 = _rank() == 0
     if rank0:
+        (run_dir / "error.txt").unlink(missing_ok=True)  # an earlier attempt's traceback
         write_status(run_dir, status)
     start = time.perf_counter()
     tee = _ErrorLines(sys.stderr)
@@ -119,6 +124,7 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     status.update(state=state, rc=rc, error=error, wall_s=round(wall, 1),
                   wall_s_total=round(status["wall_s_total"] + wall, 1),
                   finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    status["spans"] = status["spans"] + [[status["started"], status["finished"]]]
     if rank0:
         write_status(run_dir, status)
     return status

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +14,7 @@ from typing import Any
 from eval.compare.collect import StudyResults, load_study_dir
 from eval.compare.plots import bars, by_axis, probe_curves
 from eval.compare.table import Row, compare, markdown, ratios_table, values_table, verdicts
-
-ROOT = Path(__file__).resolve().parents[2]
-
+from run.commit import short_commit
 
 @dataclass
 class Report:
@@ -32,18 +28,6 @@ class Report:
     study_dir: Path
 
 
-def _commit() -> str:
-    """This checkout's short commit; STUDY_COMMIT=<hash> names it where the tree has no .git (a copied tree)."""
-    if os.environ.get("STUDY_COMMIT"):
-        return os.environ["STUDY_COMMIT"]
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=False, timeout=10).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        out = ""
-    return out or "unknown"
-
-
 def _stamp(s: str | None) -> float | None:
     try:
         return datetime.strptime(s, "%Y-%m-%d %H:%M:%S").timestamp() if s else None
@@ -51,17 +35,34 @@ def _stamp(s: str | None) -> float | None:
         return None
 
 
+def _spans(status: dict[str, Any]) -> list[tuple[float, float]]:
+    """A cell's attempts as (start, end) epoch seconds; records older than "spans" give their last attempt."""
+    pairs = status.get("spans") or [[status.get("started"), status.get("finished")]]
+    out = [(_stamp(a), _stamp(b)) for a, b in pairs]
+    return [(a, b) for a, b in out if a is not None and b is not None and b >= a]
+
+
+def busy_seconds(spans: list[tuple[float, float]]) -> float:
+    """Length of the union of intervals: the time during which at least one cell ran (sittings hours apart add
+    only their own length)."""
+    total, reach = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        if b > reach:
+            total += b - max(a, reach)
+            reach = b
+    return total
+
+
 def provenance(study: StudyResults) -> dict[str, Any]:
-    """Device, versions, commit, and the study's wall time (first cell start to last cell end) and cell-hours."""
+    """Device, versions, commits, the study's wall time (seconds during which any cell ran) and cell-hours."""
     metas = [c.results.get("meta", {}) for c in study.cells if c.results]
-    starts = [_stamp(c.status.get("started")) for c in study.cells]
-    ends = [_stamp(c.status.get("finished")) for c in study.cells]
-    starts, ends = [s for s in starts if s], [e for e in ends if e]
+    spans = [span for c in study.cells for span in _spans(c.status)]
     return {
         "devices": sorted({m.get("device", "?") for m in metas}) or ["-"],
         "torch": sorted({m.get("torch", "?") for m in metas}) or ["-"],
-        "commit": _commit(), "written": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "wall_s": (max(ends) - min(starts)) if starts and ends else None,
+        "commit": short_commit(), "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cell_commits": sorted({c.status["commit"] for c in study.cells if c.status.get("commit")}),
+        "wall_s": busy_seconds(spans) if spans else None,
         "cell_s": sum(c.status.get("wall_s_total", c.status.get("wall_s", 0.0)) or 0.0 for c in study.cells),
         "launcher": study.manifest.get("launcher", {}).get("kind", "?"),
     }
@@ -81,10 +82,11 @@ def _cells_table(study: StudyResults) -> list[list[str]]:
 def _header(study: StudyResults, prov: dict[str, Any]) -> list[str]:
     wall = f"{prov['wall_s'] / 60:.1f} min" if prov["wall_s"] else "-"
     done = sum(c.status.get("state") == "done" for c in study.cells)
+    cells_at = f" (cells trained at {', '.join(prov['cell_commits'])})" if prov.get("cell_commits") else ""
     return [
         f"{len(study.cells)} cells ({len(study.groups)} designs x seeds), {done} finished; "
         f"launcher {prov['launcher']}; device {', '.join(prov['devices'])}; torch {', '.join(prov['torch'])}; "
-        f"commit {prov['commit']}; wall time {wall} (cells {prov['cell_s'] / 60:.1f} min in total); "
+        f"commit {prov['commit']}{cells_at}; wall time {wall} (cells {prov['cell_s'] / 60:.1f} min in total); "
         f"written {prov['written']}.",
         f"Baseline: **{study.baseline}**. Values are means over seeds ± the 95% t-interval half-width "
         "(accuracy in %, ± in points). Ratios are to the baseline, 1.00 = as good, below = worse (for the loss, "

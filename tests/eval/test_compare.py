@@ -126,3 +126,19 @@ def test_a_design_with_no_finished_cell_keeps_the_headline_figure_its_size(tmp_p
     assert main([str(d)]) == 0
     width, height = struct.unpack(">II", (d / "plots" / "headlines.png").read_bytes()[16:24])
     assert width < 2000 and height < 600, (width, height)
+
+
+def test_wall_time_counts_only_the_sittings_in_which_cells_ran(tmp_path):
+    from eval.compare.report import busy_seconds
+
+    assert busy_seconds([(0, 10), (5, 12), (100, 110), (101, 102)]) == 22.0
+    assert busy_seconds([]) == 0.0
+    d = _study(tmp_path, {"full": [(3.0, 0.8, 0.6), (3.0, 0.8, 0.6)], "other": [(3.0, 0.5, 0.5), (3.0, 0.5, 0.5)]})
+    sittings = [["2026-01-01 10:00:00", "2026-01-01 10:04:00"], ["2026-01-02 09:00:00", "2026-01-02 09:06:00"]]
+    for i, cell in enumerate(sorted(p for p in d.iterdir() if p.is_dir())):  # first attempts overlap, then resumes
+        status = json.loads((cell / "cell.json").read_text())
+        status.update(spans=[[sittings[0][0], f"2026-01-01 10:0{i}:30"], sittings[1]], commit=f"c{i % 2}")
+        (cell / "cell.json").write_text(json.dumps(status))
+    assert main([str(d)]) == 0
+    md = (d / "report.md").read_text()
+    assert "(cells trained at c0, c1); wall time 9.5 min (" in md  # 3.5 min of the first sitting + 6 of the second
