@@ -37,6 +37,7 @@ def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab
 
     from data.synthetic.zoology_mqar import zoology_mqar
     from eval.calibration.mqar_toy import ToyRun, answer_accuracy, toy_model, train_toy, trained_seconds
+    from run.commit import short_commit
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     train = [zoology_mqar(100_000 // len(SEGMENTS), vocab, T, p, seed=10 + i) for i, (T, p) in enumerate(SEGMENTS)]
@@ -54,7 +55,8 @@ def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab
     seconds = trained_seconds(ckpt) if ckpt else time.time() - t0  # training, over every sitting
     acc = {f"{T}x{p}": round(answer_accuracy(model, x, y), 4) for (T, p), (x, y) in zip(SEGMENTS, test)}
     return {"mixer": mixer, "d_model": d_model, "lr": lr, "steps": steps, "batch": batch, "vocab": vocab,
-            "seed": seed, "acc": acc, "final_loss": round(loss, 4), "seconds": round(seconds, 1)}
+            "seed": seed, "acc": acc, "final_loss": round(loss, 4), "seconds": round(seconds, 1),
+            "device": torch.cuda.get_device_name() if dev == "cuda" else "cpu", "commit": short_commit()}
 
 
 def run_grid(a: argparse.Namespace) -> None:
@@ -110,25 +112,33 @@ def plot(path: str, fig: str) -> None:
         key, score = (r["mixer"], r["d_model"]), sum(r["acc"].values())
         if key not in best or score > sum(best[key]["acc"].values()):
             best[key] = r
+    lrs = sorted({r["lr"] for r in rows})
+    tried = {key: {r["lr"] for r in rows if (r["mixer"], r["d_model"]) == key} for key in best}
     segs = [f"{T}x{p}" for T, p in SEGMENTS]
     widths = sorted({d for _, d in best})
     f, axes = plt.subplots(1, len(segs), figsize=(4 * len(segs), 3.6), sharey=True)
     for ax, seg in zip(axes, segs):
         for i, mixer in enumerate(sorted({m for m, _ in best})):
             pts = sorted((d, r["acc"][seg]) for (m, d), r in best.items() if m == mixer)
-            ax.plot([d for d, _ in pts], [a for _, a in pts], marker="os^vDP"[i % 6], ms=8 - i, alpha=0.85,
+            marker = "os^vDP"[i % 6]
+            ax.plot([d for d, _ in pts], [a for _, a in pts], marker=marker, ms=8 - i, alpha=0.85, color=f"C{i}",
                     label=mixer)  # shrinking markers: overlapping points at 100% stay visible
+            part = [(d, a) for d, a in pts if len(tried[mixer, d]) < len(lrs)]
+            if part:  # hollow: the best of a partial lr grid, which a full one can only raise
+                ax.plot([d for d, _ in part], [a for _, a in part], ls="none", marker=marker, ms=8 - i,
+                        mfc="white", mec=f"C{i}")
         T, p = seg.split("x")
         ax.set(title=f"seq {T}, {p} pairs", xlabel="d_model", xscale="log", ylim=(-0.02, 1.02))
         ax.xaxis.set_minor_locator(plt.NullLocator())
         ax.set_xticks(widths, [str(d) for d in widths])
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("MQAR accuracy (best lr)")
-    lrs = sorted({r["lr"] for r in rows})
     steps = sorted({r["steps"] for r in rows})
     f.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(best), fontsize=9, frameon=False)
     f.suptitle(f"Zoology MQAR: {len(rows)} runs, best per point of the lrs run ({', '.join(f'{x:g}' for x in lrs)}), "
-               f"{'/'.join(map(str, steps))} steps of {rows[0]['batch']}", fontsize=10)
+               f"{'/'.join(map(str, steps))} steps of {rows[0]['batch']}"
+               + ("; hollow: not every lr run yet" if any(len(t) < len(lrs) for t in tried.values()) else ""),
+               fontsize=10)
     f.tight_layout(rect=(0, 0.08, 1, 1))
     f.savefig(fig, dpi=120)
 
