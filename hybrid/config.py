@@ -23,6 +23,9 @@ class LinearConfig:
     """Value dimension per head as a multiple of head_dim: V = head_dim * expand_v."""
     conv_size: int = 4
     """Kernel width of the short causal depthwise conv on q/k/v (delta-rule variants); 0 disables it."""
+    plain_conv_size: int = 0
+    """linear, lightning: the same short conv (then SiLU) on q, k and v, of this width; 0: none, as published. An
+    ablation axis: what the delta-rule variants have, given to plain linear attention (docs/studies/zoology_mqar)."""
     allow_neg_eigval: bool = False
     """Delta-rule variants: beta in (0, 2) instead of (0, 1), so the transition can have negative eigenvalues."""
     gate_rank: Optional[int] = None

@@ -8,24 +8,11 @@ documents restart them at each document start.
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
-from hybrid.linear.short_conv import ShortConv
+from hybrid.linear.short_conv import QKVShortConv
 
 
-class QKVConv(nn.Module):
-    def __init__(self, q_dim: int, kv_dim: int, size: int):
-        super().__init__()
-        self.q, self.k, self.v = ShortConv(q_dim, size, "q"), ShortConv(kv_dim, size, "k"), ShortConv(kv_dim, size, "v")
-
-    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cache=None, cu_seqlens=None):
-        """(B, T, H * D) projections -> the same, convolved; reads and refreshes cache.conv when given."""
-        return self.q(q, cache, cu_seqlens), self.k(k, cache, cu_seqlens), self.v(v, cache, cu_seqlens)
-
-
-def qkv_conv(q_dim: int, kv_dim: int, size: int) -> QKVConv | None:
+def qkv_conv(q_dim: int, kv_dim: int, size: int) -> QKVShortConv | None:
     """The convolutions for attention.conv_size = size, or None for 0."""
     if size < 0:
         raise ValueError(f"attention.conv_size={size}; valid: 0 (none) or a kernel width >= 1")
-    return QKVConv(q_dim, kv_dim, size) if size else None
+    return QKVShortConv(q_dim, kv_dim, kv_dim, size) if size else None

@@ -26,6 +26,7 @@ from hybrid.config import ModelConfig
 from hybrid.linear.cache import LinearCache, check_call, run_kernel
 from hybrid.linear.dims import head_dims
 from hybrid.linear.flops import decayed_linear_attention_flops, effective_chunk
+from hybrid.linear.short_conv import plain_conv
 from hybrid.norm import RMSNorm
 from hybrid.registry import register_linear
 from kernels import chunk_simple_gla, fused_recurrent_simple_gla
@@ -53,6 +54,9 @@ def layer_decay_factor(layer_idx: int, n_layers: int) -> float:
 
 @register_linear("lightning")
 class LightningAttention(nn.Module):
+    supports_plain_conv = True
+    """Takes linear.plain_conv_size: short convs on q, k, v (their SiLU is the one lightning applies anyway)."""
+
     def __init__(self, cfg: ModelConfig, layer_idx: int):
         super().__init__()
         d = head_dims(cfg)
@@ -67,6 +71,7 @@ class LightningAttention(nn.Module):
         self.o_proj = nn.Linear(d.H * d.V, cfg.d_model, bias=False)
         slopes = torch.tensor(alibi_slopes(d.H), dtype=torch.float32) * layer_decay_factor(layer_idx, cfg.n_layers)
         self.register_buffer("slopes", slopes, persistent=False)  # (H,) decay rates s_h > 0
+        self.conv = plain_conv(cfg, d.H * d.K, d.H * d.K, d.H * d.V)
 
     def new_cache(self) -> LinearCache:
         return LinearCache()
@@ -76,9 +81,14 @@ class LightningAttention(nn.Module):
     ) -> tuple[torch.Tensor, LinearCache | None]:
         check_call(x, cache, cu_seqlens)
         B, T, _ = x.shape
-        q = F.silu(self.q_proj(x)).view(B, T, self.H, self.K)  # (B, T, H, K)
-        k = F.silu(self.k_proj(x)).view(B, T, self.H, self.K)  # (B, T, H, K)
-        v = F.silu(self.v_proj(x)).view(B, T, self.H, self.V)  # (B, T, H, V)
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        if self.conv is None:
+            q, k, v = F.silu(q), F.silu(k), F.silu(v)
+        else:
+            q, k, v = self.conv(q, k, v, cache, cu_seqlens)  # conv, then the same SiLU
+        q = q.view(B, T, self.H, self.K)  # (B, T, H, K)
+        k = k.view(B, T, self.H, self.K)  # (B, T, H, K)
+        v = v.view(B, T, self.H, self.V)  # (B, T, H, V)
         slopes = self.slopes if self.slopes.dtype == torch.float64 else self.slopes.float()
         g = (-slopes).expand(B, T, self.H).contiguous()  # (B, T, H) log decay, constant in time
         o = run_kernel(chunk_simple_gla, fused_recurrent_simple_gla, q, k, v, g=g, scale=1.0,

@@ -19,12 +19,15 @@ from hybrid.config import ModelConfig
 from hybrid.linear.cache import LinearCache, check_call, run_kernel
 from hybrid.linear.dims import head_dims
 from hybrid.linear.flops import decayed_linear_attention_flops, effective_chunk
+from hybrid.linear.short_conv import plain_conv
 from hybrid.registry import register_linear
 from kernels import chunk_simple_gla, fused_recurrent_simple_gla
 
 
 @register_linear("linear")
 class LinearAttention(nn.Module):
+    supports_plain_conv = True
+    """Takes linear.plain_conv_size: short convs (then SiLU) on q, k, v before the feature map."""
     eps: float = 1e-6
     """Added to the normaliser phi(q)^T z (which is > 0 already) so it can never divide by ~0."""
 
@@ -38,6 +41,7 @@ class LinearAttention(nn.Module):
         self.k_proj = nn.Linear(cfg.d_model, d.H * d.K, bias=False)
         self.v_proj = nn.Linear(cfg.d_model, d.H * d.V, bias=False)
         self.o_proj = nn.Linear(d.H * d.V, cfg.d_model, bias=False)
+        self.conv = plain_conv(cfg, d.H * d.K, d.H * d.K, d.H * d.V)
 
     def new_cache(self) -> LinearCache:
         return LinearCache()
@@ -47,9 +51,12 @@ class LinearAttention(nn.Module):
     ) -> tuple[torch.Tensor, LinearCache | None]:
         check_call(x, cache, cu_seqlens)
         B, T, _ = x.shape
-        q = F.elu(self.q_proj(x).view(B, T, self.H, self.K)) + 1.0  # (B, T, H, K)
-        k = F.elu(self.k_proj(x).view(B, T, self.H, self.K)) + 1.0  # (B, T, H, K)
-        v = self.v_proj(x).view(B, T, self.H, self.V)  # (B, T, H, V)
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        if self.conv is not None:
+            q, k, v = self.conv(q, k, v, cache, cu_seqlens)
+        q = F.elu(q.view(B, T, self.H, self.K)) + 1.0  # (B, T, H, K)
+        k = F.elu(k.view(B, T, self.H, self.K)) + 1.0  # (B, T, H, K)
+        v = v.view(B, T, self.H, self.V)  # (B, T, H, V)
         v1 = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # (B, T, H, V + 1): the last column accumulates z
         o = run_kernel(chunk_simple_gla, fused_recurrent_simple_gla, q, k, v1, g=None, scale=1.0,
                        cache=cache, cu_seqlens=cu_seqlens, chunk_size=self.chunk_size)  # (B, T, H, V + 1)

@@ -61,3 +61,23 @@ class ShortConv(nn.Module):
             shifted = F.pad(x, (0, 0, s, 0))[:, :T]  # x_{t-s}, zeros before the start
             y = y + shifted * (pos >= s).to(x.dtype)[None, :, None] * w[:, W - 1 - s]
         return y
+
+
+class QKVShortConv(nn.Module):
+    """One ShortConv on each of the q, k and v projections, cached under the names 'q', 'k' and 'v'."""
+
+    def __init__(self, q_dim: int, k_dim: int, v_dim: int, size: int):
+        super().__init__()
+        self.q, self.k, self.v = ShortConv(q_dim, size, "q"), ShortConv(k_dim, size, "k"), ShortConv(v_dim, size, "v")
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cache=None, cu_seqlens=None):
+        """(B, T, dim) projections -> the same, convolved (then SiLU); reads and refreshes cache.conv when given."""
+        return self.q(q, cache, cu_seqlens), self.k(k, cache, cu_seqlens), self.v(v, cache, cu_seqlens)
+
+
+def plain_conv(cfg, q_dim: int, k_dim: int, v_dim: int) -> QKVShortConv | None:
+    """linear / lightning: the convolutions for model.linear.plain_conv_size, or None for 0."""
+    size = cfg.linear.plain_conv_size
+    if size < 0:
+        raise ValueError(f"model.linear.plain_conv_size={size}; valid: 0 (none) or a kernel width >= 1")
+    return QKVShortConv(q_dim, k_dim, v_dim, size) if size else None

@@ -159,6 +159,46 @@ def test_attention_short_convs_train_decode_and_pack_like_the_rest(attention):
         assert torch.allclose(packed.reshape(28, -1), separate, atol=1e-10)
 
 
+@pytest.mark.parametrize("variant", ["linear", "lightning"])
+def test_plain_linear_short_convs_train_decode_and_pack_like_the_rest(variant):
+    """linear.plain_conv_size: gradients reach the convolutions, decoding carries their state, documents restart
+    them, and 0 builds the published mixer (no conv parameters)."""
+    assert not any(".conv." in n for n, _ in HybridLM(tiny(variant, "mha")).named_parameters())
+    torch.manual_seed(5)
+    cfg = tiny(variant, "mha")
+    cfg.linear.plain_conv_size = 3
+    model = HybridLM(cfg).double()
+    ids = torch.randint(0, 50, (2, 14))
+    model.loss(ids[:, :-1], ids[:, 1:]).backward()
+    conv = {n: p for n, p in model.named_parameters() if ".mixer.conv." in n}
+    assert len(conv) == 3 and all(p.grad is not None and p.grad.abs().sum() > 0 for p in conv.values())  # in use
+    model.eval()
+    with torch.no_grad():
+        full, _ = model(ids)
+        prefill, caches = model(ids[:, :5], model.new_cache())
+        steps = [prefill]
+        for t in range(5, 14):
+            logits, caches = model(ids[:, t : t + 1], caches)
+            steps.append(logits)
+        assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-8, rtol=1e-6)
+        cu = torch.tensor([0, 4, 14, 17, 28])
+        packed, _ = model(ids, cu_seqlens=cu)
+        flat = ids.reshape(-1)
+        separate = torch.cat([model(flat[a:b][None])[0][0] for a, b in zip(cu[:-1].tolist(), cu[1:].tolist())])
+        assert torch.allclose(packed.reshape(28, -1), separate, atol=1e-10)
+
+
+@pytest.mark.parametrize("variant, size, match", [
+    ("kda", 4, "plain_conv_size=4 is not built for variant='kda' .its short convs are model.linear.conv_size.; "
+               "valid: 0, or variant one of lightning, linear"),
+    ("linear", -2, "plain_conv_size=-2; valid: 0")])
+def test_plain_conv_size_errors_name_what_would_be_valid(variant, size, match):
+    cfg = tiny(variant, "mha")
+    cfg.linear.plain_conv_size = size
+    with pytest.raises(ValueError, match=match):
+        HybridLM(cfg)
+
+
 @pytest.mark.parametrize("attention, size, match", [("mla", 4, "not built for type='mla'; valid: 0, or type one of"),
                                                     ("mha", -1, "attention.conv_size=-1; valid: 0")])
 def test_attention_conv_size_errors_name_what_would_be_valid(attention, size, match):
