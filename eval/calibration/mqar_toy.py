@@ -52,13 +52,22 @@ class ToyStopped(Exception):
     """Training stopped on SIGTERM after saving ToyRun.ckpt; running again with the same ToyRun resumes."""
 
 
+CONV_SUFFIX = "+conv"
+"""'linear+conv', 'lightning+conv', 'mha+conv': the mixer with width-4 short convs on q, k, v (Zoology's models give
+every mixer one; our delta-rule mixers have theirs built in)."""
+
+
 def toy_model(mixer: str, d_model: int, heads: int, vocab: int, n_layers: int = 2) -> HybridLM:
-    """n_layers blocks of one mixer: a linear variant name (gated_deltanet, kda, ...) or 'mha'."""
-    linear = mixer != "mha"
+    """n_layers blocks of one mixer: a linear variant name (gated_deltanet, kda, ...) or 'mha', either + CONV_SUFFIX."""
+    name, conv = mixer.removesuffix(CONV_SUFFIX), mixer.endswith(CONV_SUFFIX)
+    linear = name != "mha"
     cfg = ModelConfig(vocab_size=vocab, d_model=d_model, n_layers=n_layers, n_heads=heads,
                       head_dim=d_model // heads, ratio="1:0" if linear else "0:1")
     if linear:
-        cfg.linear.variant = mixer
+        cfg.linear.variant = name
+        cfg.linear.plain_conv_size = 4 if conv else 0
+    else:
+        cfg.attention.conv_size = 4 if conv else 0
     return HybridLM(cfg)
 
 

@@ -1,7 +1,8 @@
 """Zoology's MQAR figure (Arora et al. 2023, Fig. 2) on our mixers: accuracy vs d_model, per sequence length.
 
 One model per (mixer, d_model, lr), 2 layers of the mixer under test (each block mixer + SwiGLU MLP, as HybridLM
-builds it; delta-rule mixers carry their own short convs), trained on a mixture of (seq_len, pairs) segments, one
+builds it; delta-rule mixers carry their own short convs; 'linear+conv' and the like give the others width-4 short
+convs on q, k, v, as Zoology's models have), trained on a mixture of (seq_len, pairs) segments, one
 segment per step, and tested on 1,000 held-out examples of each. Cells run as concurrent processes on one GPU;
 results append to a JSON-lines file, so a rerun skips finished cells, and each cell saves its training state
 (OUT.ckpt/CELL.pt) every 500 steps and when stopped, so a rerun also resumes unfinished ones (--stop-after S stops
@@ -24,7 +25,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 SEGMENTS = ((64, 4), (128, 8), (256, 16), (512, 64))
-"""(seq_len, key-value pairs) as in Zoology's figure 2."""
+"""(seq_len, key-value pairs) as in Zoology's figure 2; --segments replaces them (a smaller check on the CPU)."""
+
+
+def parse_segments(text: str) -> tuple[tuple[int, int], ...]:
+    """'64x4,128x8' -> ((64, 4), (128, 8))."""
+    try:
+        segs = tuple((int(T), int(p)) for T, p in (part.split("x") for part in text.split(",")))
+    except ValueError:
+        raise ValueError(f"--segments {text!r}; valid: SEQ_LENxPAIRS[,...], e.g. 64x4,128x8") from None
+    bad = [f"{T}x{p}" for T, p in segs if 4 * p > T or p < 1]
+    if bad:
+        raise ValueError(f"--segments {','.join(bad)}: each needs 1 <= pairs <= seq_len / 4 (keys, values, queries)")
+    return segs
 
 
 def cell_name(mixer: str, d_model: int, lr: float) -> str:
@@ -32,7 +45,7 @@ def cell_name(mixer: str, d_model: int, lr: float) -> str:
 
 
 def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab: int, seed: int,
-              ckpt: str | None = None) -> dict:
+              ckpt: str | None = None, segments: tuple[tuple[int, int], ...] = SEGMENTS) -> dict:
     import torch
 
     from data.synthetic.zoology_mqar import zoology_mqar
@@ -40,10 +53,10 @@ def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab
     from run.commit import short_commit
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    train = [zoology_mqar(100_000 // len(SEGMENTS), vocab, T, p, seed=10 + i) for i, (T, p) in enumerate(SEGMENTS)]
-    test = [zoology_mqar(1000, vocab, T, p, seed=100 + i) for i, (T, p) in enumerate(SEGMENTS)]
+    train = [zoology_mqar(100_000 // len(segments), vocab, T, p, seed=10 + i) for i, (T, p) in enumerate(segments)]
+    test = [zoology_mqar(1000, vocab, T, p, seed=100 + i) for i, (T, p) in enumerate(segments)]
     torch.manual_seed(seed)
-    model = toy_model(mixer, d_model, 1 if mixer == "mha" else max(1, d_model // 64), vocab).to(dev)
+    model = toy_model(mixer, d_model, 1 if mixer.startswith("mha") else max(1, d_model // 64), vocab).to(dev)
     t0 = time.time()
 
     def progress(step: int, loss: torch.Tensor) -> None:
@@ -53,7 +66,7 @@ def train_one(mixer: str, d_model: int, lr: float, steps: int, batch: int, vocab
 
     loss = train_toy(model, train, ToyRun(steps=steps, batch=batch, lr=lr, seed=seed, ckpt=ckpt), on_step=progress)
     seconds = trained_seconds(ckpt) if ckpt else time.time() - t0  # training, over every sitting
-    acc = {f"{T}x{p}": round(answer_accuracy(model, x, y), 4) for (T, p), (x, y) in zip(SEGMENTS, test)}
+    acc = {f"{T}x{p}": round(answer_accuracy(model, x, y), 4) for (T, p), (x, y) in zip(segments, test)}
     return {"mixer": mixer, "d_model": d_model, "lr": lr, "steps": steps, "batch": batch, "vocab": vocab,
             "seed": seed, "acc": acc, "final_loss": round(loss, 4), "seconds": round(seconds, 1),
             "device": torch.cuda.get_device_name() if dev == "cuda" else "cpu", "commit": short_commit()}
@@ -83,7 +96,7 @@ def run_grid(a: argparse.Namespace) -> None:
             while todo and len(running) < a.jobs and not late:
                 m, d, lr = todo.pop(0)
                 cmd = [sys.executable, __file__, "--one", f"{m},{d},{lr}", "--out", str(out), "--steps",
-                       str(a.steps), "--batch", str(a.batch), "--vocab", str(a.vocab),
+                       str(a.steps), "--batch", str(a.batch), "--vocab", str(a.vocab), "--segments", a.segments,
                        "--ckpt", str(ckpts / f"{cell_name(m, d, lr)}.pt")]
                 running.append((subprocess.Popen(cmd), cell_name(m, d, lr)))
             if late:
@@ -114,9 +127,10 @@ def plot(path: str, fig: str) -> None:
             best[key] = r
     lrs = sorted({r["lr"] for r in rows})
     tried = {key: {r["lr"] for r in rows if (r["mixer"], r["d_model"]) == key} for key in best}
-    segs = [f"{T}x{p}" for T, p in SEGMENTS]
+    segs = list(rows[0]["acc"])
     widths = sorted({d for _, d in best})
-    f, axes = plt.subplots(1, len(segs), figsize=(4 * len(segs), 3.6), sharey=True)
+    f, axes = plt.subplots(1, len(segs), figsize=(4 * len(segs), 3.6), sharey=True, squeeze=False)
+    axes = axes[0]
     for ax, seg in zip(axes, segs):
         for i, mixer in enumerate(sorted({m for m, _ in best})):
             pts = sorted((d, r["acc"][seg]) for (m, d), r in best.items() if m == mixer)
@@ -152,6 +166,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--vocab", type=int, default=8192)
+    ap.add_argument("--segments", default=",".join(f"{T}x{p}" for T, p in SEGMENTS),
+                    help="SEQ_LENxPAIRS,...: the training mixture, one test set each (default: Zoology's)")
     ap.add_argument("--jobs", type=int, default=16)
     ap.add_argument("--stop-after", type=float, default=None, help="seconds; then stop every cell, saved")
     ap.add_argument("--one", default=None, help="internal: mixer,d_model,lr of one cell")
@@ -159,6 +175,10 @@ def main() -> None:
     ap.add_argument("--plot", default=None, help="results file to plot instead of training")
     ap.add_argument("--fig", default="zoology_mqar.png")
     a = ap.parse_args()
+    try:
+        parse_segments(a.segments)
+    except ValueError as e:
+        ap.error(str(e))  # exit 2
     if a.plot:
         plot(a.plot, a.fig)
     elif a.one:
@@ -166,7 +186,8 @@ def main() -> None:
         from eval.calibration.mqar_toy import ToyStopped
 
         try:
-            r = train_one(m, int(d), float(lr), a.steps, a.batch, a.vocab, seed=0, ckpt=a.ckpt)
+            r = train_one(m, int(d), float(lr), a.steps, a.batch, a.vocab, seed=0, ckpt=a.ckpt,
+                          segments=parse_segments(a.segments))
         except ToyStopped as e:
             print(f"{cell_name(m, int(d), float(lr))}: {e}", flush=True)
             sys.exit(143)
