@@ -49,8 +49,9 @@ def build_linear(cfg, layer_idx: int) -> nn.Module:
         raise ValueError(f"model.linear.variant={name!r} is unknown; valid: {', '.join(sorted(LINEAR_MIXERS))}")
     if cfg.linear.plain_conv_size and not getattr(LINEAR_MIXERS[name], "supports_plain_conv", False):
         takes = sorted(n for n, c in LINEAR_MIXERS.items() if getattr(c, "supports_plain_conv", False))
-        raise ValueError(f"model.linear.plain_conv_size={cfg.linear.plain_conv_size} is not built for variant={name!r} "
-                         f"(its short convs are model.linear.conv_size); valid: 0, or variant one of {', '.join(takes)}")
+        raise ValueError(f"model.linear.plain_conv_size={cfg.linear.plain_conv_size} is not built for "
+                         f"variant={name!r} (its short convs are model.linear.conv_size); valid: 0, or variant one of "
+                         f"{', '.join(takes)}")
     return LINEAR_MIXERS[name](cfg, layer_idx)
 
 
