@@ -132,16 +132,12 @@ def test_fused_head_loss_equals_the_plain_head(tied):
         assert error_ratio(fused_grads[name], plain_grads[name]) <= 1e-5, name
 
 
-@pytest.mark.parametrize("attention", ["mha", "swa"])
-def test_attention_short_convs_train_decode_and_pack_like_the_rest(attention):
-    """attention.conv_size: gradients reach the convolutions, decoding carries their state, documents restart them."""
-    torch.manual_seed(4)
-    cfg = tiny("kda", attention)
-    cfg.attention.conv_size = 3
-    model = HybridLM(cfg).double()
+def _convs_train_decode_and_pack(model: HybridLM, is_conv) -> None:
+    """The three convolutions (named as is_conv says) get gradients; decoding token by token after a prefill gives the
+    full forward's logits; packed documents give each document's logits alone."""
     ids = torch.randint(0, 50, (2, 14))
     model.loss(ids[:, :-1], ids[:, 1:]).backward()
-    conv = {n: p for n, p in model.named_parameters() if ".conv.q." in n or ".conv.k." in n or ".conv.v." in n}
+    conv = {n: p for n, p in model.named_parameters() if is_conv(n)}
     assert len(conv) == 3 and all(p.grad is not None and p.grad.abs().sum() > 0 for p in conv.values())  # in use
     model.eval()
     with torch.no_grad():
@@ -157,6 +153,16 @@ def test_attention_short_convs_train_decode_and_pack_like_the_rest(attention):
         flat = ids.reshape(-1)
         separate = torch.cat([model(flat[a:b][None])[0][0] for a, b in zip(cu[:-1].tolist(), cu[1:].tolist())])
         assert torch.allclose(packed.reshape(28, -1), separate, atol=1e-10)
+
+
+@pytest.mark.parametrize("attention", ["mha", "swa"])
+def test_attention_short_convs_train_decode_and_pack_like_the_rest(attention):
+    """attention.conv_size: gradients reach the convolutions, decoding carries their state, documents restart them."""
+    torch.manual_seed(4)
+    cfg = tiny("kda", attention)
+    cfg.attention.conv_size = 3
+    _convs_train_decode_and_pack(HybridLM(cfg).double(), lambda n: ".conv.q." in n or ".conv.k." in n
+                                 or ".conv.v." in n)
 
 
 @pytest.mark.parametrize("variant", ["linear", "lightning"])
@@ -167,25 +173,7 @@ def test_plain_linear_short_convs_train_decode_and_pack_like_the_rest(variant):
     torch.manual_seed(5)
     cfg = tiny(variant, "mha")
     cfg.linear.plain_conv_size = 3
-    model = HybridLM(cfg).double()
-    ids = torch.randint(0, 50, (2, 14))
-    model.loss(ids[:, :-1], ids[:, 1:]).backward()
-    conv = {n: p for n, p in model.named_parameters() if ".mixer.conv." in n}
-    assert len(conv) == 3 and all(p.grad is not None and p.grad.abs().sum() > 0 for p in conv.values())  # in use
-    model.eval()
-    with torch.no_grad():
-        full, _ = model(ids)
-        prefill, caches = model(ids[:, :5], model.new_cache())
-        steps = [prefill]
-        for t in range(5, 14):
-            logits, caches = model(ids[:, t : t + 1], caches)
-            steps.append(logits)
-        assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-8, rtol=1e-6)
-        cu = torch.tensor([0, 4, 14, 17, 28])
-        packed, _ = model(ids, cu_seqlens=cu)
-        flat = ids.reshape(-1)
-        separate = torch.cat([model(flat[a:b][None])[0][0] for a, b in zip(cu[:-1].tolist(), cu[1:].tolist())])
-        assert torch.allclose(packed.reshape(28, -1), separate, atol=1e-10)
+    _convs_train_decode_and_pack(HybridLM(cfg).double(), lambda n: ".mixer.conv." in n)
 
 
 @pytest.mark.parametrize("variant, size, match", [
