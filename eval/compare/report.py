@@ -16,6 +16,7 @@ from eval.compare.plots import bars, by_axis, probe_curves
 from eval.compare.table import Row, compare, markdown, ratios_table, values_table, verdicts
 from run.commit import short_commit
 
+
 @dataclass
 class Report:
     study: StudyResults
