@@ -109,6 +109,29 @@ def write_manifest(study: Study, cells: list[Cell], cfg: LauncherConfig, baselin
     tmp.replace(study_dir / "study.json")
 
 
+def left_out(study_dir: Path, cells: list[Cell]) -> list[str]:
+    """Finished cells of the study directory's earlier manifest that this run's manifest (and so its report) drops:
+    what narrowing a study with -m leaves out."""
+    from run.cell import read_status
+
+    try:
+        earlier = json.loads((study_dir / "study.json").read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return []
+    names = {c.name for c in cells}
+    return [c["name"] for c in earlier
+            if c["name"] not in names and read_status(study_dir / c["name"]).get("state") == "done"]
+
+
+def print_left_out(study_dir: Path, cells: list[Cell]) -> None:
+    dropped = left_out(study_dir, cells)
+    if dropped:
+        shown = ", ".join(dropped[:6]) + (", ..." if len(dropped) > 6 else "")
+        print(f"note: the report will cover these {len(cells)} cells; {len(dropped)} finished cells of the earlier "
+              f"manifest in {study_dir} are left out ({shown}): run the study without narrowing it to keep them",
+              flush=True)
+
+
 def print_cells(study: Study, cells: list[Cell], baseline: str, cfg: LauncherConfig) -> None:
     print(f"study {study.name}: {len(cells)} cells ({len({c.group for c in cells})} designs x "
           f"{len(study.seeds)} seeds), baseline {baseline}, launcher {cfg.kind}")
@@ -127,10 +150,11 @@ def main(argv: list[str]) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    study_dir = cells[0].run_dir.parent
     if dry:
         print_cells(study, cells, baseline, cfg)
+        print_left_out(study_dir, cells)
         return 0
-    study_dir = cells[0].run_dir.parent
     if cfg.kind == "slurm":
         from run.launchers.slurm import check_slurm
 
@@ -139,6 +163,7 @@ def main(argv: list[str]) -> int:
         except ConfigError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    print_left_out(study_dir, cells)
     write_manifest(study, cells, cfg, baseline, study_dir)
     print(f"study {study.name}: {len(cells)} cells in {study_dir} (launcher {cfg.kind})", flush=True)
     try:

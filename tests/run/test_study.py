@@ -112,6 +112,26 @@ def test_dry_run_prints_the_cells_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_narrowing_a_study_names_the_finished_cells_its_report_will_leave_out(tmp_path):
+    import json
+
+    study = tmp_path / "demo"
+    names = ["full_attention-s0", "kda_3to1-s0", "linear_3to1-s0", "gdn_only-s0"]
+    study.mkdir()
+    (study / "study.json").write_text(json.dumps({"cells": [{"name": n} for n in names]}))
+    for name, state in (("linear_3to1-s0", "done"), ("gdn_only-s0", "failed")):
+        (study / name).mkdir()
+        (study / name / "cell.json").write_text(json.dumps({"state": state}))
+    proc = _train("-m", "recipe=full_attention,kda_3to1", "size=tiny", "study.name=demo", f"out_dir={tmp_path}",
+                  "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert ("note: the report will cover these 2 cells; 1 finished cells of the earlier manifest in "
+            f"{study} are left out (linear_3to1-s0)") in proc.stdout
+    proc = _train("-m", "recipe=full_attention,kda_3to1,linear_3to1", "size=tiny", "study.name=demo",
+                  f"out_dir={tmp_path}", "--dry-run")
+    assert proc.returncode == 0 and "note:" not in proc.stdout, proc.stdout
+
+
 def test_one_bad_cell_stops_the_study_with_exit_2_and_nothing_written(tmp_path):
     proc = _train("-m", "recipe=full_attention,kda_3t1", "size=tiny", f"out_dir={tmp_path}", "launcher=slurm")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
