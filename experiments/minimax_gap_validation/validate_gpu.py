@@ -31,7 +31,6 @@ import json
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -188,13 +187,10 @@ def environment() -> dict[str, str]:
     """Device, versions and commit, as the benchmark records in benchmarks/results/ carry them."""
     import torch
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                check=False, cwd=Path(__file__).resolve().parent).stdout.strip() or "unknown"
-    except OSError:
-        commit = "unknown"
+    from run.commit import short_commit
+
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or 'cpu'})"
-    return {"device": device, "torch": torch.__version__, "python": platform.python_version(), "commit": commit,
+    return {"device": device, "torch": torch.__version__, "python": platform.python_version(), "commit": short_commit(),
             "date": time.strftime("%Y-%m-%d")}
 
 
