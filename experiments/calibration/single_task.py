@@ -20,7 +20,7 @@ from data.synthetic.datamodule import SyntheticSources
 from data.synthetic.tasks import TASKS
 from data.synthetic.vocab import VOCAB
 from eval.config import EvalConfig
-from eval.suite import run_suite
+from eval.suite import autocast_for, run_suite
 from hybrid.config import ModelConfig
 from hybrid.lm import HybridLM
 from hybrid.train.optim import OptimConfig, build_optimizer
@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--axis", action="append", default=[],
                     help="task.axis=lo:hi or task.axis=a|b: narrow a task's TRAIN_AXES for training (probes unchanged)")
     ap.add_argument("--slices", action="store_true", help="print every slice of each probe, not just the headlines")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast, the Triton kernels)")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="stop training after this many seconds (the steps reached are recorded), then probe")
     ap.add_argument("--final-answer-only", action="store_true",
                     help="score only a dialogue's final answer (multiturn without make_sequence), for an A/B")
     args = ap.parse_args(argv)
@@ -95,12 +98,18 @@ def main(argv: list[str] | None = None) -> dict:
     cfg.attention.type = args.attention
     cfg.linear.variant, cfg.linear.conv_size = args.linear, args.conv_size
     cfg.attention.conv_size = args.attention_conv
-    model = HybridLM(cfg)
+    device = torch.device(args.device)
+    model = HybridLM(cfg).to(device)
     opt, sched = build_optimizer(model, OptimConfig(lr=args.lr, warmup_steps=args.warmup), args.steps)
     start, losses = time.perf_counter(), []
     for step in range(args.steps):
+        if args.max_seconds is not None and time.perf_counter() - start > args.max_seconds:
+            break
         batch = next(batches)
-        loss = model.loss(batch["input_ids"], batch["labels"], batch.get("cu_seqlens"), batch.get("cu_seqlens_host"))
+        cu = batch.get("cu_seqlens")
+        with autocast_for(device, "auto"):
+            loss = model.loss(batch["input_ids"].to(device), batch["labels"].to(device),
+                              None if cu is None else cu.to(device), batch.get("cu_seqlens_host"))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -116,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
         TASKS[task].TRAIN_AXES[axis] = rule
     probes = args.probes.split(",") if args.probes else [t for t in mixture if t != "filler"]
     res = run_suite(model, EvalConfig(probes=probes, examples=args.examples, regular_docs=0))
-    out = {"args": vars(args), "train_s": round(train_s, 1), "final_loss": sum(losses[-20:]) / len(losses[-20:])}
+    out = {"args": vars(args), "steps_done": len(losses), "train_s": round(train_s, 1), "final_loss": sum(losses[-20:]) / len(losses[-20:])}
     for name, rep in res["probes"].items():
         s = rep["slices"]
         out[name] = {"train": round(s["train"]["accuracy"], 3), "heldout": round(s["heldout"]["accuracy"], 3),
