@@ -37,6 +37,9 @@ class HybridLM(nn.Module):
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         if cfg.tie_embeddings:
             self.head.weight = self.embed.weight
+        for module in self.modules():
+            if isinstance(module, RMSNorm):
+                module.fused = cfg.fused_norm
         self.init_weights()
 
     @property

@@ -132,6 +132,16 @@ def test_fused_head_loss_equals_the_plain_head(tied):
         assert error_ratio(fused_grads[name], plain_grads[name]) <= 1e-5, name
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_fused_norm_reaches_every_norm(fused):
+    """model.fused_norm reaches every RMSNorm of the stack (pre-norms, q/k and output norms, the final norm)."""
+    from hybrid.norm import RMSNorm
+
+    model = HybridLM(tiny("kda", "mla", fused_norm=fused))
+    norms = [m for m in model.modules() if isinstance(m, RMSNorm)]
+    assert len(norms) > 2 * len(model.blocks) and all(m.fused is fused for m in norms)
+
+
 def _convs_train_decode_and_pack(model: HybridLM, is_conv) -> None:
     """The three convolutions (named as is_conv says) get gradients; decoding token by token after a prefill gives the
     full forward's logits; packed documents give each document's logits alone."""

@@ -66,3 +66,35 @@ def test_the_backward_keeps_the_inputs_not_float32_copies():
     assert ours <= inputs_bytes < plain / 3
     norm = RMSNorm(256)
     assert _saved_bytes(lambda x_: norm(x_), x) <= inputs_bytes
+
+
+
+@pytest.mark.parametrize("act", [None, "sigmoid"])
+def test_the_triton_backend_runs_the_fused_kernel_with_the_same_result(act, monkeypatch):
+    pytest.importorskip("triton")
+    import kernels
+    from kernels.utils.triton_support import interpreting
+
+    if not interpreting():
+        pytest.skip("needs TRITON_INTERPRET=1 (tests/conftest.py sets it)")
+    import kernels.rms_norm.triton as fused
+
+    name = "rms_norm_triton" if act is None else "gated_rms_norm_triton"
+    calls, kernel = [], getattr(fused, name)
+    monkeypatch.setattr(fused, name, lambda *a: calls.append(1) or kernel(*a))
+    x, gate, weight = _inputs(torch.bfloat16, D=40)
+    norm = RMSNorm(40) if act is None else GatedRMSNorm(40, act=act)
+    inputs = (x,) if act is None else (x, gate)
+    run = lambda w_, *a: torch.func.functional_call(norm, {"weight": w_}, a)  # noqa: E731
+    eager = _run(run, weight, *inputs)
+    assert not calls
+    before = kernels.get_backend()
+    kernels.set_backend("triton")
+    try:
+        fused_out = _run(run, weight, *inputs)
+    finally:
+        kernels.set_backend(before)
+    assert calls, "the triton backend did not take the fused kernel"
+    assert fused_out[0].dtype == torch.bfloat16 and error_ratio(fused_out[0], eager[0]) <= 1e-2
+    for g, r in zip(fused_out[1], eager[1]):
+        assert g.dtype == r.dtype and error_ratio(g, r) <= 2e-2
