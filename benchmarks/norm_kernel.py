@@ -1,0 +1,134 @@
+"""The fused RMSNorm kernels (kernels/rms_norm/triton.py) against the eager form, alone and in whole steps.
+
+    python benchmarks/norm_kernel.py [--recipes kda_3to1 full_attention] [--size small] [--steps 10] [--record [DIR]]
+
+op     forward + backward of one norm (plain, and gated as the mixers' output norm) at the shapes a step has:
+       the pre-norm over d_model, the per-head output norm; bf16 input, float32 weight, as under autocast.
+       `triton.testing.do_bench` per call (L2 flushed between calls), and back to back (20 calls in a row, timed
+       together), in ms
+step   the bare training step of e2e.py (packed batches, forward, backward, fused AdamW, bf16 autocast) with
+       model.fused_norm=true and =false, in tokens/s
+On the CPU (a seconds-long check, under TRITON_INTERPRET=1) --size tiny and small op shapes.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import record_arg, write_record  # noqa: E402
+
+# (rows, width, gated): rows of one small step (32 x 512) and of the scale shape (8 x 4096)
+OP_SHAPES = {"cuda": [(16384, 256, None), (16384 * 2, 64, "sigmoid"), (32768, 1024, None), (32768 * 8, 128, "silu")],
+             "cpu": [(64, 32, None), (128, 16, "sigmoid")]}
+
+
+def op_rows(device: str) -> list[list[str]]:
+    import torch
+
+    from hybrid.norm import GatedRMSNorm, RMSNorm
+
+    rows = []
+    for R, D, act in OP_SHAPES[device]:
+        x = torch.randn(R, D, device=device, dtype=torch.bfloat16, requires_grad=True)
+        g = torch.randn(R, D, device=device, dtype=torch.bfloat16, requires_grad=True) if act else None
+        dy = torch.randn(R, D, device=device, dtype=torch.bfloat16)
+        cells = []
+        for fused in (False, True):
+            norm = (RMSNorm(D) if act is None else GatedRMSNorm(D, act=act)).to(device)
+            norm.fused = fused
+
+            def call(norm=norm, x=x, g=g, dy=dy, act=act):
+                y = norm(x) if act is None else norm(x, g)
+                y.backward(dy)
+
+            cells += [f"{ms:.3f}" for ms in timings(call, device)]
+        eager, fused = float(cells[0]), float(cells[2])
+        rows.append([f"{'gated ' + act if act else 'plain'}", f"{R} x {D}", *cells, f"{eager / fused:.2f}x"])
+    return rows
+
+
+def timings(fn, device: str) -> tuple[float, float]:
+    """(ms per call, L2 flushed; ms per call of 20 back to back)."""
+    import time
+
+
+    if device == "cuda":
+        from triton.testing import do_bench
+
+        per_call = do_bench(fn, warmup=25, rep=100)
+        back = do_bench(lambda: [fn() for _ in range(20)], warmup=5, rep=100) / 20
+        return per_call, back
+    fn()
+    start = time.perf_counter()
+    for _ in range(3):
+        fn()
+    per = (time.perf_counter() - start) / 3 * 1e3
+    return per, per
+
+
+def step_rows(recipes: list[str], size: str, steps: int, device: str) -> list[list[str]]:
+    from run.load import load_run_config  # first: it imports the data package, which benchmarks/data.py would shadow
+
+    import e2e  # (its import puts benchmarks/ first on sys.path)
+
+    rows = []
+    for recipe in recipes:
+        tps = {}
+        for fused in (False, True):
+            cfg = load_run_config([f"recipe={recipe}", f"size={size}", f"model.fused_norm={str(fused).lower()}"]
+                                  + (["trainer.accelerator=cpu"] if device == "cpu" else []))
+            r = e2e.bare_step(cfg, steps, 3, device)
+            e2e.cleanup()
+            tps[fused] = r["tokens_per_s"]
+            peak = r["peak"]
+        rows.append([recipe, f"{cfg.data.batch_size} x {cfg.data.seq_len}", f"{tps[False] / 1e3:.1f}k",
+                     f"{tps[True] / 1e3:.1f}k", f"{tps[True] / tps[False]:.2f}x",
+                     "-" if peak is None else f"{peak:.2f}"])
+    return rows
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                     + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def main() -> int:
+    import torch
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recipes", nargs="+", default=["kda_3to1", "full_attention"])
+    ap.add_argument("--size", default="small")
+    ap.add_argument("--steps", type=int, default=10, help="timed bare steps per (recipe, setting)")
+    ap.add_argument("--parts", nargs="+", choices=["op", "step"], default=["op", "step"])
+    record_arg(ap)
+    a = ap.parse_args()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        import kernels
+        from kernels.utils.triton_support import interpreting
+
+        if not interpreting():
+            print("error: on the CPU the fused kernels run only under TRITON_INTERPRET=1", file=sys.stderr)
+            return 2
+        kernels.set_backend("triton")  # a check that both paths run, not a timing
+    out = []
+    if "op" in a.parts:
+        t = table(["norm", "rows x width", "eager ms/call", "eager ms back to back", "fused ms/call",
+                   "fused ms back to back", "speed-up per call"], op_rows(device))
+        print(t, flush=True)
+        out.append("Forward + backward of one norm, bf16 input:\n\n" + t)
+    if "step" in a.parts:
+        t = table(["recipe", "B x T", "eager norms tokens/s", "fused norms tokens/s", "ratio", "peak GiB (fused)"],
+                  step_rows(a.recipes, a.size, a.steps, device))
+        print(t, flush=True)
+        out.append(f"Bare training step at size={a.size} (benchmarks/e2e.py's), {a.steps} timed steps:\n\n" + t)
+    if a.record:
+        write_record("norm-kernel", "Fused RMSNorm kernels vs eager", "\n\n".join(out), folder=a.record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
