@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
         TASKS[task].TRAIN_AXES[axis] = rule
     probes = args.probes.split(",") if args.probes else [t for t in mixture if t != "filler"]
     res = run_suite(model, EvalConfig(probes=probes, examples=args.examples, regular_docs=0))
-    out = {"args": vars(args), "steps_done": len(losses), "train_s": round(train_s, 1), "final_loss": sum(losses[-20:]) / len(losses[-20:])}
+    out = {"args": vars(args), "steps_done": len(losses), "train_s": round(train_s, 1),
+           "final_loss": sum(losses[-20:]) / len(losses[-20:])}
     for name, rep in res["probes"].items():
         s = rep["slices"]
         out[name] = {"train": round(s["train"]["accuracy"], 3), "heldout": round(s["heldout"]["accuracy"], 3),

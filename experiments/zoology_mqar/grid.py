@@ -148,7 +148,8 @@ def plot(path: str, fig: str) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("MQAR accuracy (best lr)")
     steps = sorted({r["steps"] for r in rows})
-    f.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len({m for m, _ in best}), fontsize=9, frameon=False)
+    f.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len({m for m, _ in best}), fontsize=9,
+             frameon=False)
     f.suptitle(f"Zoology MQAR: {len(rows)} runs, best per point of the lrs run ({', '.join(f'{x:g}' for x in lrs)}), "
                f"{'/'.join(map(str, steps))} steps of {rows[0]['batch']}"
                + ("; hollow: not every lr run yet" if any(len(t) < len(lrs) for t in tried.values()) else ""),
