@@ -100,9 +100,10 @@ class ModelConfig:
     much slower to learn recall (experiments/minimax_gap_validation/README.md, 'Init and an untied head')."""
     norm_eps: float = 1e-6
     """Epsilon of every RMSNorm."""
-    fused_norm: bool = True
+    fused_norm: bool = False
     """Every RMSNorm (and gated output norm) as one fused Triton kernel each way where the kernel backend is Triton
-    (kernels/rms_norm/triton.py); false: the eager PyTorch form, for an A/B."""
+    (kernels/rms_norm/triton.py). Off until a GPU run has checked it against the reference and timed it
+    (benchmarks/norm_kernel.py; so far tested under the Triton interpreter only)."""
     fused_head_loss: bool = True
     """Training loss through kernels.linear_cross_entropy (row chunks, the full logits never held); false: the
     plain head + F.cross_entropy, its reference."""

@@ -4,7 +4,8 @@ Both compute in float32 and return the input's dtype. Their autograd Functions k
 the weight and the per-row 1/rms for the backward, and recompute the rest there: autograd through the plain form
 (`rms_norm_reference`, `gated_rms_norm_reference`, kept as the tests' reference) would keep two or three float32
 copies of every normed activation, 4-5x the bf16 input, at every pre-norm and every mixer's output norm.
-Where the kernel backend is Triton both run as one fused kernel each way (kernels/rms_norm/triton.py).
+With `fused = True` (model.fused_norm) and the Triton kernel backend, both run as one fused kernel each way
+(kernels/rms_norm/triton.py).
 """
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ class RMSNorm(nn.Module):
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(dim))
-        self.fused = True  # HybridLM sets it from model.fused_norm
+        self.fused = False  # HybridLM sets it from model.fused_norm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused and _fused(x):

@@ -84,6 +84,7 @@ def test_the_triton_backend_runs_the_fused_kernel_with_the_same_result(act, monk
     monkeypatch.setattr(fused, name, lambda *a: calls.append(1) or kernel(*a))
     x, gate, weight = _inputs(torch.bfloat16, D=40)
     norm = RMSNorm(40) if act is None else GatedRMSNorm(40, act=act)
+    norm.fused = True  # model.fused_norm=true
     inputs = (x,) if act is None else (x, gate)
     run = lambda w_, *a: torch.func.functional_call(norm, {"weight": w_}, a)  # noqa: E731
     eager = _run(run, weight, *inputs)
