@@ -17,6 +17,7 @@ import torch
 
 from data.stream import PackedBatches
 from data.synthetic.datamodule import SyntheticSources
+from data.synthetic.special_tokens import ASSISTANT
 from data.synthetic.tasks import TASKS
 from data.synthetic.vocab import VOCAB
 from eval.config import EvalConfig
@@ -76,6 +77,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--axis", action="append", default=[],
                     help="task.axis=lo:hi or task.axis=a|b: narrow a task's TRAIN_AXES for training (probes unchanged)")
     ap.add_argument("--slices", action="store_true", help="print every slice of each probe, not just the headlines")
+    ap.add_argument("--multiturn-template", choices=["dialogue", "adjacent", "adjacent-question"], default="dialogue",
+                    help="a diagnostic: 'adjacent' renders a fact turn 'k3 v7 .' (the value right after its key, as in "
+                         "MQAR) instead of 'set k3 = v7 .'; 'adjacent-question' also asks 'k3 <|assistant|>'")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (bf16 autocast, the Triton kernels)")
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="stop training after this many seconds (the steps reached are recorded), then probe")
@@ -85,6 +89,12 @@ def main(argv: list[str] | None = None) -> dict:
     saved = narrow_axes(args.axis)
     if args.final_answer_only:
         del TASKS["multiturn"].make_sequence
+    multiturn = TASKS["multiturn"]
+    templates = multiturn._fact, multiturn._question
+    if args.multiturn_template != "dialogue":  # training and probes alike: the probe calls the same generator
+        multiturn._fact = lambda verb, key, value: [key, value, "."]
+        if args.multiturn_template == "adjacent-question":
+            multiturn._question = lambda key: [key, ASSISTANT]
 
     torch.manual_seed(args.seed)
     mixture = parse_mixture(args.task)
@@ -125,8 +135,9 @@ def main(argv: list[str] | None = None) -> dict:
         TASKS[task].TRAIN_AXES[axis] = rule
     probes = args.probes.split(",") if args.probes else [t for t in mixture if t != "filler"]
     res = run_suite(model, EvalConfig(probes=probes, examples=args.examples, regular_docs=0))
+    multiturn._fact, multiturn._question = templates
     out = {"args": vars(args), "steps_done": len(losses), "train_s": round(train_s, 1),
-           "final_loss": sum(losses[-20:]) / len(losses[-20:])}
+           "final_loss": sum(losses[-20:]) / len(losses[-20:]) if losses else None}
     for name, rep in res["probes"].items():
         s = rep["slices"]
         out[name] = {"train": round(s["train"]["accuracy"], 3), "heldout": round(s["heldout"]["accuracy"], 3),

@@ -56,3 +56,22 @@ def test_curves_plot_draws_a_png(tmp_path):
     png = tmp_path / "out" / "curves.png"
     assert main([str(tmp_path), "--plot", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_single_task_runs_a_template_diagnostic_and_restores_the_task(capsys):
+    """single_task trains and probes through the real data path; --multiturn-template swaps the fact template for
+    training and probes alike, --max-seconds stops training early, and the task is left as it was."""
+    import random
+
+    from data.synthetic.tasks import TASKS
+    from experiments.calibration.single_task import main as single_task
+
+    before = TASKS["multiturn"].make(random.Random(3), num_turns=3, num_keys=2).prompt
+    out = single_task(["--task", "multiturn", "--seq-len", "64", "--steps", "3", "--batch", "2", "--d-model", "16",
+                       "--heads", "1", "--examples", "1", "--log-every", "1", "--multiturn-template", "adjacent"])
+    assert out["steps_done"] == 3 and 0.0 <= out["multiturn"]["multi-turn, train lengths"] <= 1.0
+    assert TASKS["multiturn"].make(random.Random(3), num_turns=3, num_keys=2).prompt == before
+    assert "=" in before  # 'set k = v .': the dialogue template is back
+    stopped = single_task(["--task", "copy", "--seq-len", "64", "--steps", "50", "--batch", "2", "--d-model", "16",
+                           "--heads", "1", "--examples", "1", "--max-seconds", "0"])
+    assert stopped["steps_done"] == 0 and stopped["final_loss"] is None
