@@ -1,11 +1,11 @@
 """RMSNorm and its gated variant (the output norm of GDN / KDA / lightning attention).
 
-Both compute in float32 and return the input's dtype. Their autograd Functions keep only the input (and the gate),
-the weight and the per-row 1/rms for the backward, and recompute the rest there: autograd through the plain form
-(`rms_norm_reference`, `gated_rms_norm_reference`, kept as the tests' reference) would keep two or three float32
-copies of every normed activation, 4-5x the bf16 input, at every pre-norm and every mixer's output norm.
-With `fused = True` (model.fused_norm) and the Triton kernel backend, both run as one fused kernel each way
-(kernels/rms_norm/triton.py).
+Both compute in float32 (float64 for float64 inputs) and return the input's dtype. Their autograd Functions keep
+only the input (and the gate), the weight and the per-row 1/rms for the backward, and recompute the rest there:
+autograd through the plain form (`rms_norm_reference`, `gated_rms_norm_reference`, kept as the tests' reference)
+would keep two or three float32 copies of every normed activation, 4-5x the bf16 input, at every pre-norm and every
+mixer's output norm. With `fused = True` (model.fused_norm) and the Triton kernel backend, both run as one fused
+kernel each way (kernels/rms_norm/triton.py).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from kernels import resolve_backend
 from kernels.rms_norm import ACTS, gated_rms_norm_reference, rms_norm_reference
 
 __all__ = ["ACTS", "GatedRMSNorm", "RMSNorm", "gated_rms_norm_reference", "rms_norm_reference"]
+
 
 def _up(t: torch.Tensor) -> torch.Tensor:
     """The compute dtype: float32, or float64 for float64 tensors (the tests' reference precision)."""
