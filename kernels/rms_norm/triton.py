@@ -107,7 +107,7 @@ class RMSNormTriton(torch.autograd.Function):
         if R:
             _rms_norm_fwd[(cdiv(R, BR),)](x2, g2, weight, y, rstd, R, D, eps, ACT=ACT_CODES[act], BR=BR, BD=BD,
                                           num_warps=4)
-        ctx.save_for_backward(x2, gate.reshape(-1, D).contiguous() if gate is not None else None, weight, rstd)
+        ctx.save_for_backward(x2, g2 if gate is not None else None, weight, rstd)
         ctx.act, ctx.shape = act, x.shape
         return y.view(x.shape)
 
