@@ -84,7 +84,7 @@ def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
 
     from hybrid.train.module import NonFiniteLossError
     from run.build import build_trainer
-    from run.signals import StopOnSignal, exit_code
+    from run.signals import StopOnSignal, exit_code, worker_stop_signal
 
     trainer = build_trainer(cfg, run_dir)
     stopper = next(c for c in trainer.callbacks if isinstance(c, StopOnSignal))
@@ -96,7 +96,8 @@ def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
     except (SIGTERMException, RuntimeError) as e:
         if not stopper.stopped_by(e):
             raise
-        stopper.signum = stopper.signum or 15  # fit ended by the stop signal; StopOnSignal saved the state
+        # fit ended by the stop signal (StopOnSignal saved the state), maybe before its handler had recorded it
+        stopper.signum = stopper.signum or worker_stop_signal(e) or 15
     finally:
         stopper.restore_handlers()
     if stopper.signum is not None:

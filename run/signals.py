@@ -10,6 +10,7 @@ resume=auto. A second SIGINT interrupts at once.
 """
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -34,6 +35,19 @@ def _worker_deaths_held():
         yield
     finally:
         signal.signal(signal.SIGCHLD, previous)
+
+
+_STOP_SIGNALS = {signal.strsignal(s): s for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)}
+
+
+def worker_stop_signal(exception: BaseException) -> int | None:
+    """The stop signal a DataLoader worker died of, from the DataLoader's error ('DataLoader worker (pid N) is killed
+    by signal: Terminated.'), or None (another error, or a signal that is no stop request, such as the OOM killer's
+    SIGKILL). A signal sent to the whole process group can kill a worker before this process's own handler has run."""
+    if not isinstance(exception, RuntimeError):
+        return None
+    found = re.search(r"DataLoader worker \(pid \d+\) is killed by signal: ([^.]+)\.", str(exception))
+    return _STOP_SIGNALS.get(found.group(1)) if found else None
 
 
 def exit_code(signum: int) -> int:
@@ -105,8 +119,8 @@ class StopOnSignal(L.Callback):
     def stopped_by(self, exception: BaseException) -> bool:
         """The exception is how a stop signal ended fit: Lightning's SIGTERMException (a SIGTERM during validation),
         or the DataLoader's workers dying of a signal sent to the whole process group (Slurm, `timeout`, Ctrl-C)
-        while this process still had a step to finish."""
-        if isinstance(exception, SIGTERMException):
+        while this process still had a step to finish, also before its own handler has recorded the signal."""
+        if isinstance(exception, SIGTERMException) or worker_stop_signal(exception) is not None:
             return True
         return self.signum is not None and isinstance(exception, RuntimeError) and "DataLoader worker" in str(
             exception)
@@ -114,5 +128,5 @@ class StopOnSignal(L.Callback):
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
         # Fit ended from inside the loop by a stop signal: save the last finished step's state there instead.
         if self.stopped_by(exception) and self.saved is None:
-            self.signum = self.signum or signal.SIGTERM
+            self.signum = self.signum or worker_stop_signal(exception) or signal.SIGTERM
             self._save(trainer)

@@ -167,3 +167,22 @@ def test_sigterm_to_the_whole_process_group_saves_despite_the_data_workers(tmp_p
     more = [a for a in argv if not a.startswith("trainer.max_steps")] + [f"trainer.max_steps={step + 2}"]
     assert train.main([*more, "resume=auto"]) == 0
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == step + 2
+
+
+def test_a_worker_killed_by_a_stop_signal_is_a_stop_even_before_the_handler_ran():
+    """A group SIGTERM can kill a DataLoader worker, and the DataLoader raise from its SIGCHLD handler, before this
+    process's own SIGTERM handler has recorded the signal: the worker's death names the signal, so fit still ends as
+    stopped (saved, exit 143). A worker killed otherwise (the OOM killer's SIGKILL) stays an error."""
+    from run.signals import StopOnSignal, worker_stop_signal
+
+    stopper = StopOnSignal("unused")
+    term = RuntimeError("DataLoader worker (pid 14593) is killed by signal: Terminated. ")
+    assert worker_stop_signal(term) == signal.SIGTERM and stopper.stopped_by(term)
+    assert worker_stop_signal(RuntimeError("DataLoader worker (pid 7) is killed by signal: Interrupt. ")) == \
+        signal.SIGINT
+    killed = RuntimeError("DataLoader worker (pid 14593) is killed by signal: Killed. ")
+    assert worker_stop_signal(killed) is None and not stopper.stopped_by(killed)
+    assert worker_stop_signal(ValueError("DataLoader worker (pid 1) is killed by signal: Terminated.")) is None
+    stopper.signum = signal.SIGTERM  # recorded first: any worker death is then part of the stop
+    assert stopper.stopped_by(killed)
+
