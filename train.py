@@ -84,7 +84,7 @@ def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
 
     from hybrid.train.module import NonFiniteLossError
     from run.build import build_trainer
-    from run.signals import StopOnSignal, exit_code, worker_stop_signal
+    from run.signals import StopOnSignal, exit_code
 
     trainer = build_trainer(cfg, run_dir)
     stopper = next(c for c in trainer.callbacks if isinstance(c, StopOnSignal))
@@ -96,8 +96,7 @@ def _fit(cfg, run_dir, module, datamodule, ckpt_path: str | None) -> int:
     except (SIGTERMException, RuntimeError) as e:
         if not stopper.stopped_by(e):
             raise
-        # fit ended by the stop signal (StopOnSignal saved the state), maybe before its handler had recorded it
-        stopper.signum = stopper.signum or worker_stop_signal(e) or 15
+        stopper.record_stop(e)  # fit ended by the stop signal; StopOnSignal saved the state
     finally:
         stopper.restore_handlers()
     if stopper.signum is not None:

@@ -125,8 +125,13 @@ class StopOnSignal(L.Callback):
         return self.signum is not None and isinstance(exception, RuntimeError) and "DataLoader worker" in str(
             exception)
 
+    def record_stop(self, exception: BaseException) -> None:
+        """Fit ended by a stop signal (stopped_by): the signal is the one recorded, else the one a DataLoader worker
+        died of before the handler ran, else SIGTERM."""
+        self.signum = self.signum or worker_stop_signal(exception) or signal.SIGTERM
+
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
         # Fit ended from inside the loop by a stop signal: save the last finished step's state there instead.
         if self.stopped_by(exception) and self.saved is None:
-            self.signum = self.signum or worker_stop_signal(exception) or signal.SIGTERM
+            self.record_stop(exception)
             self._save(trainer)
