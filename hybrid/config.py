@@ -103,7 +103,11 @@ class ModelConfig:
     fused_norm: bool = False
     """Every RMSNorm (and gated output norm) as one fused Triton kernel each way where the kernel backend is Triton
     (kernels/rms_norm/triton.py). Off until a GPU run has checked it against the reference and timed it
-    (benchmarks/norm_kernel.py; so far tested under the Triton interpreter only)."""
+    (benchmarks/fused_kernels.py; so far tested under the Triton interpreter only)."""
+    fused_conv: bool = False
+    """Every q/k/v short convolution + SiLU of a training forward as one fused Triton kernel each way where the kernel
+    backend is Triton (kernels/short_conv/triton.py). Off until a GPU run has checked and timed it
+    (benchmarks/fused_kernels.py; so far tested under the Triton interpreter only)."""
     fused_head_loss: bool = True
     """Training loss through kernels.linear_cross_entropy (row chunks, the full logits never held); false: the
     plain head + F.cross_entropy, its reference."""

@@ -19,6 +19,7 @@ from kernels.utils.host_offsets import host_offsets, record_host_offsets
 from hybrid.block import Block
 from hybrid.config import ModelConfig
 from hybrid.layout import build_layout, format_layout
+from hybrid.linear.short_conv import ShortConv
 from hybrid.norm import RMSNorm
 
 _RESIDUAL_OUT_NAMES = ("o_proj", "out_proj", "down")
@@ -40,6 +41,8 @@ class HybridLM(nn.Module):
         for module in self.modules():
             if isinstance(module, RMSNorm):
                 module.fused = cfg.fused_norm
+            elif isinstance(module, ShortConv):
+                module.fused = cfg.fused_conv
         self.init_weights()
 
     @property

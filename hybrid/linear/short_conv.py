@@ -3,7 +3,9 @@
 Each channel mixes its own last `size` inputs (the current one included), which gives the delta rule cheap local
 n-gram features. For decoding it keeps the last size-1 inputs in the mixer's LinearCache under its own name; for
 packed documents (cu_seqlens) it restarts at each document start, so no token sees the tail of the previous one.
-size == 0 drops the convolution but keeps the SiLU, as FLA does without a short conv.
+size == 0 drops the convolution but keeps the SiLU, as FLA does without a short conv. With `fused = True`
+(model.fused_conv) and the Triton kernel backend, a training forward (no cache) runs the convolution and the SiLU as
+one kernel each way (kernels/short_conv/triton.py); the eager form below is the same definition.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hybrid.linear.cache import LinearCache
+from kernels import resolve_backend
+from kernels.short_conv import document_positions
 
 
 class ShortConv(nn.Module):
@@ -30,11 +34,17 @@ class ShortConv(nn.Module):
             self.weight = nn.Parameter(torch.empty(dim, 1, size).uniform_(-bound, bound))  # (D, 1, W)
         else:
             self.register_parameter("weight", None)
+        self.fused = False  # HybridLM sets it from model.fused_conv
 
     def forward(self, x: torch.Tensor, cache: LinearCache | None = None, cu_seqlens: Any = None) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); reads and refreshes cache.conv[self.name] when a cache is given."""
         if self.size == 0:
             return F.silu(x)
+        if self.fused and cache is None and x.dtype != torch.float64 and resolve_backend(x.device) == "triton":
+            from kernels.short_conv.triton import short_conv_triton
+
+            pos = None if cu_seqlens is None else document_positions(cu_seqlens, x.shape[1], x.device)
+            return short_conv_triton(x, self.weight, pos)
         B, _, D = x.shape
         keep = self.size - 1
         past = None if cache is None else cache.conv.get(self.name)
@@ -52,9 +62,7 @@ class ShortConv(nn.Module):
     def _packed(self, x: torch.Tensor, cu_seqlens: Any) -> torch.Tensor:
         # y_t = sum_s w[W-1-s] * x_{t-s}, keeping only the taps that stay inside the token's own document.
         T, W = x.shape[1], self.size
-        cu = torch.as_tensor(cu_seqlens, device=x.device).long()
-        t = torch.arange(T, device=x.device)
-        pos = t - cu[torch.searchsorted(cu[1:], t, right=True)]  # (T,) offset of each token inside its document
+        pos = document_positions(cu_seqlens, T, x.device)  # (T,) offset of each token inside its document
         w = self.weight.to(x.dtype)[:, 0]  # (D, W)
         y = x * w[:, W - 1]
         for s in range(1, W):

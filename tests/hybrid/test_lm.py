@@ -142,6 +142,55 @@ def test_fused_norm_reaches_every_norm(fused):
     assert len(norms) > 2 * len(model.blocks) and all(m.fused is fused for m in norms)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_fused_conv_reaches_every_short_conv(fused):
+    from hybrid.linear.short_conv import ShortConv
+
+    model = HybridLM(tiny("gated_deltanet", "mha", fused_conv=fused))
+    convs = [m for m in model.modules() if isinstance(m, ShortConv)]
+    assert len(convs) == 3 and all(m.fused is fused for m in convs)
+
+
+@pytest.mark.parametrize("variant", ["kda", "gated_deltanet"])
+def test_fused_kernels_train_as_the_eager_model(variant):
+    """model.fused_conv and model.fused_norm on the Triton backend (the interpreter here): the same loss and parameter
+    gradients as the eager convolutions and norms on a packed batch, and the fused kernels did run."""
+    import kernels
+    import kernels.rms_norm.triton as norm_kernels
+    import kernels.short_conv.triton as conv_kernels
+    from kernels.utils.triton_support import interpreting
+    from tests.kernels.harness import error_ratio
+
+    if not interpreting():
+        pytest.skip("needs TRITON_INTERPRET=1 (tests/conftest.py sets it)")
+    calls = []
+    conv, norm = conv_kernels.short_conv_triton, norm_kernels.rms_norm_triton
+    torch.manual_seed(0)
+    ids = torch.randint(0, 50, (2, 21))
+    cu = torch.tensor([0, 2, 9, 20, 31, 40])
+    results = []
+    before = kernels.get_backend()
+    kernels.set_backend("triton")
+    try:
+        for fused in (True, False):
+            model = HybridLM(tiny(variant, "mha", fused_conv=fused, fused_norm=fused))
+            if results:
+                model.load_state_dict(results[0][2])
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(conv_kernels, "short_conv_triton", lambda *a: calls.append("conv") or conv(*a))
+                mp.setattr(norm_kernels, "rms_norm_triton", lambda *a: calls.append("norm") or norm(*a))
+                loss = model.loss(ids[:, :-1], ids[:, 1:], cu_seqlens=cu)
+            loss.backward()
+            results.append((loss.detach(), {n: p.grad for n, p in model.named_parameters()}, model.state_dict()))
+    finally:
+        kernels.set_backend(before)
+    assert calls.count("conv") == 3 and calls.count("norm") >= 3
+    (fused_loss, fused_grads, _), (eager_loss, eager_grads, _) = results
+    assert error_ratio(fused_loss, eager_loss) <= 1e-6
+    for name in eager_grads:
+        assert error_ratio(fused_grads[name], eager_grads[name]) <= 1e-5, name
+
+
 def _convs_train_decode_and_pack(model: HybridLM, is_conv) -> None:
     """The three convolutions (named as is_conv says) get gradients; decoding token by token after a prefill gives the
     full forward's logits; packed documents give each document's logits alone."""

@@ -1,5 +1,5 @@
-"""benchmarks/norm_kernel.py on the CPU: both tables (the op, eager vs fused; the bare step with model.fused_norm
-true / false) and its dated record, under the Triton interpreter; without it, a one-line error and exit 2."""
+"""benchmarks/fused_kernels.py on the CPU: both tables (each op, eager vs fused; the bare step with model.fused_norm
+and model.fused_conv off, alone and together) and its dated record, under the Triton interpreter; without it, a one-line error and exit 2."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ import pytest
 
 from tests.benchmark_script import BENCHMARKS
 
-SCRIPT = BENCHMARKS / "norm_kernel.py"
+SCRIPT = BENCHMARKS / "fused_kernels.py"
 
 
 def test_tiny_cpu_run_prints_both_tables_and_writes_its_record(tmp_path) -> None:
@@ -19,11 +19,12 @@ def test_tiny_cpu_run_prints_both_tables_and_writes_its_record(tmp_path) -> None
            "--record", str(tmp_path)]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "TRITON_INTERPRET": "1"})
     assert run.returncode == 0, run.stderr[-2000:]
-    op_lines = [line for line in run.stdout.splitlines() if line.startswith(("| plain |", "| gated sigmoid |"))]
-    assert len(op_lines) == 2 and all(line.rstrip(" |").endswith("x") for line in op_lines), run.stdout
+    op_lines = [line for line in run.stdout.splitlines()
+                if line.startswith(("| plain |", "| gated sigmoid |", "| short conv |", "| short conv packed |"))]
+    assert len(op_lines) == 4 and all(line.rstrip(" |").endswith("x") for line in op_lines), run.stdout
     step = [line for line in run.stdout.splitlines() if line.startswith("| gdn_3to1 |")]
-    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 2, run.stdout
-    (record,) = tmp_path.glob("*_norm-kernel_cpu.md")
+    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 4, run.stdout
+    (record,) = tmp_path.glob("*_fused-kernels_cpu.md")
     assert "| gdn_3to1 |" in record.read_text()
 
 

@@ -1,13 +1,14 @@
-"""The fused RMSNorm kernels (kernels/rms_norm/triton.py) against the eager form, alone and in whole steps.
+"""The fused elementwise kernels (RMSNorm: kernels/rms_norm/triton.py; short conv + SiLU:
+kernels/short_conv/triton.py) against their eager forms, alone and in whole steps.
 
-    python benchmarks/norm_kernel.py [--recipes kda_3to1 full_attention] [--size small] [--steps 10] [--record [DIR]]
+    python benchmarks/fused_kernels.py [--recipes kda_3to1 full_attention] [--size small] [--steps 10] [--record [DIR]]
 
-op     forward + backward of one norm (plain, and gated as the mixers' output norm) at the shapes a step has:
-       the pre-norm over d_model, the per-head output norm; bf16 input, float32 weight, as under autocast.
-       `triton.testing.do_bench` per call (L2 flushed between calls), and back to back (20 calls in a row, timed
-       together), in ms
+op     forward + backward of one norm (plain, and gated as the mixers' output norm) and one short conv (unpacked
+       rows, and one packed row of documents) at the shapes a step has; bf16 input, float32 weight, as under
+       autocast. `triton.testing.do_bench` per call (L2 flushed between calls), and back to back (20 calls in a
+       row, timed together), in ms
 step   the bare training step of e2e.py (packed batches, forward, backward, fused AdamW, bf16 autocast) with
-       model.fused_norm=true and =false, in tokens/s
+       model.fused_norm and model.fused_conv off, each alone, and both, in tokens/s
 On the CPU (a seconds-long check, under TRITON_INTERPRET=1) --size tiny and small op shapes.
 """
 from __future__ import annotations
@@ -23,9 +24,42 @@ from common import record_arg, write_record  # noqa: E402
 # (rows, width, gated): rows of one small step (32 x 512) and of the scale shape (8 x 4096)
 OP_SHAPES = {"cuda": [(16384, 256, None), (16384 * 2, 64, "sigmoid"), (32768, 1024, None), (32768 * 8, 128, "silu")],
              "cpu": [(64, 32, None), (128, 16, "sigmoid")]}
+# (B, T, channels, packed): one q projection of a small step, and of the scale shape
+CONV_SHAPES = {"cuda": [(32, 512, 256, False), (1, 32 * 512, 256, True), (8, 4096, 1024, False),
+                        (1, 8 * 4096, 1024, True)],
+               "cpu": [(2, 24, 16, False), (1, 48, 16, True)]}
+SETTINGS = {"eager": (False, False), "fused norms": (True, False), "fused convs": (False, True), "both": (True, True)}
 
 
 def op_rows(device: str) -> list[list[str]]:
+    return norm_rows(device) + conv_rows(device)
+
+
+def conv_rows(device: str) -> list[list[str]]:
+    import torch
+
+    from hybrid.linear.short_conv import ShortConv
+
+    rows = []
+    for B, T, D, packed in CONV_SHAPES[device]:
+        x = torch.randn(B, T, D, device=device, dtype=torch.bfloat16, requires_grad=True)
+        dy = torch.randn(B, T, D, device=device, dtype=torch.bfloat16)
+        cu = torch.arange(0, T + 1, 64 if device == "cuda" else 8, device=device) if packed else None  # 64-token docs
+        cells = []
+        for fused in (False, True):
+            conv = ShortConv(D, 4, "q").to(device)
+            conv.fused = fused
+
+            def call(conv=conv, x=x, dy=dy, cu=cu):
+                conv(x, cu_seqlens=cu).backward(dy)
+
+            cells += [f"{ms:.3f}" for ms in timings(call, device)]
+        eager, fused = float(cells[0]), float(cells[2])
+        rows.append([f"short conv{' packed' if packed else ''}", f"{B * T} x {D}", *cells, f"{eager / fused:.2f}x"])
+    return rows
+
+
+def norm_rows(device: str) -> list[list[str]]:
     import torch
 
     from hybrid.norm import GatedRMSNorm, RMSNorm
@@ -76,17 +110,17 @@ def step_rows(recipes: list[str], size: str, steps: int, device: str) -> list[li
 
     rows = []
     for recipe in recipes:
-        tps = {}
-        for fused in (False, True):
-            cfg = load_run_config([f"recipe={recipe}", f"size={size}", f"model.fused_norm={str(fused).lower()}"]
+        tps, peak = {}, {}
+        for name, (norm, conv) in SETTINGS.items():
+            cfg = load_run_config([f"recipe={recipe}", f"size={size}", f"model.fused_norm={str(norm).lower()}",
+                                   f"model.fused_conv={str(conv).lower()}"]
                                   + (["trainer.accelerator=cpu"] if device == "cpu" else []))
             r = e2e.bare_step(cfg, steps, 3, device)
             e2e.cleanup()
-            tps[fused] = r["tokens_per_s"]
-            peak = r["peak"]
-        rows.append([recipe, f"{cfg.data.batch_size} x {cfg.data.seq_len}", f"{tps[False] / 1e3:.1f}k",
-                     f"{tps[True] / 1e3:.1f}k", f"{tps[True] / tps[False]:.2f}x",
-                     "-" if peak is None else f"{peak:.2f}"])
+            tps[name], peak[name] = r["tokens_per_s"], r["peak"]
+        rows.append([recipe, f"{cfg.data.batch_size} x {cfg.data.seq_len}",
+                     *[f"{tps[n] / 1e3:.1f}k" for n in SETTINGS], f"{tps['both'] / tps['eager']:.2f}x",
+                     *["-" if peak[n] is None else f"{peak[n]:.2f}" for n in ("eager", "both")]])
     return rows
 
 
@@ -116,17 +150,17 @@ def main() -> int:
         kernels.set_backend("triton")  # a check that both paths run, not a timing
     out = []
     if "op" in a.parts:
-        t = table(["norm", "rows x width", "eager ms/call", "eager ms back to back", "fused ms/call",
+        t = table(["op", "rows x width", "eager ms/call", "eager ms back to back", "fused ms/call",
                    "fused ms back to back", "speed-up per call"], op_rows(device))
         print(t, flush=True)
-        out.append("Forward + backward of one norm, bf16 input:\n\n" + t)
+        out.append("Forward + backward of one norm or short conv (width 4), bf16 input:\n\n" + t)
     if "step" in a.parts:
-        t = table(["recipe", "B x T", "eager norms tokens/s", "fused norms tokens/s", "ratio", "peak GiB (fused)"],
-                  step_rows(a.recipes, a.size, a.steps, device))
+        t = table(["recipe", "B x T", *[f"{n} tokens/s" for n in SETTINGS], "both / eager", "peak GiB eager",
+                   "peak GiB both"], step_rows(a.recipes, a.size, a.steps, device))
         print(t, flush=True)
         out.append(f"Bare training step at size={a.size} (benchmarks/e2e.py's), {a.steps} timed steps:\n\n" + t)
     if a.record:
-        write_record("norm-kernel", "Fused RMSNorm kernels vs eager", "\n\n".join(out), folder=a.record)
+        write_record("fused-kernels", "Fused RMSNorm and short-conv kernels vs eager", "\n\n".join(out), folder=a.record)
     return 0
 
 
