@@ -160,7 +160,8 @@ def main() -> int:
         print(t, flush=True)
         out.append(f"Bare training step at size={a.size} (benchmarks/e2e.py's), {a.steps} timed steps:\n\n" + t)
     if a.record:
-        write_record("fused-kernels", "Fused RMSNorm and short-conv kernels vs eager", "\n\n".join(out), folder=a.record)
+        write_record("fused-kernels", "Fused RMSNorm and short-conv kernels vs eager", "\n\n".join(out),
+                     folder=a.record)
     return 0
 
 

@@ -1,5 +1,6 @@
-"""benchmarks/fused_kernels.py on the CPU: both tables (each op, eager vs fused; the bare step with model.fused_norm
-and model.fused_conv off, alone and together) and its dated record, under the Triton interpreter; without it, a one-line error and exit 2."""
+"""benchmarks/fused_kernels.py on the CPU: both tables (each op, eager vs fused; the bare step with
+model.fused_norm and model.fused_conv off, alone and together) and its dated record, under the Triton
+interpreter; without it, a one-line error and exit 2."""
 from __future__ import annotations
 
 import os

@@ -21,15 +21,21 @@ BT, BD = 32, 128
 
 
 @triton.jit
+def _positions(POS, t, tm, HAS_POS: tl.constexpr):
+    """Each time's offset inside its document: read from POS, or t itself for whole rows."""
+    if HAS_POS:
+        return tl.load(POS + t, mask=tm, other=0)
+    else:
+        return t
+
+
+@triton.jit
 def _pre_activation(X, W, POS, b, t, cols, T, D, SX, HAS_POS: tl.constexpr, WIDTH: tl.constexpr, BT: tl.constexpr,
                     BD: tl.constexpr):
     """z at times t (BT,) of row b, channels cols (BD,), float32; 0 where t is outside [0, T)."""
     cm = cols < D
     tm = (t >= 0) & (t < T)
-    if HAS_POS:
-        pos = tl.load(POS + t, mask=tm, other=0)
-    else:
-        pos = t
+    pos = _positions(POS, t, tm, HAS_POS)
     z = tl.zeros((BT, BD), dtype=tl.float32)
     for s in tl.static_range(WIDTH):
         ok = tm & (pos >= s)
@@ -68,20 +74,14 @@ def _short_conv_bwd(X, W, POS, DY, DX, DW_PART, T, D, SX, HAS_POS: tl.constexpr,
         dy = tl.load(DY + (b * T + u)[:, None] * D + cols[None, :], mask=um[:, None] & cm[None, :], other=0.0)
         sig = 1.0 / (1.0 + tl.exp(-z))
         dz = dy.to(tl.float32) * sig * (1.0 + z * (1.0 - sig))
-        if HAS_POS:
-            pos_u = tl.load(POS + u, mask=um, other=0)
-        else:
-            pos_u = u
+        pos_u = _positions(POS, u, um, HAS_POS)
         wv = tl.load(W + cols * WIDTH + (WIDTH - 1 - s), mask=cm, other=0.0).to(tl.float32)
         dx += tl.where((um & (pos_u >= s))[:, None], dz, 0.0) * wv[None, :]
         if s == 0:
             dz_t = dz
     m = tm[:, None] & cm[None, :]
     tl.store(DX + (b * T + t)[:, None] * D + cols[None, :], dx.to(DX.dtype.element_ty), mask=m)
-    if HAS_POS:
-        pos = tl.load(POS + t, mask=tm, other=0)
-    else:
-        pos = t
+    pos = _positions(POS, t, tm, HAS_POS)
     part = DW_PART + ((b * tl.num_programs(0) + tl.program_id(0)) * WIDTH) * D
     for s in tl.static_range(WIDTH):
         ok = tm & (pos >= s)
