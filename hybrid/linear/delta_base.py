@@ -10,7 +10,7 @@ from hybrid.linear.cache import LinearCache
 from hybrid.linear.dims import head_dims
 from hybrid.linear.flops import delta_rule_flops, effective_chunk
 from hybrid.linear.gates import beta_gate
-from hybrid.linear.short_conv import ShortConv
+from hybrid.linear.short_conv import ShortConv, shared_positions
 
 
 class DeltaRuleMixer(nn.Module):
@@ -37,9 +37,10 @@ class DeltaRuleMixer(nn.Module):
                  cu_seqlens) -> tuple[torch.Tensor, ...]:
         """The projections (B, T, H * K), (B, T, H * K), (B, T, H * V) through their short convs, split into heads."""
         B, T, _ = q.shape
-        q = self.q_conv(q, cache, cu_seqlens).view(B, T, self.H, self.K)
-        k = self.k_conv(k, cache, cu_seqlens).view(B, T, self.H, self.K)
-        v = self.v_conv(v, cache, cu_seqlens).view(B, T, self.H, self.V)
+        pos = shared_positions(q, self.q_conv.size, cache, cu_seqlens)
+        q = self.q_conv(q, cache, cu_seqlens, pos).view(B, T, self.H, self.K)
+        k = self.k_conv(k, cache, cu_seqlens, pos).view(B, T, self.H, self.K)
+        v = self.v_conv(v, cache, cu_seqlens, pos).view(B, T, self.H, self.V)
         return q, k, v
 
     def compute_beta(self, x: torch.Tensor) -> torch.Tensor:

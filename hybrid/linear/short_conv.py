@@ -36,15 +36,18 @@ class ShortConv(nn.Module):
             self.register_parameter("weight", None)
         self.fused = False  # HybridLM sets it from model.fused_conv
 
-    def forward(self, x: torch.Tensor, cache: LinearCache | None = None, cu_seqlens: Any = None) -> torch.Tensor:
-        """x: (B, T, D) -> (B, T, D); reads and refreshes cache.conv[self.name] when a cache is given."""
+    def forward(self, x: torch.Tensor, cache: LinearCache | None = None, cu_seqlens: Any = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, T, D) -> (B, T, D); reads and refreshes cache.conv[self.name] when a cache is given. positions:
+        document_positions(cu_seqlens) when the caller has them (q, k and v share one)."""
         if self.size == 0:
             return F.silu(x)
         if self.fused and cache is None and x.dtype != torch.float64 and resolve_backend(x.device) == "triton":
             from kernels.short_conv.triton import short_conv_triton
 
-            pos = None if cu_seqlens is None else document_positions(cu_seqlens, x.shape[1], x.device)
-            return short_conv_triton(x, self.weight, pos)
+            if cu_seqlens is not None and positions is None:
+                positions = document_positions(cu_seqlens, x.shape[1], x.device)
+            return short_conv_triton(x, self.weight, None if cu_seqlens is None else positions)
         B, _, D = x.shape
         keep = self.size - 1
         past = None if cache is None else cache.conv.get(self.name)
@@ -54,15 +57,17 @@ class ShortConv(nn.Module):
         if cu_seqlens is None:
             y = F.conv1d(xs.transpose(1, 2), self.weight.to(x.dtype), groups=D).transpose(1, 2)  # (B, T, D)
         else:
-            y = self._packed(x, cu_seqlens)
+            if positions is None:
+                positions = document_positions(cu_seqlens, x.shape[1], x.device)
+            y = self._packed(x, positions)
         if cache is not None:
             cache.conv[self.name] = xs[:, xs.shape[1] - keep :]
         return F.silu(y)
 
-    def _packed(self, x: torch.Tensor, cu_seqlens: Any) -> torch.Tensor:
-        # y_t = sum_s w[W-1-s] * x_{t-s}, keeping only the taps that stay inside the token's own document.
+    def _packed(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        # y_t = sum_s w[W-1-s] * x_{t-s}, keeping only the taps that stay inside the token's own document (pos:
+        # each token's offset inside it).
         T, W = x.shape[1], self.size
-        pos = document_positions(cu_seqlens, T, x.device)  # (T,) offset of each token inside its document
         w = self.weight.to(x.dtype)[:, 0]  # (D, W)
         y = x * w[:, W - 1]
         for s in range(1, W):
@@ -80,7 +85,15 @@ class QKVShortConv(nn.Module):
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cache=None, cu_seqlens=None):
         """(B, T, dim) projections -> the same, convolved (then SiLU); reads and refreshes cache.conv when given."""
-        return self.q(q, cache, cu_seqlens), self.k(k, cache, cu_seqlens), self.v(v, cache, cu_seqlens)
+        pos = shared_positions(q, self.q.size, cache, cu_seqlens)
+        return self.q(q, cache, cu_seqlens, pos), self.k(k, cache, cu_seqlens, pos), self.v(v, cache, cu_seqlens, pos)
+
+
+def shared_positions(x: torch.Tensor, size: int, cache: Any, cu_seqlens: Any) -> torch.Tensor | None:
+    """The document positions q, k and v's convolutions share on a packed training forward, computed once."""
+    if cu_seqlens is None or cache is not None or size == 0:
+        return None
+    return document_positions(cu_seqlens, x.shape[1], x.device)
 
 
 def plain_conv(cfg, q_dim: int, k_dim: int, v_dim: int) -> QKVShortConv | None:
