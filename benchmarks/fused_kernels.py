@@ -8,7 +8,7 @@ op     forward + backward of one norm (plain, and gated as the mixers' output no
        autocast. `triton.testing.do_bench` per call (L2 flushed between calls), and back to back (20 calls in a
        row, timed together), in ms
 step   the bare training step of e2e.py (packed batches, forward, backward, fused AdamW, bf16 autocast) with
-       model.fused_norm and model.fused_conv off, each alone, and both, in tokens/s
+       model.fused_norm, model.fused_conv and model.attention.packed=varlen off, each alone, and all, in tokens/s
 On the CPU (a seconds-long check, under TRITON_INTERPRET=1) --size tiny and small op shapes.
 """
 from __future__ import annotations
@@ -28,7 +28,9 @@ OP_SHAPES = {"cuda": [(16384, 256, None), (16384 * 2, 64, "sigmoid"), (32768, 10
 CONV_SHAPES = {"cuda": [(32, 512, 256, False), (1, 32 * 512, 256, True), (8, 4096, 1024, False),
                         (1, 8 * 4096, 1024, True)],
                "cpu": [(2, 24, 16, False), (1, 48, 16, True)]}
-SETTINGS = {"eager": (False, False), "fused norms": (True, False), "fused convs": (False, True), "both": (True, True)}
+SETTINGS = {"eager": (False, False, False), "fused norms": (True, False, False), "fused convs": (False, True, False),
+            "varlen attention": (False, False, True), "all": (True, True, True)}
+"""model.fused_norm, model.fused_conv, model.attention.packed=varlen"""
 
 
 def op_rows(device: str) -> list[list[str]]:
@@ -111,16 +113,17 @@ def step_rows(recipes: list[str], size: str, steps: int, device: str) -> list[li
     rows = []
     for recipe in recipes:
         tps, peak = {}, {}
-        for name, (norm, conv) in SETTINGS.items():
+        for name, (norm, conv, varlen) in SETTINGS.items():
             cfg = load_run_config([f"recipe={recipe}", f"size={size}", f"model.fused_norm={str(norm).lower()}",
-                                   f"model.fused_conv={str(conv).lower()}"]
+                                   f"model.fused_conv={str(conv).lower()}",
+                                   f"model.attention.packed={'varlen' if varlen else 'padded'}"]
                                   + (["trainer.accelerator=cpu"] if device == "cpu" else []))
             r = e2e.bare_step(cfg, steps, 3, device)
             e2e.cleanup()
             tps[name], peak[name] = r["tokens_per_s"], r["peak"]
         rows.append([recipe, f"{cfg.data.batch_size} x {cfg.data.seq_len}",
-                     *[f"{tps[n] / 1e3:.1f}k" for n in SETTINGS], f"{tps['both'] / tps['eager']:.2f}x",
-                     *["-" if peak[n] is None else f"{peak[n]:.2f}" for n in ("eager", "both")]])
+                     *[f"{tps[n] / 1e3:.1f}k" for n in SETTINGS], f"{tps['all'] / tps['eager']:.2f}x",
+                     *["-" if peak[n] is None else f"{peak[n]:.2f}" for n in ("eager", "all")]])
     return rows
 
 
@@ -155,8 +158,8 @@ def main() -> int:
         print(t, flush=True)
         out.append("Forward + backward of one norm or short conv (width 4), bf16 input:\n\n" + t)
     if "step" in a.parts:
-        t = table(["recipe", "B x T", *[f"{n} tokens/s" for n in SETTINGS], "both / eager", "peak GiB eager",
-                   "peak GiB both"], step_rows(a.recipes, a.size, a.steps, device))
+        t = table(["recipe", "B x T", *[f"{n} tokens/s" for n in SETTINGS], "all / eager", "peak GiB eager",
+                   "peak GiB all"], step_rows(a.recipes, a.size, a.steps, device))
         print(t, flush=True)
         out.append(f"Bare training step at size={a.size} (benchmarks/e2e.py's), {a.steps} timed steps:\n\n" + t)
     if a.record:

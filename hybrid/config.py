@@ -69,6 +69,10 @@ class AttentionConfig:
     """dsa: heads of the lightweight indexer."""
     index_head_dim: int = 32
     """dsa: dimension per indexer head."""
+    packed: str = "padded"
+    """How mha, swa, gated and mla attend over packed documents: padded (a zero-padded batch of documents; any device,
+    the reference) | varlen (flash attention's variable-length kernel on the packed row; CUDA fp16/bf16, falls back
+    to padded elsewhere). hybrid/attention/sdpa.py. Padded until a GPU run has checked and timed varlen."""
     sparse_impl: str = "dense"
     """dsa: how the selected keys are attended: dense (SDPA over every key under the top-k mask; the reference) |
     gather (each query's top-k keys gathered: O(T topk) work, no (B, T, T) mask or indexer graph). Dense is the

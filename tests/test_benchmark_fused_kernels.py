@@ -1,5 +1,5 @@
-"""benchmarks/fused_kernels.py on the CPU: both tables (each op, eager vs fused; the bare step with
-model.fused_norm and model.fused_conv off, alone and together) and its dated record, under the Triton
+"""benchmarks/fused_kernels.py on the CPU: both tables (each op, eager vs fused; the bare step with model.fused_norm,
+model.fused_conv and attention.packed=varlen off, alone and together) and its dated record, under the Triton
 interpreter; without it, a one-line error and exit 2."""
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_tiny_cpu_run_prints_both_tables_and_writes_its_record(tmp_path) -> None
                 if line.startswith(("| plain |", "| gated sigmoid |", "| short conv |", "| short conv packed |"))]
     assert len(op_lines) == 4 and all(line.rstrip(" |").endswith("x") for line in op_lines), run.stdout
     step = [line for line in run.stdout.splitlines() if line.startswith("| gdn_3to1 |")]
-    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 4, run.stdout
+    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 5, run.stdout
     (record,) = tmp_path.glob("*_fused-kernels_cpu.md")
     assert "| gdn_3to1 |" in record.read_text()
 

@@ -16,7 +16,7 @@ from hybrid.attention.heads import HeadDims
 from hybrid.attention.kv_cache import KVCache
 from hybrid.attention.positions import token_positions
 from hybrid.attention.rope import RotaryEmbedding
-from hybrid.attention.sdpa import attend
+from hybrid.attention.sdpa import attend, check_packed
 from hybrid.joint_projection import project_together
 from hybrid.weight_init import init_linear_
 from hybrid.config import ModelConfig
@@ -40,6 +40,7 @@ class GatedAttention(nn.Module):
         self.q_norm = RMSNorm(D, cfg.norm_eps)
         self.k_norm = RMSNorm(D, cfg.norm_eps)
         self.rope = RotaryEmbedding(D, 0.0 if a.nope else a.rotary_fraction, a.rope_theta)
+        self.packed = check_packed(a.packed)
         init_linear_(self, cfg.init_std)
 
     def new_cache(self) -> KVCache:
@@ -59,7 +60,7 @@ class GatedAttention(nn.Module):
         v = v.view(B, T, H_kv, D).transpose(1, 2)  # (B, H_kv, T, D)
         if cache is not None:
             k, v = cache.update(k, v)  # (B, H_kv, S, D)
-        o = attend(q, k, v, cu_seqlens=cu_seqlens).transpose(1, 2)  # (B, T, H, D)
+        o = attend(q, k, v, cu_seqlens=cu_seqlens, packed=self.packed).transpose(1, 2)  # (B, T, H, D)
         o = o * torch.sigmoid(gate)
         return self.o_proj(o.reshape(B, T, H * D)), cache
 

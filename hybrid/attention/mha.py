@@ -15,7 +15,7 @@ from hybrid.attention.kv_cache import KVCache
 from hybrid.attention.positions import token_positions
 from hybrid.attention.qkv_conv import qkv_conv
 from hybrid.attention.rope import RotaryEmbedding
-from hybrid.attention.sdpa import attend
+from hybrid.attention.sdpa import attend, check_packed
 from hybrid.joint_projection import project_together
 from hybrid.weight_init import init_linear_
 from hybrid.config import ModelConfig
@@ -40,6 +40,7 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(cfg.d_model, H_kv * D, bias=False)
         self.o_proj = nn.Linear(H * D, cfg.d_model, bias=False)
         self.rope = RotaryEmbedding(D, 0.0 if a.nope else a.rotary_fraction, a.rope_theta)
+        self.packed = check_packed(a.packed)
         self.conv = qkv_conv(H * D, H_kv * D, a.conv_size)
         init_linear_(self, cfg.init_std)
 
@@ -62,7 +63,7 @@ class MultiHeadAttention(nn.Module):
         v = v.view(B, T, H_kv, D).transpose(1, 2)  # (B, H_kv, T, D)
         if cache is not None:
             k, v = cache.update(k, v)  # (B, H_kv, S, D): cached + new
-        o = attend(q, k, v, window=self.window, cu_seqlens=cu_seqlens)  # (B, H, T, D)
+        o = attend(q, k, v, window=self.window, cu_seqlens=cu_seqlens, packed=self.packed)  # (B, H, T, D)
         return self.o_proj(o.transpose(1, 2).reshape(B, T, H * D)), cache
 
     def flops_per_token(self, seq_len: int) -> float:

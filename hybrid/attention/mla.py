@@ -21,7 +21,7 @@ from hybrid.attention.flops import attention_flops, mean_visible_keys
 from hybrid.attention.kv_cache import LatentCache
 from hybrid.attention.positions import token_positions
 from hybrid.attention.rope import RotaryEmbedding
-from hybrid.attention.sdpa import attend
+from hybrid.attention.sdpa import attend, check_packed
 from hybrid.weight_init import init_linear_
 from hybrid.config import ModelConfig
 from hybrid.norm import RMSNorm
@@ -57,6 +57,7 @@ class MultiHeadLatentAttention(nn.Module):
         self.kv_up = nn.Linear(R, H * (Dn + Dv), bias=False)
         self.o_proj = nn.Linear(H * Dv, cfg.d_model, bias=False)
         self.rope = RotaryEmbedding(Dr, 1.0, a.rope_theta)
+        self.packed = check_packed(a.packed)
         self.scale = (Dn + Dr) ** -0.5
         init_linear_(self, cfg.init_std)
 
@@ -91,7 +92,7 @@ class MultiHeadLatentAttention(nn.Module):
         k_nope, v = self.kv_up(c_kv).view(B, S, H, Dn + self.v_dim).split([Dn, self.v_dim], dim=-1)
         k = torch.cat([k_nope, k_rope.unsqueeze(2).expand(B, S, H, Dr)], dim=-1).transpose(1, 2)  # (B, H, S, Dn+Dr)
         q = torch.cat([q_nope, q_rope], dim=-1).transpose(1, 2)  # (B, H, T, Dn+Dr)
-        return attend(q, k, v.transpose(1, 2), cu_seqlens=cu_seqlens, scale=self.scale)
+        return attend(q, k, v.transpose(1, 2), cu_seqlens=cu_seqlens, scale=self.scale, packed=self.packed)
 
     def _attend_latent(self, q_nope, q_rope, c_kv, k_rope) -> torch.Tensor:
         """Attend over the latent itself, kv_up absorbed into query and output: (B, H, T, Dv).
