@@ -121,6 +121,7 @@ def step_rows(recipes: list[str], size: str, steps: int, device: str) -> list[li
             r = e2e.bare_step(cfg, steps, 3, device)
             e2e.cleanup()
             tps[name], peak[name] = r["tokens_per_s"], r["peak"]
+        print(f"{recipe}: " + ", ".join(f"{n} {tps[n] / 1e3:.1f}k" for n in SETTINGS), file=sys.stderr, flush=True)
         rows.append([recipe, f"{cfg.data.batch_size} x {cfg.data.seq_len}",
                      *[f"{tps[n] / 1e3:.1f}k" for n in SETTINGS], f"{tps['all'] / tps['eager']:.2f}x",
                      *["-" if peak[n] is None else f"{peak[n]:.2f}" for n in ("eager", "all")]])
