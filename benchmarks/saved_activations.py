@@ -2,6 +2,7 @@
 
     python benchmarks/saved_activations.py [--recipe kda_only] [--dims full] [--layers 4] [--batch 1] [--seq-len 256]
                                            [--backend triton|torch] [--device cpu|cuda] [--record [DIR]]
+                                           [key=value ...]   (train.py overrides, e.g. model.linear.recompute=true)
 
 Two forwards of our model under bf16 autocast (T and 2T tokens), inside `torch.autograd.graph.saved_tensors_hooks`:
 every tensor autograd saves is charged once (by its storage) to the innermost module running when it was saved, and
@@ -41,6 +42,7 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--backend", choices=["triton", "torch"], default="triton")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("overrides", nargs="*", help="train.py key=value overrides of the model")
     record_arg(ap)
     a = ap.parse_args()
     if a.layers < 1 or a.batch < 1 or a.seq_len < 2:
@@ -110,10 +112,11 @@ class PerToken:
         return collections.Counter(dt for w, dt, _, _ in self.tensors if w == prefix)
 
 
-def measure_per_token(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cpu"):
+def measure_per_token(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cpu",
+                      overrides: tuple[str, ...] = ()):
     """(model, PerToken) from forwards on (batch, seq_len) and (batch, 2 seq_len) tokens."""
-    model, short = measure(recipe, dims, batch, seq_len, device)
-    _, long = measure(recipe, dims, batch, 2 * seq_len, device)
+    model, short = measure(recipe, dims, batch, seq_len, device, overrides)
+    _, long = measure(recipe, dims, batch, 2 * seq_len, device, overrides)
     return model, PerToken(short, long, batch * seq_len)
 
 
@@ -144,14 +147,14 @@ def row(kind: str, module: str, per_token: float, d_model: int, dtypes) -> list[
     return [kind, module, f"{per_token:,.0f}", f"{per_token / (4 * d_model):.1f}", counts]
 
 
-def measure(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cpu"):
+def measure(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cpu", overrides: tuple[str, ...] = ()):
     """(model, SavedBytes) of one forward of our `recipe` at `dims` on (batch, seq_len) random tokens."""
     import torch
 
     from e2e import ours_at_scale
 
     torch.manual_seed(0)
-    model, _ = ours_at_scale(recipe, dims, device)
+    model, _ = ours_at_scale(recipe, dims, device, overrides)
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     ids = torch.randint(0, dims["vocab"], (batch, seq_len + 1), device=device)
     meter = SavedBytes(model, params)
@@ -176,19 +179,20 @@ def main() -> None:
 
     set_backend(a.backend)
     dims = dict(SCALE_DIMS[a.dims], n_layers=a.layers)
-    model, per = measure_per_token(a.recipe, dims, a.batch, a.seq_len, a.device)
+    model, per = measure_per_token(a.recipe, dims, a.batch, a.seq_len, a.device, tuple(a.overrides))
     table = stream_table(HEAD, iter(layer_rows(model, per, dims["d_model"])))
     largest = sorted((t for t in per.tensors if t[0].startswith("blocks.0.")), key=lambda t: -t[3])[:12]
     table2 = stream_table(["module (blocks.0)", "dtype", "shape (at 2T)", "bytes / token"],
                           iter([[w, dt, " x ".join(map(str, shape)), f"{n:,.0f}"] for w, dt, shape, n in largest]))
     total = sum(per.by_path.values())
     n_full = SCALE_DIMS["full"]["n_layers"]
+    extra = "; " + " ".join(a.overrides) if a.overrides else ""
     notes = (f"{a.recipe}, {a.layers} layers built, d_model {dims['d_model']}, {dims['n_heads']} heads x "
              f"{dims['head_dim']}, vocab {dims['vocab']}; forwards at B x T = {a.batch} x {a.seq_len} and "
              f"{a.batch} x {2 * a.seq_len}, their difference per token; backend {a.backend} on {a.device}, bf16 "
-             f"autocast. All saved activations: {total:,.0f} bytes per token for these {a.layers} layers and the head "
-             f"({total * 32768 / 2**30:.1f} GiB at 32,768 tokens), plus {per.per_step / 2**20:,.1f} MiB per step "
-             f"that does not grow with the tokens (autocast's bf16 weight copies); a whole layer's line times "
+             f"autocast{extra}. All saved activations: {total:,.0f} bytes per token for these {a.layers} layers and "
+             f"the head ({total * 32768 / 2**30:.1f} GiB at 32,768 tokens), plus {per.per_step / 2**20:,.1f} MiB per "
+             f"step that does not grow with the tokens (autocast's bf16 weight copies); a whole layer's line times "
              f"{n_full} layers is e2e.py's model. The second table: the largest per-token tensors the first layer "
              "saves.")
     table = table + "\n\n" + table2

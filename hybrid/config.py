@@ -32,6 +32,10 @@ class LinearConfig:
     """KDA: rank of the low-rank projection that makes the per-channel decay (default: head_dim)."""
     chunk_size: int = 64
     """Tokens per chunk in the chunked kernels."""
+    recompute: bool = False
+    """deltanet, gated_deltanet, kda: the Triton backward recomputes the intra-chunk tensors instead of keeping them
+    from the forward (kernels.LaunchConfig.recompute): less activation memory for one more intra-chunk forward per
+    layer. Off until a GPU run has timed it (benchmarks/saved_activations.py measures the memory)."""
 
 
 @dataclass

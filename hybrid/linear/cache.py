@@ -44,14 +44,16 @@ def run_kernel(
     cache: LinearCache | None,
     cu_seqlens: Any = None,
     chunk_size: int = 64,
+    launch: Any = None,
     **kwargs: Any,
 ) -> torch.Tensor:
-    """Call `chunk_fn` or `recurrent_fn` (FLA signatures, args[0] is q (B, T, H, K)); return o and update `cache`."""
+    """Call `chunk_fn` or `recurrent_fn` (FLA signatures, args[0] is q (B, T, H, K)); return o and update `cache`.
+    chunk_size and launch (a kernels.LaunchConfig, None: the defaults) go to the chunked call only."""
     T = args[0].shape[1]
     if cache is not None and cache.state is not None and T == 1:
         fn = recurrent_fn
     else:
-        fn, kwargs = chunk_fn, {**kwargs, "chunk_size": chunk_size}
+        fn, kwargs = chunk_fn, {**kwargs, "chunk_size": chunk_size, "launch": launch}
     o, state = fn(
         *args,
         initial_state=None if cache is None else cache.state,

@@ -11,6 +11,7 @@ from hybrid.linear.dims import head_dims
 from hybrid.linear.flops import delta_rule_flops, effective_chunk
 from hybrid.linear.gates import beta_gate
 from hybrid.linear.short_conv import ShortConv, shared_positions
+from kernels import LaunchConfig
 
 
 class DeltaRuleMixer(nn.Module):
@@ -20,6 +21,7 @@ class DeltaRuleMixer(nn.Module):
         self.H, self.K, self.V = d.H, d.K, d.V
         self.layer_idx = layer_idx
         self.chunk_size = cfg.linear.chunk_size
+        self.launch = LaunchConfig(recompute=cfg.linear.recompute)  # the chunked kernels' launch choices
         self.allow_neg_eigval = cfg.linear.allow_neg_eigval
         self.q_proj = nn.Linear(cfg.d_model, d.H * d.K, bias=False)
         self.k_proj = nn.Linear(cfg.d_model, d.H * d.K, bias=False)

@@ -38,6 +38,7 @@ class DeltaNet(DeltaRuleMixer):
         q, k, v = self.convolve(q, k, v, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
         beta = beta_gate(b, self.allow_neg_eigval)  # (B, T, H)
         o = run_kernel(chunk_delta_rule, fused_recurrent_delta_rule, q, k, v, beta, use_qk_l2norm_in_kernel=True,
-                       cache=cache, cu_seqlens=cu_seqlens, chunk_size=self.chunk_size)  # (B, T, H, V)
+                       cache=cache, cu_seqlens=cu_seqlens, chunk_size=self.chunk_size,
+                       launch=self.launch)  # (B, T, H, V)
         o = self.o_norm(o).reshape(B, T, self.H * self.V)
         return self.o_proj(o), cache

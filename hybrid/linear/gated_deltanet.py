@@ -56,7 +56,7 @@ class GatedDeltaNet(DeltaRuleMixer):
         beta = beta_gate(b, self.allow_neg_eigval)  # (B, T, H)
         o = run_kernel(chunk_gated_delta_rule, fused_recurrent_gated_delta_rule, q, k, v, g, beta,
                        use_qk_l2norm_in_kernel=True, cache=cache, cu_seqlens=cu_seqlens,
-                       chunk_size=self.chunk_size)  # (B, T, H, V)
+                       chunk_size=self.chunk_size, launch=self.launch)  # (B, T, H, V)
         gate = gate.view(B, T, self.H, self.V)  # (B, T, H, V)
         o = self.o_norm(o, gate).reshape(B, T, self.H * self.V)
         return self.o_proj(o), cache

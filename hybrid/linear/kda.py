@@ -63,7 +63,8 @@ class KimiDeltaAttention(DeltaRuleMixer):
         q, k, v = self.convolve(q, k, v, cache, cu_seqlens)  # (B, T, H, K), (B, T, H, K), (B, T, H, V)
         g, beta = self.decay_from(f_a), beta_gate(b, self.allow_neg_eigval)  # (B, T, H, K), (B, T, H)
         o = run_kernel(chunk_kda, fused_recurrent_kda, q, k, v, g, beta, use_qk_l2norm_in_kernel=True,
-                       cache=cache, cu_seqlens=cu_seqlens, chunk_size=self.chunk_size)  # (B, T, H, V)
+                       cache=cache, cu_seqlens=cu_seqlens, chunk_size=self.chunk_size,
+                       launch=self.launch)  # (B, T, H, V)
         gate = self.g_b_proj(g_a).view(B, T, self.H, self.V)  # (B, T, H, V)
         o = self.o_norm(o, gate).reshape(B, T, self.H * self.V)
         return self.o_proj(o), cache

@@ -79,14 +79,24 @@ class DeltaRuleChunk(torch.autograd.Function):
         o, S_out, to_save = chunk_gated_delta_rule_fwd(
             q=q, k=k, v=v, g=g, beta=beta, h0=h0, chunk_size=chunk_size, precision=precision, T=T,
             out_dtype=out_dtype, seqs=seqs, compact=compact, needs_grad=True, norm_q_scale=None, launch=launch)
+        if launch.recompute:  # keep the inputs and the walk's tensors; the backward redoes the intra-chunk part
+            to_save = (*to_save[:5], *to_save[12:])
         ctx.save_for_backward(*to_save)
         ctx.chunk_size, ctx.precision, ctx.T, ctx.seqs, ctx.has_h0 = chunk_size, precision, T, seqs, h0 is not None
+        ctx.compact, ctx.launch = compact, launch
         ctx.set_materialize_grads(False)  # an unused o or final state: None, no zeros to allocate and read
         return o, S_out
 
     @staticmethod
     def backward(ctx, do, dS_out):
-        q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, *walk_saved = ctx.saved_tensors
+        if ctx.launch.recompute:
+            q, k, v, g, beta, *walk_saved = ctx.saved_tensors
+            U0, W, k_to_end, decay, q_decayed, qk, Ainv = intra_chunk_fwd(
+                q=q, k=k, v=v, g=g, beta=beta, chunk_size=ctx.chunk_size, precision=ctx.precision,
+                compact=ctx.compact, store_ainv=True, launch=ctx.launch)  # the forward's values: same kernels, inputs
+            decay = decay.expand(*decay.shape[:-1], q.shape[-1]).contiguous()
+        else:
+            q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, *walk_saved = ctx.saved_tensors
         dq, dk, dv, dg, dbeta, dh0 = chunk_gated_delta_rule_bwd(
             do=do, dS_out=dS_out, q=q, k=k, v=v, g=g, beta=beta, U0=U0, W=W, Ainv=Ainv, k_to_end=k_to_end,
             decay=decay, q_decayed=q_decayed, qk=qk, walk_saved=WalkSaved(*walk_saved), chunk_size=ctx.chunk_size,

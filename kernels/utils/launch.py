@@ -19,6 +19,10 @@ class LaunchConfig:
     """Register cap of the intra-chunk forward kernel on CUDA (ignored by the interpreter); None: the compiler's."""
     wu_stages: int = 1
     """Software-pipeline stages of the U0 / W kernel's block loops."""
+    recompute: bool = False
+    """The backward recomputes the intra-chunk tensors (U0, W, Ainv, decayed keys and queries, QK) from q, k, v, g and
+    beta instead of keeping them from the forward (as FLA does): about 4/5 less kept by the kernel, for one more
+    intra-chunk forward in the backward. Bitwise the same gradients."""
     split_output: bool | None = None
     """o by a chunk-parallel launch after the state walk (`common/chunk_output.py`): True / False always / never;
     None: when the walks fit one per SM (`common/chunk_state.py: split_output`)."""

@@ -202,3 +202,31 @@ def test_bad_arguments_raise_before_launch() -> None:
     with pytest.raises(ValueError, match=r"cu_seqlens must end at T=6"):
         kernels.chunk_kda(q, q, q, -torch.rand(1, 6, 2, 8, device=DEVICE), beta,
                           cu_seqlens=torch.tensor([0, 2, 5], device=DEVICE))
+
+
+# The backward that recomputes the intra-chunk tensors instead of keeping them (LaunchConfig.recompute): held to the
+# reference like the default, and bitwise equal to it (the same kernels on the same inputs).
+RECOMPUTE = LaunchConfig(recompute=True)
+
+
+@pytest.mark.parametrize("op_name", ["delta_rule", "gated_delta_rule", "kda"])
+def test_recomputing_backward_matches_reference(op_name: str) -> None:
+    check_op(op_name, torch.float32, PACKED, 2, 8, 6, chunk_size=16, device=DEVICE, launch=RECOMPUTE)
+
+
+@pytest.mark.parametrize("op_name", ["gated_delta_rule", "kda"])
+def test_recomputing_backward_gives_the_default_gradients_bitwise(op_name: str) -> None:
+    gen = torch.Generator().manual_seed(fresh_seed())
+    T, H, K, V = 45, 2, 16, 16
+    q, k, v = (torch.randn(1, T, H, d, generator=gen).to(DEVICE, torch.bfloat16) for d in (K, K, V))
+    g = -torch.rand(1, T, H, *([K] if op_name == "kda" else []), generator=gen)  # per channel, or per head
+    beta = torch.rand(1, T, H, generator=gen)
+    cu = torch.tensor([0, 7, 30, 45], device=DEVICE)
+    fn = kernels.chunk_kda if op_name == "kda" else kernels.chunk_gated_delta_rule
+    grads = []
+    for launch in (None, RECOMPUTE):
+        leaves_ = [t.clone().to(DEVICE).requires_grad_() for t in (q, k, v, g, beta)]
+        o, _ = fn(*leaves_, cu_seqlens=cu, use_qk_l2norm_in_kernel=True, chunk_size=16, launch=launch)
+        grads.append(torch.autograd.grad(o, leaves_, torch.ones_like(o)))
+    for name, a, b in zip(("q", "k", "v", "g", "beta"), *grads):
+        assert torch.equal(a, b), name
