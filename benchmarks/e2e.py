@@ -3,7 +3,8 @@ against model (issue 26). Every step is forward, backward and AdamW under bf16 a
 
     python benchmarks/e2e.py [--sizes small base] [--recipes full_attention kda_3to1 ...] [--train-steps 40]
                              [--bare-steps 10] [--scale-shapes 8x4096 2x16384] [--scale-dims full] [--steps 6]
-                             [--warmup 3] [--parts sizes scale] [--device cuda] [--ours-set KEY=VALUE ...]
+                             [--warmup 3] [--parts sizes scale] [--scale-models kda_only kda_3to1 llama fla]
+                             [--device cuda] [--ours-set KEY=VALUE ...]
                              [--record [DIR]]
 
 sizes  per size and recipe (default: the MiniMax-gap set), on packed synthetic documents as trained:
@@ -201,6 +202,8 @@ MODELS_AT_SCALE = {
     "FLA KDAForCausalLM": fla_kda,  # last: its first step at a shape autotunes for minutes
 }
 INSTALL = {"FLA KDAForCausalLM": "flash-linear-attention", "HF LlamaForCausalLM (SDPA)": "transformers"}
+SHORT_NAMES = dict(zip(("kda_only", "kda_3to1", "llama", "fla"), MODELS_AT_SCALE))
+"""--scale-models' names for MODELS_AT_SCALE's rows."""
 # whose tokens/s and peak ours is read against (issue 26's targets)
 AGAINST = {"ours kda_only": ("FLA KDAForCausalLM", "FLA KDA"), "ours kda_3to1": ("HF LlamaForCausalLM (SDPA)", "Llama")}
 
@@ -245,7 +248,7 @@ def scale_rows(a, device: str):
     dims = SCALE_DIMS[a.scale_dims]
     for B, T in a.scale_shapes:
         results, interrupted = {}, False
-        for name in MODELS_AT_SCALE:
+        for name in (SHORT_NAMES[m] for m in a.scale_models):
             t0 = time.perf_counter()
             try:
                 results[name] = scale_one(name, dims, B, T, a.steps, a.warmup, device, tuple(a.ours_set))
@@ -276,6 +279,8 @@ def main() -> None:
     ap.add_argument("--scale-shapes", nargs="+", type=kernel_benchmark().shape_arg, metavar="BxT",
                     default=[(8, 4096), (2, 16384)])
     ap.add_argument("--scale-dims", choices=sorted(SCALE_DIMS), default="full")
+    ap.add_argument("--scale-models", nargs="+", choices=list(SHORT_NAMES), default=list(SHORT_NAMES),
+                    help="which models at scale (default: all four, FLA last)")
     ap.add_argument("--steps", type=int, default=6, help="timed steps per model at scale")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps before every scale measurement (the bare step "
                     "warms up on each of its batches, at least this many steps)")
