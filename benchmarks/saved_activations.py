@@ -113,10 +113,10 @@ class PerToken:
 
 
 def measure_per_token(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cpu",
-                      overrides: tuple[str, ...] = ()):
+                      overrides: tuple[str, ...] = (), backend: str | None = None):
     """(model, PerToken) from forwards on (batch, seq_len) and (batch, 2 seq_len) tokens."""
-    model, short = measure(recipe, dims, batch, seq_len, device, overrides)
-    _, long = measure(recipe, dims, batch, 2 * seq_len, device, overrides)
+    model, short = measure(recipe, dims, batch, seq_len, device, overrides, backend)
+    _, long = measure(recipe, dims, batch, 2 * seq_len, device, overrides, backend)
     return model, PerToken(short, long, batch * seq_len)
 
 
@@ -147,14 +147,19 @@ def row(kind: str, module: str, per_token: float, d_model: int, dtypes) -> list[
     return [kind, module, f"{per_token:,.0f}", f"{per_token / (4 * d_model):.1f}", counts]
 
 
-def measure(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cpu", overrides: tuple[str, ...] = ()):
-    """(model, SavedBytes) of one forward of our `recipe` at `dims` on (batch, seq_len) random tokens."""
+def measure(recipe: str, dims: dict, batch: int, seq_len: int, device: str = "cpu", overrides: tuple[str, ...] = (),
+            backend: str | None = None):
+    """(model, SavedBytes) of one forward of our `recipe` at `dims` on (batch, seq_len) random tokens, on the kernel
+    `backend` (None: as the config says)."""
     import torch
 
     from e2e import ours_at_scale
+    from kernels.backend import set_backend
 
     torch.manual_seed(0)
     model, _ = ours_at_scale(recipe, dims, device, overrides)
+    if backend is not None:  # after the build, which sets the backend from the config (auto: torch on a CPU)
+        set_backend(backend)
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     ids = torch.randint(0, dims["vocab"], (batch, seq_len + 1), device=device)
     meter = SavedBytes(model, params)
@@ -175,11 +180,8 @@ def main() -> None:
     from e2e import SCALE_DIMS
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # train_throughput put benchmarks/ first
-    from kernels.backend import set_backend
-
-    set_backend(a.backend)
     dims = dict(SCALE_DIMS[a.dims], n_layers=a.layers)
-    model, per = measure_per_token(a.recipe, dims, a.batch, a.seq_len, a.device, tuple(a.overrides))
+    model, per = measure_per_token(a.recipe, dims, a.batch, a.seq_len, a.device, tuple(a.overrides), a.backend)
     table = stream_table(HEAD, iter(layer_rows(model, per, dims["d_model"])))
     largest = sorted((t for t in per.tensors if t[0].startswith("blocks.0.")), key=lambda t: -t[3])[:12]
     table2 = stream_table(["module (blocks.0)", "dtype", "shape (at 2T)", "bytes / token"],

@@ -36,3 +36,24 @@ def test_cli_prints_each_layer_kind_and_writes_its_record(tmp_path) -> None:
     assert "| attention (blocks.3) | **whole layer** |" in run.stdout
     record = next(tmp_path.glob("*_saved-activations_cpu.md"))
     assert "Saved activations per token, by module" in record.read_text()
+
+
+def test_the_triton_backend_is_what_gets_measured_and_recompute_keeps_less() -> None:
+    """--backend triton measures the Triton path (building the model sets the backend from its config, auto: torch on
+    a CPU; the benchmark sets it after), and model.linear.recompute=true keeps less in the mixer than the default."""
+    pytest.importorskip("triton")
+    from kernels.utils.triton_support import interpreting
+
+    if not interpreting():
+        pytest.skip("needs TRITON_INTERPRET=1 (tests/conftest.py sets it)")
+    bench = load_benchmark("saved_activations")
+    mixer = {}
+    before = kernels.backend.get_backend()
+    try:
+        for name, backend, overrides in [("torch", "torch", ()), ("triton", "triton", ()),
+                                         ("recompute", "triton", ("model.linear.recompute=true",))]:
+            _, per = bench.measure_per_token("kda_only", DIMS, 1, 32, overrides=overrides, backend=backend)
+            mixer[name] = per.by_path["blocks.0.mixer"]
+    finally:
+        kernels.backend.set_backend(before)
+    assert mixer["torch"] != mixer["triton"] and 0 < mixer["recompute"] < mixer["triton"]
