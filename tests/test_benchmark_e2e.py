@@ -78,12 +78,21 @@ def test_ours_is_read_against_fla_and_llama(monkeypatch) -> None:
             "HF LlamaForCausalLM (SDPA)": {"tokens_per_s": 80.0, "mfu": float("nan"), "peak": 30.0}}
     monkeypatch.setattr(e2e, "scale_one", lambda name, *args: fake[name])
     args = type("Args", (), {"scale_dims": "tiny", "scale_shapes": [(2, 16384)], "steps": 1, "warmup": 0,
-                             "ours_set": []})
+                             "ours_set": [], "scale_models": list(e2e.SHORT_NAMES)})
     rows = {r[1]: r for r in e2e.scale_rows(args, "cuda")}
     assert rows["ours kda_only"] == ["scale", "ours kda_only", "2 x 16384", "50", "-", "40.0",
                                      "0.50x FLA KDA's tokens/s, 2.00x its peak"]
     assert rows["ours kda_3to1"][3:] == ["OOM", "", "", ""]
     assert rows["FLA KDAForCausalLM"][6] == rows["HF LlamaForCausalLM (SDPA)"][6] == ""
+
+
+def test_scale_models_picks_the_rows(monkeypatch) -> None:
+    e2e = load_benchmark("e2e")
+    ran = []
+    monkeypatch.setattr(e2e, "scale_one", lambda name, *args: ran.append(name) or "OOM")
+    args = type("Args", (), {"scale_dims": "tiny", "scale_shapes": [(1, 8)], "steps": 1, "warmup": 0,
+                             "ours_set": [], "scale_models": ["kda_only", "llama"]})
+    assert [r[1] for r in e2e.scale_rows(args, "cuda")] == ran == ["ours kda_only", "HF LlamaForCausalLM (SDPA)"]
 
 
 def test_a_typo_in_ours_set_is_a_usage_error_naming_the_key() -> None:
