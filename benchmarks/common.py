@@ -166,6 +166,12 @@ def timed_steps(step, batches: list, warmup: int, device: str) -> tuple[float, f
 INTERRUPTED = "interrupted (SIGINT) here: the rest was not measured"
 
 
+def markdown_table(head: list[str], rows: Iterable[list[str]]) -> str:
+    """A markdown table of head and rows, returned whole."""
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+                     + ["| " + " | ".join(r) + " |" for r in rows])
+
+
 def stream_table(head: list[str], rows: Iterable[list[str]]) -> str:
     """A markdown table of head and rows; each row is printed as it arrives, so a long GPU run shows its progress.
     Interrupted (SIGINT, e.g. `timeout -s INT`), it ends with a row saying so and returns the rows measured, so the

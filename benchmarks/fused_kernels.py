@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import record_arg, write_record  # noqa: E402
+from common import markdown_table as table, record_arg, write_record  # noqa: E402
 
 # (rows, width, gated): rows of one small step (32 x 512) and of the scale shape (8 x 4096)
 OP_SHAPES = {"cuda": [(16384, 256, None), (16384 * 2, 64, "sigmoid"), (32768, 1024, None), (32768 * 8, 128, "silu")],
@@ -126,11 +126,6 @@ def step_rows(recipes: list[str], size: str, steps: int, device: str) -> list[li
                      *[f"{tps[n] / 1e3:.1f}k" for n in SETTINGS], f"{tps['all'] / tps['eager']:.2f}x",
                      *["-" if peak[n] is None else f"{peak[n]:.2f}" for n in ("eager", "all")]])
     return rows
-
-
-def table(head: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-                     + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def main() -> int:

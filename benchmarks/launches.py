@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TRITON_INTERPRET", "1")  # before anything imports triton
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import record_arg, write_record  # noqa: E402
+from common import markdown_table as table, record_arg, write_record  # noqa: E402
 
 SETTINGS = {"eager": (False, False), "fused norms": (True, False), "fused convs": (False, True), "both": (True, True)}
 NO_LAUNCH = {"empty", "empty_strided", "empty_like", "new_empty", "new_empty_strided", "lift_fresh", "detach",
@@ -101,11 +101,6 @@ def count_step(recipe: str, size: str, batch: int, norm: bool, conv: bool) -> tu
         kernels.set_backend("auto")
     docs = len(b["cu_seqlens_host"]) - 1 if b.get("cu_seqlens_host") is not None else b["input_ids"].shape[0]
     return counter, docs
-
-
-def table(head: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-                     + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def main() -> int:
