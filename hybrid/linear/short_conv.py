@@ -19,7 +19,7 @@ from torch import nn
 
 from hybrid.linear.cache import LinearCache
 from kernels import resolve_backend
-from kernels.short_conv import document_positions
+from kernels.short_conv import causal_conv, document_positions
 
 
 class ShortConv(nn.Module):
@@ -42,12 +42,12 @@ class ShortConv(nn.Module):
         document_positions(cu_seqlens) when the caller has them (q, k and v share one)."""
         if self.size == 0:
             return F.silu(x)
+        if cu_seqlens is not None and positions is None:
+            positions = document_positions(cu_seqlens, x.shape[1], x.device)
         if self.fused and cache is None and x.dtype != torch.float64 and resolve_backend(x.device) == "triton":
             from kernels.short_conv.triton import short_conv_triton
 
-            if cu_seqlens is not None and positions is None:
-                positions = document_positions(cu_seqlens, x.shape[1], x.device)
-            return short_conv_triton(x, self.weight, None if cu_seqlens is None else positions)
+            return short_conv_triton(x, self.weight, positions)
         B, _, D = x.shape
         keep = self.size - 1
         past = None if cache is None else cache.conv.get(self.name)
@@ -56,24 +56,11 @@ class ShortConv(nn.Module):
         xs = torch.cat([past.to(x.dtype), x], dim=1)  # (B, keep + T, D)
         if cu_seqlens is None:
             y = F.conv1d(xs.transpose(1, 2), self.weight.to(x.dtype), groups=D).transpose(1, 2)  # (B, T, D)
-        else:
-            if positions is None:
-                positions = document_positions(cu_seqlens, x.shape[1], x.device)
-            y = self._packed(x, positions)
+        else:  # only the taps that stay inside each token's own document
+            y = causal_conv(x, self.weight.to(x.dtype)[:, 0], positions)
         if cache is not None:
             cache.conv[self.name] = xs[:, xs.shape[1] - keep :]
         return F.silu(y)
-
-    def _packed(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        # y_t = sum_s w[W-1-s] * x_{t-s}, keeping only the taps that stay inside the token's own document (pos:
-        # each token's offset inside it).
-        T, W = x.shape[1], self.size
-        w = self.weight.to(x.dtype)[:, 0]  # (D, W)
-        y = x * w[:, W - 1]
-        for s in range(1, W):
-            shifted = F.pad(x, (0, 0, s, 0))[:, :T]  # x_{t-s}, zeros before the start
-            y = y + shifted * (pos >= s).to(x.dtype)[None, :, None] * w[:, W - 1 - s]
-        return y
 
 
 class QKVShortConv(nn.Module):

@@ -20,14 +20,19 @@ def document_positions(cu_seqlens: Any, T: int, device: torch.device | str) -> t
     return (t - cu[torch.searchsorted(cu[1:], t, right=True)]).to(torch.int32)
 
 
+def causal_conv(x: torch.Tensor, weight: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """z (before the SiLU) in the dtype x and weight share: x (B, T, D), weight (D, W), pos (T,) offsets inside
+    documents. One shifted, masked multiply-add per tap (the eager packed form ShortConv also runs)."""
+    T, W = x.shape[1], weight.shape[1]
+    z = x * weight[:, W - 1]
+    for s in range(1, W):
+        shifted = F.pad(x, (0, 0, s, 0))[:, :T]  # x_{t-s}, zeros before the row
+        z = z + shifted * (pos >= s).to(x.dtype)[None, :, None] * weight[:, W - 1 - s]
+    return z
+
+
 def short_conv_reference(x: torch.Tensor, weight: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
     """x (B, T, D), weight (D, W), positions (T,) or None -> SiLU(causal conv) (B, T, D)."""
     ct = torch.float64 if x.dtype == torch.float64 else torch.float32
-    T, W = x.shape[1], weight.shape[1]
-    pos = torch.arange(T, device=x.device) if positions is None else positions.to(x.device).long()
-    xc, wc = x.to(ct), weight.to(ct)
-    z = xc * wc[:, W - 1]
-    for s in range(1, W):
-        shifted = F.pad(xc, (0, 0, s, 0))[:, :T]  # x_{t-s}, zeros before the row
-        z = z + shifted * (pos >= s).to(ct)[None, :, None] * wc[:, W - 1 - s]
-    return F.silu(z).to(x.dtype)
+    pos = torch.arange(x.shape[1], device=x.device) if positions is None else positions.to(x.device).long()
+    return F.silu(causal_conv(x.to(ct), weight.to(ct), pos)).to(x.dtype)
