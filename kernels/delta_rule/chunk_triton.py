@@ -29,6 +29,18 @@ Seqs = tuple[torch.Tensor, torch.Tensor] | None
 """Packed sequences chunk-aligned in one row: (seq_starts, chunk_starts), int32 (N + 1,) each; None: one per row."""
 
 
+def intra_chunk(q, k, v, g, beta, *, chunk_size: int, precision: str, compact: bool, u0_amax: torch.Tensor | None,
+                store_ainv: bool, norm_q_scale: float | None, launch: LaunchConfig) -> tuple[torch.Tensor, ...]:
+    """The intra-chunk part: decayed scores, the WY/UT solve Ainv = (I + A)^-1, U0 = Ainv beta v, W = Ainv beta k e^G;
+    (U0, W, k_to_end, decay over the key rows, q_decayed, qk, Ainv). The forward runs it, and the recomputing
+    backward runs it again on the same inputs for the same values."""
+    U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = intra_chunk_fwd(
+        q=q, k=k, v=v, g=g, beta=beta, chunk_size=chunk_size, precision=precision, compact=compact, u0_amax=u0_amax,
+        store_ainv=store_ainv, norm_q_scale=norm_q_scale, launch=launch)
+    decay = decay_chunk.expand(*decay_chunk.shape[:-1], q.shape[-1]).contiguous()  # per head: same for all rows
+    return U0, W, k_to_end, decay, q_decayed, qk, Ainv
+
+
 def chunk_gated_delta_rule_fwd(*, q, k, v, g, beta, h0, chunk_size: int, precision: str, T: int,
                                out_dtype: torch.dtype, seqs: Seqs, compact: bool, needs_grad: bool,
                                norm_q_scale: float | None, launch: LaunchConfig
@@ -40,11 +52,9 @@ def chunk_gated_delta_rule_fwd(*, q, k, v, g, beta, h0, chunk_size: int, precisi
         raise ValueError("chunk_gated_delta_rule_fwd: norm_q_scale (q, k normalised in the kernel) has no backward; "
                          "normalise them beforehand (`l2norm_triton`) when gradients are needed")
     u0_amax = q.new_empty(1, dtype=torch.float32) if compact else None  # the walk's float16 scale, max |U0|
-    # intra-chunk: decayed scores, the WY/UT solve Ainv = (I + A)^-1, U0 = Ainv beta v, W = Ainv beta k e^G
-    U0, W, k_to_end, decay_chunk, q_decayed, qk, Ainv = intra_chunk_fwd(
-        q=q, k=k, v=v, g=g, beta=beta, chunk_size=chunk_size, precision=precision, compact=compact, u0_amax=u0_amax,
+    U0, W, k_to_end, decay, q_decayed, qk, Ainv = intra_chunk(
+        q, k, v, g, beta, chunk_size=chunk_size, precision=precision, compact=compact, u0_amax=u0_amax,
         store_ainv=needs_grad, norm_q_scale=norm_q_scale, launch=launch)
-    decay = decay_chunk.expand(*decay_chunk.shape[:-1], q.shape[-1]).contiguous()  # per head: same for all rows
     # state recurrence over chunks: u = U0 - W S, o = (q e^G) S + QK u, S' = diag(e^{G_C}) S + (k e^{G_C - G})^T u
     o, S_out, walk_saved = state_forward(
         W=W, U0=U0, Kd=k_to_end, decay=decay, Qd=q_decayed, QK=qk, h0=h0, precision=precision, T=T,
@@ -91,10 +101,9 @@ class DeltaRuleChunk(torch.autograd.Function):
     def backward(ctx, do, dS_out):
         if ctx.launch.recompute:
             q, k, v, g, beta, *walk_saved = ctx.saved_tensors
-            U0, W, k_to_end, decay, q_decayed, qk, Ainv = intra_chunk_fwd(
-                q=q, k=k, v=v, g=g, beta=beta, chunk_size=ctx.chunk_size, precision=ctx.precision,
-                compact=ctx.compact, store_ainv=True, launch=ctx.launch)  # the forward's values: same kernels, inputs
-            decay = decay.expand(*decay.shape[:-1], q.shape[-1]).contiguous()
+            U0, W, k_to_end, decay, q_decayed, qk, Ainv = intra_chunk(
+                q, k, v, g, beta, chunk_size=ctx.chunk_size, precision=ctx.precision, compact=ctx.compact,
+                u0_amax=None, store_ainv=True, norm_q_scale=None, launch=ctx.launch)  # the walk's scale is saved
         else:
             q, k, v, g, beta, U0, W, Ainv, k_to_end, decay, q_decayed, qk, *walk_saved = ctx.saved_tensors
         dq, dk, dv, dg, dbeta, dh0 = chunk_gated_delta_rule_bwd(
