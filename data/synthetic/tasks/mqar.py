@@ -77,6 +77,10 @@ def _render(
     queried = rng.sample(range(num_kv_pairs), n_queries)  # pair index asked at each chosen slot, in slot order
     ask = dict(zip(slots, queried))
     mask = [False] * len(tokens)
+    tail = seq_len - len(tokens) - 2 * n_slots  # 0 or 1 when the query section has odd length
+    # one draw for every filler word, in order: the same random numbers as a draw per empty slot
+    filler = rng.choices(FILLER_WORDS, k=2 * (n_slots - n_queries) + tail)
+    used = 0
     last_key_pos, last_gap = -1, -1
     for s in range(n_slots):
         if s in ask:
@@ -85,10 +89,10 @@ def _render(
             tokens += (keys[pair], values[pair])
             mask += (False, True)
         else:
-            tokens += rng.choices(FILLER_WORDS, k=2)
+            tokens += filler[used:used + 2]
+            used += 2
             mask += (False, False)
-    tail = seq_len - len(tokens)  # 0 or 1 when the query section has odd length
-    tokens += rng.choices(FILLER_WORDS, k=tail)
+    tokens += filler[used:]
     mask += [False] * tail
     return tokens, mask, last_key_pos, last_gap
 

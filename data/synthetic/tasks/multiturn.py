@@ -34,6 +34,10 @@ TRAIN_AXES: dict[str, object] = {
 }
 
 
+# every value but one, per value: the draw of a new value for a key is then one choice, not a list per turn
+_OTHER_VALUES: dict[str, tuple[str, ...]] = {v: tuple(x for x in VALUES if x != v) for v in VALUES}
+
+
 def _fact(verb: str, key: str, value: str) -> list[str]:
     return [verb, key, "=", value, "."]
 
@@ -75,7 +79,7 @@ def make(
             turns.append(_question(key) + [current[key]])
             continue
         key = next(facts)
-        value = rng.choice([v for v in VALUES if v != current.get(key)])
+        value = rng.choice(_OTHER_VALUES[current[key]] if key in current else VALUES)
         turns.append(_fact("update" if key in current else "set", key, value))
         current[key] = value
         last_set_turn[key] = t
