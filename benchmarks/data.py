@@ -1,11 +1,15 @@
-"""Data pipeline throughput: tokens/s of the text stream alone (read, parse, tokenize, pack, batch), by worker count.
+"""Data pipeline throughput: tokens/s of the text stream alone (read, parse, tokenize, pack, batch), or of the
+synthetic task stream (generate, encode, pack, batch), by worker count.
 
-    python benchmarks/data.py [--workers 1 2 4] [--seconds 10] [--paths my/*.jsonl] [--record [DIR]]
+    python benchmarks/data.py [--stream text|synthetic] [--workers 1 2 4] [--seconds 10] [--paths my/*.jsonl]
+                              [--record [DIR]]
 
 Without --paths it writes a seeded corpus of Zipf-distributed words (8 jsonl files, so every worker count shards
 whole files) to a temporary folder and trains the tokenizer on it (cached there). Each worker count then runs the
 training DataLoader of the text module exactly as training does (cu_seqlens on), discards the first batches (worker
-start-up), and counts tokens over --seconds. --record writes the table as a dated record (topic data-pipeline).
+start-up), and counts tokens over --seconds. --stream synthetic runs the synthetic module at its default mixture
+instead (workers 0: generated in the process that reads the loader, as a training process with data.num_workers=0).
+--record writes the table as a dated record (topic data-pipeline, or data-synthetic).
 The pipeline keeps up with training when its tokens/s exceed the training tokens/s of the same device count.
 """
 from __future__ import annotations
@@ -50,7 +54,7 @@ def write_corpus(folder: Path, n_docs: int = 4000, n_files: int = 8, seed: int =
 
 
 def measure(cfg, seconds: float, warmup_batches: int) -> dict:
-    """Tokens/s of the training DataLoader of the text module built from `cfg`."""
+    """Tokens/s of the training DataLoader of the data module built from `cfg`."""
     from data.build import build_datamodule
 
     dm = build_datamodule(cfg)
@@ -93,6 +97,7 @@ def training_rates(path: Path | None = None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stream", choices=["text", "synthetic"], default="text")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per worker count")
     parser.add_argument("--paths", nargs="*", default=None, help="your own files (default: a generated corpus)")
@@ -102,6 +107,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=4000, help="documents of the generated corpus")
     record_arg(parser)
     args = parser.parse_args()
+    if args.stream == "synthetic":
+        return synthetic(args)
 
     import datasets
     import pyarrow
@@ -135,6 +142,23 @@ def main() -> None:
     print(table)
     if args.record:
         write_record("data-pipeline", "Data pipeline, text stream alone", table, notes, args.record)
+
+
+def synthetic(args: argparse.Namespace) -> None:
+    """The synthetic task stream (default mixture, packed with document boundaries) by worker count."""
+    from data.config import DataConfig
+
+    base = {"seq_len": args.seq_len, "batch_size": args.batch_size, "val_batches": 0}
+    rows = [measure(DataConfig(**base, num_workers=w), args.seconds, warmup_batches=2 * max(1, w)) for w in args.workers]
+    table = "| workers | tokens/s | batches | seconds |\n|---|---|---|---|\n" + "\n".join(
+        f"| {r['workers']} | {r['tokens_per_s']:,.0f} | {r['batches']} | {r['seconds']:.1f} |" for r in rows)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    notes = (f"Synthetic task stream, default mixture, seq_len {args.seq_len}, batch {args.batch_size}; workers 0 "
+             f"generates in the reading process; {args.seconds:.0f} s measured per row after start-up; load average "
+             f"during the run {load}.")
+    print(table)
+    if args.record:
+        write_record("data-synthetic", "Data pipeline, synthetic task stream", table, notes, args.record)
 
 
 if __name__ == "__main__":

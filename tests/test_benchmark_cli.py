@@ -145,3 +145,16 @@ def test_dsa_sparse_runs_both_impls_and_records(tmp_path) -> None:
     assert float(cells[1]) > 0 and float(cells[3]) > 0 and cells[5].endswith("x")  # both impls ran and timed
     (record,) = tmp_path.glob("*_dsa-sparse_cpu.md")
     assert row in record.read_text()
+
+
+def test_data_benchmark_measures_the_synthetic_stream_and_records(tmp_path) -> None:
+    script = BENCHMARKS / "data.py"
+    run = subprocess.run([sys.executable, str(script), "--stream", "synthetic", "--workers", "0", "--seconds", "1",
+                          "--seq-len", "128", "--batch-size", "4", "--record", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    row = next(line for line in run.stdout.splitlines() if line.startswith("| 0 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1].replace(",", "")) > 0 and int(cells[2]) > 0  # tokens were generated and counted
+    (record,) = tmp_path.glob("*_data-synthetic_cpu.md")
+    assert row in record.read_text()
