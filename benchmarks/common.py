@@ -163,6 +163,10 @@ def timed_steps(step, batches: list, warmup: int, device: str) -> tuple[float, f
     return seconds, torch.cuda.max_memory_allocated() / 2**30 if cuda else None
 
 
+FUSED_SWITCHES = {"fused norms": "model.fused_norm=true", "fused convs": "model.fused_conv=true",
+                  "fused rope": "model.fused_rope=true"}
+"""The fused-kernel switches the step benchmarks turn on one at a time, then all together."""
+
 INTERRUPTED = "interrupted (SIGINT) here: the rest was not measured"
 
 

@@ -149,7 +149,8 @@ def synthetic(args: argparse.Namespace) -> None:
     from data.config import DataConfig
 
     base = {"seq_len": args.seq_len, "batch_size": args.batch_size, "val_batches": 0}
-    rows = [measure(DataConfig(**base, num_workers=w), args.seconds, warmup_batches=2 * max(1, w)) for w in args.workers]
+    rows = [measure(DataConfig(**base, num_workers=w), args.seconds, warmup_batches=2 * max(1, w))
+            for w in args.workers]
     table = "| workers | tokens/s | batches | seconds |\n|---|---|---|---|\n" + "\n".join(
         f"| {r['workers']} | {r['tokens_per_s']:,.0f} | {r['batches']} | {r['seconds']:.1f} |" for r in rows)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -1,14 +1,15 @@
 """The fused elementwise kernels (RMSNorm: kernels/rms_norm/triton.py; short conv + SiLU:
-kernels/short_conv/triton.py) against their eager forms, alone and in whole steps.
+kernels/short_conv/triton.py; RoPE: kernels/rope/triton.py) against their eager forms, alone and in whole steps.
 
     python benchmarks/fused_kernels.py [--recipes kda_3to1 full_attention] [--size small] [--steps 10] [--record [DIR]]
 
-op     forward + backward of one norm (plain, and gated as the mixers' output norm) and one short conv (unpacked
-       rows, and one packed row of documents) at the shapes a step has; bf16 input, float32 weight, as under
-       autocast. `triton.testing.do_bench` per call (L2 flushed between calls), and back to back (20 calls in a
-       row, timed together), in ms
+op     forward + backward of one norm (plain, and gated as the mixers' output norm), one short conv (unpacked
+       rows, and one packed row of documents) and one RoPE (q of a packed row) at the shapes a step has; bf16
+       input, float32 weight, as under autocast. `triton.testing.do_bench` per call (L2 flushed between calls), and
+       back to back (20 calls in a row, timed together), in ms
 step   the bare training step of e2e.py (packed batches, forward, backward, fused AdamW, bf16 autocast) with
-       model.fused_norm, model.fused_conv and model.attention.packed=varlen off, each alone, and all, in tokens/s
+       model.fused_norm, model.fused_conv, model.fused_rope and model.attention.packed=varlen off, each alone, and
+       all, in tokens/s
 On the CPU (a seconds-long check, under TRITON_INTERPRET=1) --size tiny and small op shapes.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import markdown_table as table, record_arg, write_record  # noqa: E402
+from common import FUSED_SWITCHES, markdown_table as table, record_arg, write_record  # noqa: E402
 
 # (rows, width, gated): rows of one small step (32 x 512) and of the scale shape (8 x 4096)
 OP_SHAPES = {"cuda": [(16384, 256, None), (16384 * 2, 64, "sigmoid"), (32768, 1024, None), (32768 * 8, 128, "silu")],
@@ -28,13 +29,39 @@ OP_SHAPES = {"cuda": [(16384, 256, None), (16384 * 2, 64, "sigmoid"), (32768, 10
 CONV_SHAPES = {"cuda": [(32, 512, 256, False), (1, 32 * 512, 256, True), (8, 4096, 1024, False),
                         (1, 8 * 4096, 1024, True)],
                "cpu": [(2, 24, 16, False), (1, 48, 16, True)]}
-SETTINGS = {"eager": (False, False, False), "fused norms": (True, False, False), "fused convs": (False, True, False),
-            "varlen attention": (False, False, True), "all": (True, True, True)}
-"""model.fused_norm, model.fused_conv, model.attention.packed=varlen"""
+# (B, T, heads, head dim): q of one small step, and of a layer at the scale dims
+ROPE_SHAPES = {"cuda": [(1, 32 * 512, 4, 64), (1, 8 * 4096, 8, 128)], "cpu": [(1, 48, 2, 16)]}
+SWITCHES = {**FUSED_SWITCHES, "varlen attention": "model.attention.packed=varlen"}
+SETTINGS = {"eager": [], **{name: [switch] for name, switch in SWITCHES.items()}, "all": list(SWITCHES.values())}
+"""Overrides of each step setting."""
 
 
 def op_rows(device: str) -> list[list[str]]:
-    return norm_rows(device) + conv_rows(device)
+    return norm_rows(device) + conv_rows(device) + rope_rows(device)
+
+
+def rope_rows(device: str) -> list[list[str]]:
+    import torch
+
+    from hybrid.attention.rope import RotaryEmbedding
+
+    rows = []
+    for B, T, H, D in ROPE_SHAPES[device]:
+        x = torch.randn(B, T, H, D, device=device, dtype=torch.bfloat16, requires_grad=True)
+        dy = torch.randn(B, T, H, D, device=device, dtype=torch.bfloat16)
+        pos = torch.arange(T, device=device) % 64  # 64-token documents
+        cells = []
+        for fused in (False, True):
+            rope = RotaryEmbedding(D)
+            rope.fused = fused
+
+            def call(rope=rope, x=x, dy=dy, pos=pos):
+                rope(x, pos).backward(dy)
+
+            cells += [f"{ms:.3f}" for ms in timings(call, device)]
+        eager, fused = float(cells[0]), float(cells[2])
+        rows.append(["rope", f"{B * T} x {H} x {D}", *cells, f"{eager / fused:.2f}x"])
+    return rows
 
 
 def conv_rows(device: str) -> list[list[str]]:
@@ -113,10 +140,8 @@ def step_rows(recipes: list[str], size: str, steps: int, device: str) -> list[li
     rows = []
     for recipe in recipes:
         tps, peak = {}, {}
-        for name, (norm, conv, varlen) in SETTINGS.items():
-            cfg = load_run_config([f"recipe={recipe}", f"size={size}", f"model.fused_norm={str(norm).lower()}",
-                                   f"model.fused_conv={str(conv).lower()}",
-                                   f"model.attention.packed={'varlen' if varlen else 'padded'}"]
+        for name, overrides in SETTINGS.items():
+            cfg = load_run_config([f"recipe={recipe}", f"size={size}", *overrides]
                                   + (["trainer.accelerator=cpu"] if device == "cpu" else []))
             r = e2e.bare_step(cfg, steps, 3, device)
             e2e.cleanup()
@@ -149,17 +174,17 @@ def main() -> int:
         kernels.set_backend("triton")  # a check that both paths run, not a timing
     out = []
     if "op" in a.parts:
-        t = table(["op", "rows x width", "eager ms/call", "eager ms back to back", "fused ms/call",
+        t = table(["op", "rows x width (x head dim)", "eager ms/call", "eager ms back to back", "fused ms/call",
                    "fused ms back to back", "speed-up per call"], op_rows(device))
         print(t, flush=True)
-        out.append("Forward + backward of one norm or short conv (width 4), bf16 input:\n\n" + t)
+        out.append("Forward + backward of one norm, short conv (width 4) or RoPE, bf16 input:\n\n" + t)
     if "step" in a.parts:
         t = table(["recipe", "B x T", *[f"{n} tokens/s" for n in SETTINGS], "all / eager", "peak GiB eager",
                    "peak GiB all"], step_rows(a.recipes, a.size, a.steps, device))
         print(t, flush=True)
         out.append(f"Bare training step at size={a.size} (benchmarks/e2e.py's), {a.steps} timed steps:\n\n" + t)
     if a.record:
-        write_record("fused-kernels", "Fused RMSNorm and short-conv kernels vs eager", "\n\n".join(out),
+        write_record("fused-kernels", "Fused RMSNorm, short-conv and RoPE kernels vs eager", "\n\n".join(out),
                      folder=a.record)
     return 0
 

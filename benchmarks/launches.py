@@ -9,7 +9,7 @@ Triton backend (interpreted), with every PyTorch operator that would launch a ke
 mode (views and allocations launch none) and every Triton grid launch counted at the interpreter. CPU autocast
 inserts its casts where CUDA autocast does for matmuls; the optimizer step is not counted (fused AdamW: a few
 launches). The counts do not depend on the batch size; they do on the number of documents and layers.
-Settings: model.fused_norm and model.fused_conv off, each alone, both.
+Settings: model.fused_norm, model.fused_conv and model.fused_rope off, each alone, all.
 """
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from pathlib import Path
 os.environ.setdefault("TRITON_INTERPRET", "1")  # before anything imports triton
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import markdown_table as table, record_arg, write_record  # noqa: E402
+from common import FUSED_SWITCHES, markdown_table as table, record_arg, write_record  # noqa: E402
 
-SETTINGS = {"eager": (False, False), "fused norms": (True, False), "fused convs": (False, True), "both": (True, True)}
+SETTINGS = {"eager": [], **{name: [switch] for name, switch in FUSED_SWITCHES.items()},
+            "all": list(FUSED_SWITCHES.values())}
 NO_LAUNCH = {"empty", "empty_strided", "empty_like", "new_empty", "new_empty_strided", "lift_fresh", "detach",
              "_local_scalar_dense", "set_", "resize_", "record_stream", "_unsafe_view"}
 """Operators that allocate or only touch metadata: no kernel."""
@@ -76,7 +77,7 @@ class LaunchCounter:
         return sum(self.torch_ops.values()) + sum(self.triton.values())
 
 
-def count_step(recipe: str, size: str, batch: int, norm: bool, conv: bool) -> tuple[LaunchCounter, int]:
+def count_step(recipe: str, size: str, batch: int, overrides: list[str]) -> tuple[LaunchCounter, int]:
     """(the launches of one packed forward + backward, the number of documents in the batch)."""
     import torch
 
@@ -86,7 +87,7 @@ def count_step(recipe: str, size: str, batch: int, norm: bool, conv: bool) -> tu
     from run.load import load_run_config
 
     cfg = load_run_config([f"recipe={recipe}", f"size={size}", f"data.batch_size={batch}", "trainer.accelerator=cpu",
-                           f"model.fused_norm={str(norm).lower()}", f"model.fused_conv={str(conv).lower()}"])
+                           "data.num_workers=0", *overrides])
     dm = build_datamodule(cfg.data)
     dm.setup("fit")
     b = dm.consume(next(iter(dm.train_dataloader())))
@@ -108,25 +109,25 @@ def main() -> int:
     ap.add_argument("--recipes", nargs="+", default=["kda_3to1", "full_attention"])
     ap.add_argument("--size", default="small")
     ap.add_argument("--batch", type=int, default=2, help="rows per batch (the counts do not depend on it)")
-    ap.add_argument("--top", type=int, default=8, help="operators listed per recipe, by launches with both fused")
+    ap.add_argument("--top", type=int, default=8, help="operators listed per recipe, by launches with all fused")
     record_arg(ap)
     a = ap.parse_args()
     rows, tops = [], []
     for recipe in a.recipes:
         counts = {}
-        for name, (norm, conv) in SETTINGS.items():
-            counts[name], docs = count_step(recipe, a.size, a.batch, norm, conv)
+        for name, overrides in SETTINGS.items():
+            counts[name], docs = count_step(recipe, a.size, a.batch, overrides)
             print(f"{recipe} {name}: {counts[name].total()} launches", file=sys.stderr, flush=True)
-        eager, both = counts["eager"].total(), counts["both"].total()
+        eager, fused = counts["eager"].total(), counts["all"].total()
         rows.append([recipe, str(docs), *[str(counts[n].total()) for n in SETTINGS],
-                     f"{sum(counts['both'].triton.values())}", f"{1 - both / eager:.0%}"])
-        common = (counts["eager"].torch_ops + counts["both"].torch_ops).most_common(a.top)
+                     f"{sum(counts['all'].triton.values())}", f"{1 - fused / eager:.0%}"])
+        common = (counts["eager"].torch_ops + counts["all"].torch_ops).most_common(a.top)
         tops.append(f"{recipe}: " + ", ".join(f"`{op}` {counts['eager'].torch_ops[op]} -> "
-                                              f"{counts['both'].torch_ops[op]}" for op, _ in common))
-    t = table(["recipe", "documents", *[f"{n} launches" for n in SETTINGS], "of which Triton (both)",
-               "fewer (both)"], rows)
+                                              f"{counts['all'].torch_ops[op]}" for op, _ in common))
+    t = table(["recipe", "documents", *[f"{n} launches" for n in SETTINGS], "of which Triton (all)",
+               "fewer (all)"], rows)
     body = (f"One packed forward + backward at size={a.size}, {a.batch} rows, bf16 autocast, Triton backend "
-            f"(interpreted):\n\n{t}\n\nMost launched PyTorch operators, eager -> both fused:\n\n"
+            f"(interpreted):\n\n{t}\n\nMost launched PyTorch operators, eager -> all fused:\n\n"
             + "\n".join(f"- {line}" for line in tops))
     print(body)
     if a.record:

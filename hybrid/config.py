@@ -116,6 +116,10 @@ class ModelConfig:
     """Every q/k/v short convolution + SiLU of a training forward as one fused Triton kernel each way where the kernel
     backend is Triton (kernels/short_conv/triton.py). Off until a GPU run has checked and timed it
     (benchmarks/fused_kernels.py; so far tested under the Triton interpreter only)."""
+    fused_rope: bool = False
+    """Every rotary embedding (q and k of mha, swa, gated, mla, dsa and its indexer) as one fused Triton kernel each
+    way where the kernel backend is Triton (kernels/rope/triton.py). Off until a GPU run has checked and timed it
+    (benchmarks/fused_kernels.py; so far tested under the Triton interpreter only)."""
     fused_head_loss: bool = True
     """Training loss through kernels.linear_cross_entropy (row chunks, the full logits never held); false: the
     plain head + F.cross_entropy, its reference."""

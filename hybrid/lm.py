@@ -16,6 +16,7 @@ from torch import nn
 from hybrid.weight_init import linear_std
 from kernels.cross_entropy import linear_cross_entropy
 from kernels.utils.host_offsets import host_offsets, record_host_offsets
+from hybrid.attention.rope import RotaryEmbedding
 from hybrid.block import Block
 from hybrid.config import ModelConfig
 from hybrid.layout import build_layout, format_layout
@@ -43,6 +44,8 @@ class HybridLM(nn.Module):
                 module.fused = cfg.fused_norm
             elif isinstance(module, ShortConv):
                 module.fused = cfg.fused_conv
+            elif isinstance(module, RotaryEmbedding):
+                module.fused = cfg.fused_rope
         self.init_weights()
 
     @property

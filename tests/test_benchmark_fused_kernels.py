@@ -1,6 +1,6 @@
 """benchmarks/fused_kernels.py on the CPU: both tables (each op, eager vs fused; the bare step with model.fused_norm,
-model.fused_conv and attention.packed=varlen off, alone and together) and its dated record, under the Triton
-interpreter; without it, a one-line error and exit 2."""
+model.fused_conv, model.fused_rope and attention.packed=varlen off, alone and together) and its dated record, under
+the Triton interpreter; without it, a one-line error and exit 2."""
 from __future__ import annotations
 
 import os
@@ -21,10 +21,11 @@ def test_tiny_cpu_run_prints_both_tables_and_writes_its_record(tmp_path) -> None
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "TRITON_INTERPRET": "1"})
     assert run.returncode == 0, run.stderr[-2000:]
     op_lines = [line for line in run.stdout.splitlines()
-                if line.startswith(("| plain |", "| gated sigmoid |", "| short conv |", "| short conv packed |"))]
-    assert len(op_lines) == 4 and all(line.rstrip(" |").endswith("x") for line in op_lines), run.stdout
+                if line.startswith(("| plain |", "| gated sigmoid |", "| short conv |", "| short conv packed |",
+                                    "| rope |"))]
+    assert len(op_lines) == 5 and all(line.rstrip(" |").endswith("x") for line in op_lines), run.stdout
     step = [line for line in run.stdout.splitlines() if line.startswith("| gdn_3to1 |")]
-    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 5, run.stdout
+    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 6, run.stdout
     (record,) = tmp_path.glob("*_fused-kernels_cpu.md")
     assert "| gdn_3to1 |" in record.read_text()
 

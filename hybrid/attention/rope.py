@@ -11,6 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from kernels import resolve_backend
+from kernels.rope import rope_reference
+
 
 def rotary_dim(head_dim: int, rotary_fraction: float) -> int:
     """How many leading dims of a head get rotated: head_dim * fraction, rounded down to an even number."""
@@ -20,7 +23,9 @@ def rotary_dim(head_dim: int, rotary_fraction: float) -> int:
 
 
 class RotaryEmbedding(nn.Module):
-    """Rotates the first `rotary_dim` dims of each head by angle position * theta^(-2i/R). Holds no parameters."""
+    """Rotates the first `rotary_dim` dims of each head by angle position * theta^(-2i/R). Holds no parameters.
+    With `fused = True` (model.fused_rope) and the Triton kernel backend it runs as one kernel each way
+    (kernels/rope/triton.py); otherwise the eager definition (kernels/rope/naive.py)."""
 
     def __init__(self, head_dim: int, rotary_fraction: float = 1.0, theta: float = 10000.0):
         super().__init__()
@@ -29,23 +34,17 @@ class RotaryEmbedding(nn.Module):
         self.head_dim = head_dim
         self.rotary_dim = rotary_dim(head_dim, rotary_fraction)
         self.theta = theta
+        self.fused = False  # HybridLM sets it from model.fused_rope
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """x: (B, T, H, D); positions: (T,) or (B, T) integer positions. Returns x rotated, same shape and dtype."""
-        R = self.rotary_dim
-        if R == 0:
+        if self.rotary_dim == 0:
             return x
-        # Angles in fp32 (fp64 for fp64 inputs): bf16 angles lose the phase of far positions. inv_freq is
-        # recomputed rather than kept as a buffer so that casting the module to bf16 cannot degrade it.
-        cdtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        exponent = torch.arange(0, R, 2, dtype=torch.float64, device=x.device) / R
-        inv_freq = (self.theta**-exponent).to(cdtype)  # (R/2,)
-        angles = positions.to(cdtype)[..., None] * inv_freq  # (..., T, R/2)
-        cos = angles.cos().unsqueeze(-2)  # (..., T, 1, R/2): broadcast over heads
-        sin = angles.sin().unsqueeze(-2)
-        x1, x2 = x[..., : R // 2].to(cdtype), x[..., R // 2 : R].to(cdtype)
-        rotated = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1).to(x.dtype)
-        return torch.cat([rotated, x[..., R:]], dim=-1)
+        if self.fused and x.dtype != torch.float64 and resolve_backend(x.device) == "triton":
+            from kernels.rope.triton import rope_triton
+
+            return rope_triton(x, positions, self.rotary_dim, self.theta)
+        return rope_reference(x, positions, self.rotary_dim, self.theta)
 
     def extra_repr(self) -> str:
         return f"head_dim={self.head_dim}, rotary_dim={self.rotary_dim}, theta={self.theta}"

@@ -151,12 +151,24 @@ def test_fused_conv_reaches_every_short_conv(fused):
     assert len(convs) == 3 and all(m.fused is fused for m in convs)
 
 
-@pytest.mark.parametrize("variant", ["kda", "gated_deltanet"])
-def test_fused_kernels_train_as_the_eager_model(variant):
-    """model.fused_conv and model.fused_norm on the Triton backend (the interpreter here): the same loss and parameter
-    gradients as the eager convolutions and norms on a packed batch, and the fused kernels did run."""
+@pytest.mark.parametrize("fused", [True, False])
+def test_fused_rope_reaches_every_rotary_embedding(fused):
+    from hybrid.attention.rope import RotaryEmbedding
+
+    for attention, count in (("mha", 1), ("gated", 1), ("mla", 1), ("dsa", 2)):  # dsa: its indexer's own rope
+        model = HybridLM(tiny("kda", attention, fused_rope=fused))
+        ropes = {id(m): m for m in model.modules() if isinstance(m, RotaryEmbedding)}.values()
+        assert len(ropes) == count and all(m.fused is fused for m in ropes), attention
+
+
+@pytest.mark.parametrize("variant, attention", [("kda", "mha"), ("gated_deltanet", "gated"), ("kda", "mla")])
+def test_fused_kernels_train_as_the_eager_model(variant, attention):
+    """model.fused_conv, model.fused_norm and model.fused_rope on the Triton backend (the interpreter here): the same
+    loss and parameter gradients as the eager convolutions, norms and rotations on a packed batch, and the fused
+    kernels did run."""
     import kernels
     import kernels.rms_norm.triton as norm_kernels
+    import kernels.rope.triton as rope_kernels
     import kernels.short_conv.triton as conv_kernels
     from kernels.utils.triton_support import interpreting
     from tests.kernels.harness import error_ratio
@@ -164,7 +176,7 @@ def test_fused_kernels_train_as_the_eager_model(variant):
     if not interpreting():
         pytest.skip("needs TRITON_INTERPRET=1 (tests/conftest.py sets it)")
     calls = []
-    conv, norm = conv_kernels.short_conv_triton, norm_kernels.rms_norm_triton
+    conv, norm, rope = conv_kernels.short_conv_triton, norm_kernels.rms_norm_triton, rope_kernels.rope_triton
     torch.manual_seed(0)
     ids = torch.randint(0, 50, (2, 21))
     cu = torch.tensor([0, 2, 9, 20, 31, 40])
@@ -173,18 +185,19 @@ def test_fused_kernels_train_as_the_eager_model(variant):
     kernels.set_backend("triton")
     try:
         for fused in (True, False):
-            model = HybridLM(tiny(variant, "mha", fused_conv=fused, fused_norm=fused))
+            model = HybridLM(tiny(variant, attention, fused_conv=fused, fused_norm=fused, fused_rope=fused))
             if results:
                 model.load_state_dict(results[0][2])
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(conv_kernels, "short_conv_triton", lambda *a: calls.append("conv") or conv(*a))
                 mp.setattr(norm_kernels, "rms_norm_triton", lambda *a: calls.append("norm") or norm(*a))
+                mp.setattr(rope_kernels, "rope_triton", lambda *a: calls.append("rope") or rope(*a))
                 loss = model.loss(ids[:, :-1], ids[:, 1:], cu_seqlens=cu)
             loss.backward()
             results.append((loss.detach(), {n: p.grad for n, p in model.named_parameters()}, model.state_dict()))
     finally:
         kernels.set_backend(before)
-    assert calls.count("conv") == 3 and calls.count("norm") >= 3
+    assert calls.count("conv") == 3 and calls.count("norm") >= 3 and calls.count("rope") == 2  # q and k
     (fused_loss, fused_grads, _), (eager_loss, eager_grads, _) = results
     assert error_ratio(fused_loss, eager_loss) <= 1e-6
     for name in eager_grads:
