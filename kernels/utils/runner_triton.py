@@ -24,6 +24,7 @@ import torch
 
 from kernels.utils.varlen_chunk_aligned import ChunkAlignedLayout, chunk_aligned_layout
 from kernels.utils.l2norm_triton import l2norm_pair_triton
+from kernels.utils.pad_rows_triton import pad_rows
 
 TritonCore = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 """core(q, k, v, *per_token, h0, chunk, layout) -> (o (B, T, H, V), S (N, H, K, V)); layout a ChunkAlignedLayout
@@ -60,8 +61,7 @@ def run_triton_core(
     else:
         layout = chunk_aligned_layout(cu_seqlens, chunk_for)
         chunk = layout.chunk
-        q, k, v = (layout.pad(x) for x in (q, k, v))
-        per_token = tuple(layout.pad(x) for x in per_token)
+        q, k, v, *per_token = pad_rows(layout.src, layout.slot, q, k, v, *per_token)  # one launch each way
     h0 = None if initial_state is None else initial_state.float()  # None: zero states, never allocated nor read
 
     o, state = core(q, k, v, *per_token, h0, chunk, layout)

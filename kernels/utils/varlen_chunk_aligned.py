@@ -34,9 +34,10 @@ class ChunkAlignedLayout:
     and an index_copy over unique rows (never a gather with many slots pointing at one token, whose backward
     accumulation serialises on the GPU).
 
-    Attributes: `chunk` (C), `num_seqs` (N), `total` (T), `padded_total` (T'), `num_chunks` (T' / C) and, int32 on
+    Attributes: `chunk` (C), `num_seqs` (N), `total` (T), `padded_total` (T'), `num_chunks` (T' / C); int32 on
     cu_seqlens' device, `seq_starts` (N + 1,) the documents' token offsets in the packed row (cu_seqlens) and
-    `chunk_starts` (N + 1,) their chunk offsets in the chunk-aligned row.
+    `chunk_starts` (N + 1,) their chunk offsets in the chunk-aligned row; int64, `slot` (T,) and its inverse `src`
+    (T',), -1 at padding.
     """
 
     def __init__(self, cu_seqlens: torch.Tensor, chunk: int, lengths: list[int] | None = None) -> None:
@@ -58,6 +59,9 @@ class ChunkAlignedLayout:
                                                output_size=self.total)  # (T,)
         shift = self.chunk_starts[:-1].long() * chunk - cu_seqlens[:-1].long()  # (N,) padded start - packed start
         self.slot = torch.arange(self.total, device=device) + shift[seq_of_token]  # (T,) unique, into T'
+        # (T',) the packed token each chunk-aligned slot holds, -1 for padding (the fused pad's map)
+        self.src = torch.full((self.padded_total,), -1, dtype=torch.long, device=device).index_copy(
+            0, self.slot, torch.arange(self.total, device=device))
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         """(1, T, ...) -> (1, T', ...), each document zero-padded to whole chunks."""
