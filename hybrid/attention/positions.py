@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from hybrid.document_positions import positions_in_documents
 from kernels.utils.host_offsets import host_offsets
 
 
@@ -25,7 +26,4 @@ def token_positions(x: torch.Tensor, cache: Any = None, cu_seqlens: torch.Tensor
     offsets = host_offsets(cu_seqlens) if cu_seqlens.dim() == 1 else None
     if offsets is None or offsets[0] != 0 or offsets[-1] != T:
         raise ValueError(f"cu_seqlens={cu_seqlens.tolist()} must be 1-D, start at 0 and end at T={T}")
-    tokens = torch.arange(T, device=x.device)
-    cu = cu_seqlens.to(x.device, tokens.dtype)
-    doc = torch.searchsorted(cu[1:], tokens, right=True)
-    return tokens - cu[doc]
+    return positions_in_documents(cu_seqlens, T)  # int32, made once per batch for every layer

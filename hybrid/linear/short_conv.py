@@ -19,7 +19,8 @@ from torch import nn
 
 from hybrid.linear.cache import LinearCache
 from kernels import resolve_backend
-from kernels.short_conv import causal_conv, document_positions
+from hybrid.document_positions import positions_in_documents
+from kernels.short_conv import causal_conv
 
 
 class ShortConv(nn.Module):
@@ -39,11 +40,11 @@ class ShortConv(nn.Module):
     def forward(self, x: torch.Tensor, cache: LinearCache | None = None, cu_seqlens: Any = None,
                 positions: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, T, D) -> (B, T, D); reads and refreshes cache.conv[self.name] when a cache is given. positions:
-        document_positions(cu_seqlens) when the caller has them (q, k and v share one)."""
+        positions_in_documents(cu_seqlens) when the caller has them (q, k and v share one)."""
         if self.size == 0:
             return F.silu(x)
         if cu_seqlens is not None and positions is None:
-            positions = document_positions(cu_seqlens, x.shape[1], x.device)
+            positions = positions_in_documents(cu_seqlens, x.shape[1])
         if self.fused and cache is None and x.dtype != torch.float64 and resolve_backend(x.device) == "triton":
             from kernels.short_conv.triton import short_conv_triton
 
@@ -80,7 +81,7 @@ def shared_positions(x: torch.Tensor, size: int, cache: Any, cu_seqlens: Any) ->
     """The document positions q, k and v's convolutions share on a packed training forward, computed once."""
     if cu_seqlens is None or cache is not None or size == 0:
         return None
-    return document_positions(cu_seqlens, x.shape[1], x.device)
+    return positions_in_documents(cu_seqlens, x.shape[1])
 
 
 def plain_conv(cfg, q_dim: int, k_dim: int, v_dim: int) -> QKVShortConv | None:
