@@ -1,15 +1,16 @@
 """The fused elementwise kernels (RMSNorm: kernels/rms_norm/triton.py; short conv + SiLU:
-kernels/short_conv/triton.py; RoPE: kernels/rope/triton.py) against their eager forms, alone and in whole steps.
+kernels/short_conv/triton.py; RoPE: kernels/rope/triton.py; decay: kernels/mamba_decay/triton.py) against their
+eager forms, alone and in whole steps.
 
     python benchmarks/fused_kernels.py [--recipes kda_3to1 full_attention] [--size small] [--steps 10] [--record [DIR]]
 
 op     forward + backward of one norm (plain, and gated as the mixers' output norm), one short conv (unpacked
-       rows, and one packed row of documents) and one RoPE (q of a packed row) at the shapes a step has; bf16
-       input, float32 weight, as under autocast. `triton.testing.do_bench` per call (L2 flushed between calls), and
-       back to back (20 calls in a row, timed together), in ms
+       rows, and one packed row of documents), one RoPE (q of a packed row) and one kda decay at the shapes a step
+       has; bf16 input, float32 weight, as under autocast. `triton.testing.do_bench` per call (L2 flushed between
+       calls), and back to back (20 calls in a row, timed together), in ms
 step   the bare training step of e2e.py (packed batches, forward, backward, fused AdamW, bf16 autocast) with
-       model.fused_norm, model.fused_conv, model.fused_rope and model.attention.packed=varlen off, each alone, and
-       all, in tokens/s
+       model.fused_norm, model.fused_conv, model.fused_rope, model.fused_gates and model.attention.packed=varlen off,
+       each alone, and all, in tokens/s
 On the CPU (a seconds-long check, under TRITON_INTERPRET=1) --size tiny and small op shapes.
 """
 from __future__ import annotations
@@ -31,13 +32,36 @@ CONV_SHAPES = {"cuda": [(32, 512, 256, False), (1, 32 * 512, 256, True), (8, 409
                "cpu": [(2, 24, 16, False), (1, 48, 16, True)]}
 # (B, T, heads, head dim): q of one small step, and of a layer at the scale dims
 ROPE_SHAPES = {"cuda": [(1, 32 * 512, 4, 64), (1, 8 * 4096, 8, 128)], "cpu": [(1, 48, 2, 16)]}
+# (B, T, heads, head dim): a kda layer's decay in one small step, and at the scale dims
+DECAY_SHAPES = {"cuda": [(32, 512, 4, 64), (8, 4096, 8, 128)], "cpu": [(1, 40, 2, 16)]}
 SWITCHES = {**FUSED_SWITCHES, "varlen attention": "model.attention.packed=varlen"}
 SETTINGS = {"eager": [], **{name: [switch] for name, switch in SWITCHES.items()}, "all": list(SWITCHES.values())}
 """Overrides of each step setting."""
 
 
 def op_rows(device: str) -> list[list[str]]:
-    return norm_rows(device) + conv_rows(device) + rope_rows(device)
+    return norm_rows(device) + conv_rows(device) + rope_rows(device) + decay_rows(device)
+
+
+def decay_rows(device: str) -> list[list[str]]:
+    import torch
+
+    from hybrid.linear.gates import a_log_param, dt_bias_param, mamba_decay
+
+    rows = []
+    for B, T, H, K in DECAY_SHAPES[device]:
+        a = torch.randn(B, T, H, K, device=device, dtype=torch.bfloat16, requires_grad=True)
+        dg = torch.randn(B, T, H, K, device=device)
+        A_log, dt_bias = a_log_param(H).to(device), dt_bias_param(H * K).to(device).view(H, K)
+        cells = []
+        for fused in (False, True):
+            def call(a=a, dg=dg, fused=fused, A_log=A_log, dt_bias=dt_bias):
+                mamba_decay(a, A_log[:, None], dt_bias, fused).backward(dg)
+
+            cells += [f"{ms:.3f}" for ms in timings(call, device)]
+        eager, fused = float(cells[0]), float(cells[2])
+        rows.append(["kda decay", f"{B * T} x {H} x {K}", *cells, f"{eager / fused:.2f}x"])
+    return rows
 
 
 def rope_rows(device: str) -> list[list[str]]:
@@ -177,14 +201,14 @@ def main() -> int:
         t = table(["op", "rows x width (x head dim)", "eager ms/call", "eager ms back to back", "fused ms/call",
                    "fused ms back to back", "speed-up per call"], op_rows(device))
         print(t, flush=True)
-        out.append("Forward + backward of one norm, short conv (width 4) or RoPE, bf16 input:\n\n" + t)
+        out.append("Forward + backward of one norm, short conv (width 4), RoPE or decay, bf16 input:\n\n" + t)
     if "step" in a.parts:
         t = table(["recipe", "B x T", *[f"{n} tokens/s" for n in SETTINGS], "all / eager", "peak GiB eager",
                    "peak GiB all"], step_rows(a.recipes, a.size, a.steps, device))
         print(t, flush=True)
         out.append(f"Bare training step at size={a.size} (benchmarks/e2e.py's), {a.steps} timed steps:\n\n" + t)
     if a.record:
-        write_record("fused-kernels", "Fused RMSNorm, short-conv and RoPE kernels vs eager", "\n\n".join(out),
+        write_record("fused-kernels", "Fused RMSNorm, short-conv, RoPE and decay kernels vs eager", "\n\n".join(out),
                      folder=a.record)
     return 0
 

@@ -9,7 +9,7 @@ Triton backend (interpreted), with every PyTorch operator that would launch a ke
 mode (views and allocations launch none) and every Triton grid launch counted at the interpreter. CPU autocast
 inserts its casts where CUDA autocast does for matmuls; the optimizer step is not counted (fused AdamW: a few
 launches). The counts do not depend on the batch size; they do on the number of documents and layers.
-Settings: model.fused_norm, model.fused_conv and model.fused_rope off, each alone, all.
+Settings: model.fused_norm, model.fused_conv, model.fused_rope and model.fused_gates off, each alone, all.
 """
 from __future__ import annotations
 

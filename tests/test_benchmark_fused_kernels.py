@@ -1,6 +1,6 @@
-"""benchmarks/fused_kernels.py on the CPU: both tables (each op, eager vs fused; the bare step with model.fused_norm,
-model.fused_conv, model.fused_rope and attention.packed=varlen off, alone and together) and its dated record, under
-the Triton interpreter; without it, a one-line error and exit 2."""
+"""benchmarks/fused_kernels.py on the CPU: both tables (each op, eager vs fused; the bare step with each fused-kernel
+switch and attention.packed=varlen off, alone and together) and its dated record, under the Triton interpreter;
+without it, a one-line error and exit 2."""
 from __future__ import annotations
 
 import os
@@ -22,10 +22,10 @@ def test_tiny_cpu_run_prints_both_tables_and_writes_its_record(tmp_path) -> None
     assert run.returncode == 0, run.stderr[-2000:]
     op_lines = [line for line in run.stdout.splitlines()
                 if line.startswith(("| plain |", "| gated sigmoid |", "| short conv |", "| short conv packed |",
-                                    "| rope |"))]
-    assert len(op_lines) == 5 and all(line.rstrip(" |").endswith("x") for line in op_lines), run.stdout
+                                    "| rope |", "| kda decay |"))]
+    assert len(op_lines) == 6 and all(line.rstrip(" |").endswith("x") for line in op_lines), run.stdout
     step = [line for line in run.stdout.splitlines() if line.startswith("| gdn_3to1 |")]
-    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 6, run.stdout
+    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 7, run.stdout
     (record,) = tmp_path.glob("*_fused-kernels_cpu.md")
     assert "| gdn_3to1 |" in record.read_text()
 

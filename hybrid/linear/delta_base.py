@@ -22,6 +22,7 @@ class DeltaRuleMixer(nn.Module):
         self.layer_idx = layer_idx
         self.chunk_size = cfg.linear.chunk_size
         self.launch = LaunchConfig(recompute=cfg.linear.recompute)  # the chunked kernels' launch choices
+        self.fused_gates = cfg.fused_gates  # the decay as one Triton kernel each way (kda, gated_deltanet)
         self.allow_neg_eigval = cfg.linear.allow_neg_eigval
         self.q_proj = nn.Linear(cfg.d_model, d.H * d.K, bias=False)
         self.k_proj = nn.Linear(cfg.d_model, d.H * d.K, bias=False)

@@ -42,7 +42,7 @@ class GatedDeltaNet(DeltaRuleMixer):
 
     def decay_from(self, a: torch.Tensor) -> torch.Tensor:
         """a_proj's output (B, T, H) -> log decay g (B, T, H)."""
-        return mamba_decay(a, self.A_log, self.dt_bias)
+        return mamba_decay(a, self.A_log, self.dt_bias, self.fused_gates)
 
     def forward(
         self, x: torch.Tensor, cache: LinearCache | None = None, cu_seqlens: Any = None

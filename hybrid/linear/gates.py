@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from kernels import resolve_backend
+from kernels.mamba_decay.naive import mamba_decay_reference, wide
 
-def wide(t: torch.Tensor) -> torch.Tensor:
-    """t in fp32, or fp64 if it already is."""
-    return t if t.dtype == torch.float64 else t.float()
+__all__ = ["a_log_param", "beta_gate", "dt_bias_param", "mamba_decay", "mamba_decay_reference", "wide"]
 
 
 def beta_gate(logits: torch.Tensor, allow_neg_eigval: bool) -> torch.Tensor:
@@ -42,11 +42,6 @@ def dt_bias_param(n: int, dt_min: float = 1e-3, dt_max: float = 1e-1, dt_floor: 
     return p
 
 
-def mamba_decay_reference(a: torch.Tensor, A_log: torch.Tensor, dt_bias: torch.Tensor) -> torch.Tensor:
-    """g = -exp(A_log) * softplus(a + dt_bias) through autograd: mamba_decay's reference."""
-    return -wide(A_log).exp() * F.softplus(wide(a) + wide(dt_bias))
-
-
 class _MambaDecay(torch.autograd.Function):
     """Keeps a (the projection's output, in its own dtype) for the backward instead of autograd's two wide copies
     (softplus's input and output), and recomputes the rest there."""
@@ -68,7 +63,12 @@ class _MambaDecay(torch.autograd.Function):
         return dz.to(a.dtype), dA_log.to(A_log.dtype), dz.sum_to_size(dt_bias.shape).to(dt_bias.dtype)
 
 
-def mamba_decay(a: torch.Tensor, A_log: torch.Tensor, dt_bias: torch.Tensor) -> torch.Tensor:
+def mamba_decay(a: torch.Tensor, A_log: torch.Tensor, dt_bias: torch.Tensor, fused: bool = False) -> torch.Tensor:
     """g = -exp(A_log) * softplus(a + dt_bias) in fp32 (fp64 for fp64 inputs); A_log and dt_bias must broadcast
-    against a. The backward keeps a, not float32 copies of the (B, T, H[, K]) intermediates."""
+    against a. The backward keeps a, not float32 copies of the (B, T, H[, K]) intermediates. fused
+    (model.fused_gates): one Triton kernel each way where the kernel backend is Triton."""
+    if fused and a.dtype != torch.float64 and resolve_backend(a.device) == "triton":
+        from kernels.mamba_decay.triton import mamba_decay_triton
+
+        return mamba_decay_triton(a, A_log, dt_bias)
     return _MambaDecay.apply(a, A_log, dt_bias)

@@ -51,7 +51,7 @@ class KimiDeltaAttention(DeltaRuleMixer):
         """f_a_proj's output (B, T, rank) -> log decay g (B, T, H, K)."""
         B, T, _ = f_a.shape
         a = self.f_b_proj(f_a).view(B, T, self.H, self.K)  # (B, T, H, K)
-        return mamba_decay(a, self.A_log[:, None], self.dt_bias.view(self.H, self.K))
+        return mamba_decay(a, self.A_log[:, None], self.dt_bias.view(self.H, self.K), self.fused_gates)
 
     def forward(
         self, x: torch.Tensor, cache: LinearCache | None = None, cu_seqlens: Any = None

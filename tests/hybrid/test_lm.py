@@ -163,11 +163,12 @@ def test_fused_rope_reaches_every_rotary_embedding(fused):
 
 @pytest.mark.parametrize("variant, attention", [("kda", "mha"), ("gated_deltanet", "gated"), ("kda", "mla")])
 def test_fused_kernels_train_as_the_eager_model(variant, attention):
-    """model.fused_conv, model.fused_norm and model.fused_rope on the Triton backend (the interpreter here): the same
-    loss and parameter gradients as the eager convolutions, norms and rotations on a packed batch, and the fused
-    kernels did run."""
+    """model.fused_conv, fused_norm, fused_rope and fused_gates on the Triton backend (the interpreter here): the same
+    loss and parameter gradients as the eager convolutions, norms, rotations and decays on a packed batch, and the
+    fused kernels did run."""
     import kernels
     import kernels.rms_norm.triton as norm_kernels
+    import kernels.mamba_decay.triton as decay_kernels
     import kernels.rope.triton as rope_kernels
     import kernels.short_conv.triton as conv_kernels
     from kernels.utils.triton_support import interpreting
@@ -177,6 +178,7 @@ def test_fused_kernels_train_as_the_eager_model(variant, attention):
         pytest.skip("needs TRITON_INTERPRET=1 (tests/conftest.py sets it)")
     calls = []
     conv, norm, rope = conv_kernels.short_conv_triton, norm_kernels.rms_norm_triton, rope_kernels.rope_triton
+    decay = decay_kernels.mamba_decay_triton
     torch.manual_seed(0)
     ids = torch.randint(0, 50, (2, 21))
     cu = torch.tensor([0, 2, 9, 20, 31, 40])
@@ -185,19 +187,22 @@ def test_fused_kernels_train_as_the_eager_model(variant, attention):
     kernels.set_backend("triton")
     try:
         for fused in (True, False):
-            model = HybridLM(tiny(variant, attention, fused_conv=fused, fused_norm=fused, fused_rope=fused))
+            model = HybridLM(tiny(variant, attention, fused_conv=fused, fused_norm=fused, fused_rope=fused,
+                                  fused_gates=fused))
             if results:
                 model.load_state_dict(results[0][2])
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(conv_kernels, "short_conv_triton", lambda *a: calls.append("conv") or conv(*a))
                 mp.setattr(norm_kernels, "rms_norm_triton", lambda *a: calls.append("norm") or norm(*a))
                 mp.setattr(rope_kernels, "rope_triton", lambda *a: calls.append("rope") or rope(*a))
+                mp.setattr(decay_kernels, "mamba_decay_triton", lambda *a: calls.append("decay") or decay(*a))
                 loss = model.loss(ids[:, :-1], ids[:, 1:], cu_seqlens=cu)
             loss.backward()
             results.append((loss.detach(), {n: p.grad for n, p in model.named_parameters()}, model.state_dict()))
     finally:
         kernels.set_backend(before)
     assert calls.count("conv") == 3 and calls.count("norm") >= 3 and calls.count("rope") == 2  # q and k
+    assert calls.count("decay") == 1
     (fused_loss, fused_grads, _), (eager_loss, eager_grads, _) = results
     assert error_ratio(fused_loss, eager_loss) <= 1e-6
     for name in eager_grads:
