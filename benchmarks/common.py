@@ -164,7 +164,8 @@ def timed_steps(step, batches: list, warmup: int, device: str) -> tuple[float, f
 
 
 FUSED_SWITCHES = {"fused norms": "model.fused_norm=true", "fused convs": "model.fused_conv=true",
-                  "fused rope": "model.fused_rope=true", "fused gates": "model.fused_gates=true"}
+                  "fused rope": "model.fused_rope=true", "fused gates": "model.fused_gates=true",
+                  "fused mlp": "model.fused_mlp=true"}
 """The fused-kernel switches the step benchmarks turn on one at a time, then all together."""
 
 INTERRUPTED = "interrupted (SIGINT) here: the rest was not measured"

@@ -1,16 +1,15 @@
 """The fused elementwise kernels (RMSNorm: kernels/rms_norm/triton.py; short conv + SiLU:
-kernels/short_conv/triton.py; RoPE: kernels/rope/triton.py; decay: kernels/mamba_decay/triton.py) against their
-eager forms, alone and in whole steps.
+kernels/short_conv/triton.py; RoPE: kernels/rope/triton.py; decay: kernels/mamba_decay/triton.py; SwiGLU:
+kernels/swiglu/triton.py) against their eager forms, alone and in whole steps.
 
     python benchmarks/fused_kernels.py [--recipes kda_3to1 full_attention] [--size small] [--steps 10] [--record [DIR]]
 
 op     forward + backward of one norm (plain, and gated as the mixers' output norm), one short conv (unpacked
-       rows, and one packed row of documents), one RoPE (q of a packed row) and one kda decay at the shapes a step
-       has; bf16 input, float32 weight, as under autocast. `triton.testing.do_bench` per call (L2 flushed between
-       calls), and back to back (20 calls in a row, timed together), in ms
-step   the bare training step of e2e.py (packed batches, forward, backward, fused AdamW, bf16 autocast) with
-       model.fused_norm, model.fused_conv, model.fused_rope, model.fused_gates and model.attention.packed=varlen off,
-       each alone, and all, in tokens/s
+       rows, and one packed row of documents), one RoPE (q of a packed row), one kda decay and one SwiGLU MLP at
+       the shapes a step has; bf16 input, float32 weight, as under autocast. `triton.testing.do_bench` per call
+       (L2 flushed between calls), and back to back (20 calls in a row, timed together), in ms
+step   the bare training step of e2e.py (packed batches, forward, backward, fused AdamW, bf16 autocast) with each
+       switch of common.FUSED_SWITCHES and model.attention.packed=varlen off, each alone, and all, in tokens/s
 On the CPU (a seconds-long check, under TRITON_INTERPRET=1) --size tiny and small op shapes.
 """
 from __future__ import annotations
@@ -34,13 +33,38 @@ CONV_SHAPES = {"cuda": [(32, 512, 256, False), (1, 32 * 512, 256, True), (8, 409
 ROPE_SHAPES = {"cuda": [(1, 32 * 512, 4, 64), (1, 8 * 4096, 8, 128)], "cpu": [(1, 48, 2, 16)]}
 # (B, T, heads, head dim): a kda layer's decay in one small step, and at the scale dims
 DECAY_SHAPES = {"cuda": [(32, 512, 4, 64), (8, 4096, 8, 128)], "cpu": [(1, 40, 2, 16)]}
+# (rows, d_model, hidden): one small step's MLP, and one at the scale dims (matmuls included)
+MLP_SHAPES = {"cuda": [(16384, 256, 704), (32768, 1024, 2816)], "cpu": [(40, 16, 32)]}
 SWITCHES = {**FUSED_SWITCHES, "varlen attention": "model.attention.packed=varlen"}
 SETTINGS = {"eager": [], **{name: [switch] for name, switch in SWITCHES.items()}, "all": list(SWITCHES.values())}
 """Overrides of each step setting."""
 
 
 def op_rows(device: str) -> list[list[str]]:
-    return norm_rows(device) + conv_rows(device) + rope_rows(device) + decay_rows(device)
+    return norm_rows(device) + conv_rows(device) + rope_rows(device) + decay_rows(device) + mlp_rows(device)
+
+
+def mlp_rows(device: str) -> list[list[str]]:
+    import torch
+
+    from hybrid.mlp import SwiGLU
+
+    rows = []
+    for R, D, hidden in MLP_SHAPES[device]:
+        x = torch.randn(R, D, device=device, dtype=torch.bfloat16, requires_grad=True)
+        dy = torch.randn(R, D, device=device, dtype=torch.bfloat16)
+        cells = []
+        for fused in (False, True):
+            mlp = SwiGLU(D, hidden).to(device, torch.bfloat16)
+            mlp.fused = fused
+
+            def call(mlp=mlp, x=x, dy=dy):
+                mlp(x).backward(dy)
+
+            cells += [f"{ms:.3f}" for ms in timings(call, device)]
+        eager, fused = float(cells[0]), float(cells[2])
+        rows.append(["swiglu mlp", f"{R} x {D} -> {hidden}", *cells, f"{eager / fused:.2f}x"])
+    return rows
 
 
 def decay_rows(device: str) -> list[list[str]]:
@@ -201,15 +225,15 @@ def main() -> int:
         t = table(["op", "rows x width (x head dim)", "eager ms/call", "eager ms back to back", "fused ms/call",
                    "fused ms back to back", "speed-up per call"], op_rows(device))
         print(t, flush=True)
-        out.append("Forward + backward of one norm, short conv (width 4), RoPE or decay, bf16 input:\n\n" + t)
+        out.append("Forward + backward of one norm, short conv (width 4), RoPE, decay or MLP, bf16 input:\n\n" + t)
     if "step" in a.parts:
         t = table(["recipe", "B x T", *[f"{n} tokens/s" for n in SETTINGS], "all / eager", "peak GiB eager",
                    "peak GiB all"], step_rows(a.recipes, a.size, a.steps, device))
         print(t, flush=True)
         out.append(f"Bare training step at size={a.size} (benchmarks/e2e.py's), {a.steps} timed steps:\n\n" + t)
     if a.record:
-        write_record("fused-kernels", "Fused RMSNorm, short-conv, RoPE and decay kernels vs eager", "\n\n".join(out),
-                     folder=a.record)
+        write_record("fused-kernels", "Fused RMSNorm, short-conv, RoPE, decay and SwiGLU kernels vs eager",
+                     "\n\n".join(out), folder=a.record)
     return 0
 
 

@@ -124,6 +124,10 @@ class ModelConfig:
     """The log decay of kda and gated_deltanet (-exp(A_log) softplus(a + dt_bias)) as one fused Triton kernel each way
     where the kernel backend is Triton (kernels/mamba_decay/triton.py). Off until a GPU run has checked and timed it
     (benchmarks/fused_kernels.py; so far tested under the Triton interpreter only)."""
+    fused_mlp: bool = False
+    """SwiGLU's activation (silu(gate) * up, and its backward with the product recomputed) as one fused Triton kernel
+    each way where the kernel backend is Triton (kernels/swiglu/triton.py). Off until a GPU run has checked and timed
+    it (benchmarks/fused_kernels.py; so far tested under the Triton interpreter only)."""
     fused_head_loss: bool = True
     """Training loss through kernels.linear_cross_entropy (row chunks, the full logits never held); false: the
     plain head + F.cross_entropy, its reference."""

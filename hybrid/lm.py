@@ -21,6 +21,7 @@ from hybrid.block import Block
 from hybrid.config import ModelConfig
 from hybrid.layout import build_layout, format_layout
 from hybrid.linear.short_conv import ShortConv
+from hybrid.mlp import SwiGLU
 from hybrid.norm import RMSNorm
 
 _RESIDUAL_OUT_NAMES = ("o_proj", "out_proj", "down")
@@ -46,6 +47,8 @@ class HybridLM(nn.Module):
                 module.fused = cfg.fused_conv
             elif isinstance(module, RotaryEmbedding):
                 module.fused = cfg.fused_rope
+            elif isinstance(module, SwiGLU):
+                module.fused = cfg.fused_mlp
         self.init_weights()
 
     @property

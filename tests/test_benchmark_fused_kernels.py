@@ -22,10 +22,10 @@ def test_tiny_cpu_run_prints_both_tables_and_writes_its_record(tmp_path) -> None
     assert run.returncode == 0, run.stderr[-2000:]
     op_lines = [line for line in run.stdout.splitlines()
                 if line.startswith(("| plain |", "| gated sigmoid |", "| short conv |", "| short conv packed |",
-                                    "| rope |", "| kda decay |"))]
-    assert len(op_lines) == 6 and all(line.rstrip(" |").endswith("x") for line in op_lines), run.stdout
+                                    "| rope |", "| kda decay |", "| swiglu mlp |"))]
+    assert len(op_lines) == 7 and all(line.rstrip(" |").endswith("x") for line in op_lines), run.stdout
     step = [line for line in run.stdout.splitlines() if line.startswith("| gdn_3to1 |")]
-    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 7, run.stdout
+    assert len(step) == 1 and "8 x 128" in step[0] and step[0].count("k |") == 8, run.stdout
     (record,) = tmp_path.glob("*_fused-kernels_cpu.md")
     assert "| gdn_3to1 |" in record.read_text()
 

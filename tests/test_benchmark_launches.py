@@ -45,9 +45,9 @@ def test_tiny_run_prints_its_table_and_writes_its_record(tmp_path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     (row,) = [line for line in run.stdout.splitlines() if line.startswith("| full_attention |")]
     cells = [c.strip() for c in row.strip("|").split("|")]
-    eager, norms, convs, rope, gates, fused = map(int, cells[2:8])
-    assert norms < eager and rope < eager  # attention has norms and rope to fuse, no short convs or decay gates
+    eager, norms, convs, rope, gates, mlp, fused = map(int, cells[2:9])
+    assert norms < eager and rope < eager and mlp < eager  # attention: norms, rope and MLPs, no convs or decays
     assert convs == gates == eager
-    assert fused < min(norms, rope)  # together they save more than either alone
+    assert fused < min(norms, rope, mlp)  # together they save more than any alone
     (record,) = tmp_path.glob("*_launches_cpu.md")
     assert "| full_attention |" in record.read_text()

@@ -163,14 +163,15 @@ def test_fused_rope_reaches_every_rotary_embedding(fused):
 
 @pytest.mark.parametrize("variant, attention", [("kda", "mha"), ("gated_deltanet", "gated"), ("kda", "mla")])
 def test_fused_kernels_train_as_the_eager_model(variant, attention):
-    """model.fused_conv, fused_norm, fused_rope and fused_gates on the Triton backend (the interpreter here): the same
-    loss and parameter gradients as the eager convolutions, norms, rotations and decays on a packed batch, and the
-    fused kernels did run."""
+    """model.fused_conv, fused_norm, fused_rope, fused_gates and fused_mlp on the Triton backend (the interpreter
+    here): the same loss and parameter gradients as the eager convolutions, norms, rotations, decays and SwiGLU
+    activations on a packed batch, and the fused kernels did run."""
     import kernels
     import kernels.rms_norm.triton as norm_kernels
     import kernels.mamba_decay.triton as decay_kernels
     import kernels.rope.triton as rope_kernels
     import kernels.short_conv.triton as conv_kernels
+    import kernels.swiglu.triton as mlp_kernels
     from kernels.utils.triton_support import interpreting
     from tests.kernels.harness import error_ratio
 
@@ -178,7 +179,7 @@ def test_fused_kernels_train_as_the_eager_model(variant, attention):
         pytest.skip("needs TRITON_INTERPRET=1 (tests/conftest.py sets it)")
     calls = []
     conv, norm, rope = conv_kernels.short_conv_triton, norm_kernels.rms_norm_triton, rope_kernels.rope_triton
-    decay = decay_kernels.mamba_decay_triton
+    decay, swiglu = decay_kernels.mamba_decay_triton, mlp_kernels.swiglu_forward
     torch.manual_seed(0)
     ids = torch.randint(0, 50, (2, 21))
     cu = torch.tensor([0, 2, 9, 20, 31, 40])
@@ -188,7 +189,7 @@ def test_fused_kernels_train_as_the_eager_model(variant, attention):
     try:
         for fused in (True, False):
             model = HybridLM(tiny(variant, attention, fused_conv=fused, fused_norm=fused, fused_rope=fused,
-                                  fused_gates=fused))
+                                  fused_gates=fused, fused_mlp=fused))
             if results:
                 model.load_state_dict(results[0][2])
             with pytest.MonkeyPatch.context() as mp:
@@ -196,17 +197,18 @@ def test_fused_kernels_train_as_the_eager_model(variant, attention):
                 mp.setattr(norm_kernels, "rms_norm_triton", lambda *a: calls.append("norm") or norm(*a))
                 mp.setattr(rope_kernels, "rope_triton", lambda *a: calls.append("rope") or rope(*a))
                 mp.setattr(decay_kernels, "mamba_decay_triton", lambda *a: calls.append("decay") or decay(*a))
+                mp.setattr(mlp_kernels, "swiglu_forward", lambda *a: calls.append("mlp") or swiglu(*a))
                 loss = model.loss(ids[:, :-1], ids[:, 1:], cu_seqlens=cu)
             loss.backward()
             results.append((loss.detach(), {n: p.grad for n, p in model.named_parameters()}, model.state_dict()))
     finally:
         kernels.set_backend(before)
     assert calls.count("conv") == 3 and calls.count("norm") >= 3 and calls.count("rope") == 2  # q and k
-    assert calls.count("decay") == 1
+    assert calls.count("decay") == 1 and calls.count("mlp") == 2  # one per block
     (fused_loss, fused_grads, _), (eager_loss, eager_grads, _) = results
     assert error_ratio(fused_loss, eager_loss) <= 1e-6
-    for name in eager_grads:
-        assert error_ratio(fused_grads[name], eager_grads[name]) <= 1e-5, name
+    for name in eager_grads:  # two float32 forms that sum in different orders (each kernel vs float64: its own test)
+        assert error_ratio(fused_grads[name], eager_grads[name]) <= 1e-4, name
 
 
 def _convs_train_decode_and_pack(model: HybridLM, is_conv) -> None:
