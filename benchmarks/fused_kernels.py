@@ -44,6 +44,12 @@ def op_rows(device: str) -> list[list[str]]:
     return norm_rows(device) + conv_rows(device) + rope_rows(device) + decay_rows(device) + mlp_rows(device)
 
 
+def ab_row(op: str, size: str, call_for, device: str) -> list[str]:
+    """One op's row: call_for(fused) -> a forward + backward callable; eager and fused, per call and back to back."""
+    cells = [f"{ms:.3f}" for fused in (False, True) for ms in timings(call_for(fused), device)]
+    return [op, size, *cells, f"{float(cells[0]) / float(cells[2]):.2f}x"]
+
+
 def mlp_rows(device: str) -> list[list[str]]:
     import torch
 
@@ -53,17 +59,13 @@ def mlp_rows(device: str) -> list[list[str]]:
     for R, D, hidden in MLP_SHAPES[device]:
         x = torch.randn(R, D, device=device, dtype=torch.bfloat16, requires_grad=True)
         dy = torch.randn(R, D, device=device, dtype=torch.bfloat16)
-        cells = []
-        for fused in (False, True):
+
+        def call_for(fused, x=x, dy=dy, D=D, hidden=hidden):
             mlp = SwiGLU(D, hidden).to(device, torch.bfloat16)
             mlp.fused = fused
+            return lambda: mlp(x).backward(dy)
 
-            def call(mlp=mlp, x=x, dy=dy):
-                mlp(x).backward(dy)
-
-            cells += [f"{ms:.3f}" for ms in timings(call, device)]
-        eager, fused = float(cells[0]), float(cells[2])
-        rows.append(["swiglu mlp", f"{R} x {D} -> {hidden}", *cells, f"{eager / fused:.2f}x"])
+        rows.append(ab_row("swiglu mlp", f"{R} x {D} -> {hidden}", call_for, device))
     return rows
 
 
@@ -76,15 +78,12 @@ def decay_rows(device: str) -> list[list[str]]:
     for B, T, H, K in DECAY_SHAPES[device]:
         a = torch.randn(B, T, H, K, device=device, dtype=torch.bfloat16, requires_grad=True)
         dg = torch.randn(B, T, H, K, device=device)
-        A_log, dt_bias = a_log_param(H).to(device), dt_bias_param(H * K).to(device).view(H, K)
-        cells = []
-        for fused in (False, True):
-            def call(a=a, dg=dg, fused=fused, A_log=A_log, dt_bias=dt_bias):
-                mamba_decay(a, A_log[:, None], dt_bias, fused).backward(dg)
+        A_log, dt_bias = a_log_param(H).to(device)[:, None], dt_bias_param(H * K).to(device).view(H, K)
 
-            cells += [f"{ms:.3f}" for ms in timings(call, device)]
-        eager, fused = float(cells[0]), float(cells[2])
-        rows.append(["kda decay", f"{B * T} x {H} x {K}", *cells, f"{eager / fused:.2f}x"])
+        def call_for(fused, a=a, dg=dg, A_log=A_log, dt_bias=dt_bias):
+            return lambda: mamba_decay(a, A_log, dt_bias, fused).backward(dg)
+
+        rows.append(ab_row("kda decay", f"{B * T} x {H} x {K}", call_for, device))
     return rows
 
 
@@ -98,17 +97,13 @@ def rope_rows(device: str) -> list[list[str]]:
         x = torch.randn(B, T, H, D, device=device, dtype=torch.bfloat16, requires_grad=True)
         dy = torch.randn(B, T, H, D, device=device, dtype=torch.bfloat16)
         pos = torch.arange(T, device=device) % 64  # 64-token documents
-        cells = []
-        for fused in (False, True):
+
+        def call_for(fused, x=x, dy=dy, pos=pos, D=D):
             rope = RotaryEmbedding(D)
             rope.fused = fused
+            return lambda: rope(x, pos).backward(dy)
 
-            def call(rope=rope, x=x, dy=dy, pos=pos):
-                rope(x, pos).backward(dy)
-
-            cells += [f"{ms:.3f}" for ms in timings(call, device)]
-        eager, fused = float(cells[0]), float(cells[2])
-        rows.append(["rope", f"{B * T} x {H} x {D}", *cells, f"{eager / fused:.2f}x"])
+        rows.append(ab_row("rope", f"{B * T} x {H} x {D}", call_for, device))
     return rows
 
 
@@ -122,17 +117,13 @@ def conv_rows(device: str) -> list[list[str]]:
         x = torch.randn(B, T, D, device=device, dtype=torch.bfloat16, requires_grad=True)
         dy = torch.randn(B, T, D, device=device, dtype=torch.bfloat16)
         cu = torch.arange(0, T + 1, 64 if device == "cuda" else 8, device=device) if packed else None  # 64-token docs
-        cells = []
-        for fused in (False, True):
+
+        def call_for(fused, x=x, dy=dy, cu=cu, D=D):
             conv = ShortConv(D, 4, "q").to(device)
             conv.fused = fused
+            return lambda: conv(x, cu_seqlens=cu).backward(dy)
 
-            def call(conv=conv, x=x, dy=dy, cu=cu):
-                conv(x, cu_seqlens=cu).backward(dy)
-
-            cells += [f"{ms:.3f}" for ms in timings(call, device)]
-        eager, fused = float(cells[0]), float(cells[2])
-        rows.append([f"short conv{' packed' if packed else ''}", f"{B * T} x {D}", *cells, f"{eager / fused:.2f}x"])
+        rows.append(ab_row(f"short conv{' packed' if packed else ''}", f"{B * T} x {D}", call_for, device))
     return rows
 
 
@@ -146,18 +137,13 @@ def norm_rows(device: str) -> list[list[str]]:
         x = torch.randn(R, D, device=device, dtype=torch.bfloat16, requires_grad=True)
         g = torch.randn(R, D, device=device, dtype=torch.bfloat16, requires_grad=True) if act else None
         dy = torch.randn(R, D, device=device, dtype=torch.bfloat16)
-        cells = []
-        for fused in (False, True):
+
+        def call_for(fused, x=x, g=g, dy=dy, act=act, D=D):
             norm = (RMSNorm(D) if act is None else GatedRMSNorm(D, act=act)).to(device)
             norm.fused = fused
+            return lambda: (norm(x) if act is None else norm(x, g)).backward(dy)
 
-            def call(norm=norm, x=x, g=g, dy=dy, act=act):
-                y = norm(x) if act is None else norm(x, g)
-                y.backward(dy)
-
-            cells += [f"{ms:.3f}" for ms in timings(call, device)]
-        eager, fused = float(cells[0]), float(cells[2])
-        rows.append([f"{'gated ' + act if act else 'plain'}", f"{R} x {D}", *cells, f"{eager / fused:.2f}x"])
+        rows.append(ab_row(f"{'gated ' + act if act else 'plain'}", f"{R} x {D}", call_for, device))
     return rows
 
 

@@ -21,29 +21,29 @@ BR, BH = 16, 128
 
 
 @triton.jit
-def _swiglu_fwd(GU, H, R, HID, S, BR: tl.constexpr, BH: tl.constexpr):
+def _tile(GU, R, HID, S, BR: tl.constexpr, BH: tl.constexpr):
+    """This program's (rows, cols, mask, g, u, sigmoid(g)), float32."""
     rows = tl.program_id(0).to(tl.int64) * BR + tl.arange(0, BR)
     cols = tl.program_id(1) * BH + tl.arange(0, BH)
     m = (rows < R)[:, None] & (cols < HID)[None, :]
     src = GU + rows[:, None] * S + cols[None, :]
     g = tl.load(src, mask=m, other=0.0).to(tl.float32)
     u = tl.load(src + HID, mask=m, other=0.0).to(tl.float32)
-    h = g * (1.0 / (1.0 + tl.exp(-g))) * u  # as the backward recomputes it, to the bit
-    tl.store(H + rows[:, None] * HID + cols[None, :], h.to(H.dtype.element_ty), mask=m)
+    return rows, cols, m, g, u, 1.0 / (1.0 + tl.exp(-g))
+
+
+@triton.jit
+def _swiglu_fwd(GU, H, R, HID, S, BR: tl.constexpr, BH: tl.constexpr):
+    rows, cols, m, g, u, s = _tile(GU, R, HID, S, BR, BH)
+    tl.store(H + rows[:, None] * HID + cols[None, :], (g * s * u).to(H.dtype.element_ty), mask=m)
 
 
 @triton.jit
 def _swiglu_bwd(GU, DH, DGU, H, R, HID, S, SDH, BR: tl.constexpr, BH: tl.constexpr):
-    rows = tl.program_id(0).to(tl.int64) * BR + tl.arange(0, BR)
-    cols = tl.program_id(1) * BH + tl.arange(0, BH)
-    m = (rows < R)[:, None] & (cols < HID)[None, :]
-    src = GU + rows[:, None] * S + cols[None, :]
-    g = tl.load(src, mask=m, other=0.0).to(tl.float32)
-    u = tl.load(src + HID, mask=m, other=0.0).to(tl.float32)
+    rows, cols, m, g, u, s = _tile(GU, R, HID, S, BR, BH)
     dh = tl.load(DH + rows[:, None] * SDH + cols[None, :], mask=m, other=0.0).to(tl.float32)
-    s = 1.0 / (1.0 + tl.exp(-g))
     silu = g * s
-    tl.store(H + rows[:, None] * HID + cols[None, :], (silu * u).to(H.dtype.element_ty), mask=m)
+    tl.store(H + rows[:, None] * HID + cols[None, :], (silu * u).to(H.dtype.element_ty), mask=m)  # = the forward's
     dst = DGU + rows[:, None] * (2 * HID) + cols[None, :]
     tl.store(dst, (dh * u * s * (1.0 + g * (1.0 - s))).to(DGU.dtype.element_ty), mask=m)
     tl.store(dst + HID, (dh * silu).to(DGU.dtype.element_ty), mask=m)
